@@ -1,0 +1,56 @@
+//! The adapters' one error type: what went wrong between the gateway and a registry.
+
+/// A failed registry call, by what the caller can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// The registry answered that it holds no such record.
+    #[error("{registry} registry has no record for the requested {what}")]
+    NotFound {
+        /// Registry name.
+        registry: String,
+        /// What was looked up ("IIN", "BIN", ...).
+        what: String,
+    },
+    /// The registry could not be reached or said it is not serving.
+    #[error("{registry} registry is unavailable: {reason}")]
+    Unavailable {
+        /// Registry name.
+        registry: String,
+        /// Transport-level reason, free of personal data.
+        reason: String,
+    },
+    /// The registry did not answer within the adapter's request timeout.
+    #[error("{registry} registry did not answer within {timeout_ms} ms")]
+    Timeout {
+        /// Registry name.
+        registry: String,
+        /// The timeout that ran out.
+        timeout_ms: u64,
+    },
+    /// The registry answered with an error status of its own protocol.
+    #[error("{registry} registry refused the request: {code} {message}")]
+    Registry {
+        /// Registry name.
+        registry: String,
+        /// The registry's status code.
+        code: String,
+        /// The registry's message.
+        message: String,
+    },
+    /// The registry's reply could not be understood.
+    #[error("{registry} registry sent a reply the adapter cannot read: {detail}")]
+    Malformed {
+        /// Registry name.
+        registry: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The adapter's own configuration is unusable (bad URL, client build failure).
+    #[error("adapter for {registry} is misconfigured: {detail}")]
+    Config {
+        /// Registry name.
+        registry: String,
+        /// What is wrong.
+        detail: String,
+    },
+}

@@ -1,0 +1,21 @@
+//! Köpir registry adapters: one module per registry, each implementing that registry's trait and
+//! mapping the gateway's types to the registry's native protocol and back. No pipeline logic lives
+//! here: deadlines, caching, journal and access control are the gateway's.
+
+pub mod error;
+pub mod identifiers;
+pub mod legal_entities;
+pub mod model;
+pub mod persons;
+pub mod syncchannel;
+
+pub use error::AdapterError;
+
+/// What every registry adapter offers beside its own lookups.
+#[async_trait::async_trait]
+pub trait Registry: Send + Sync + 'static {
+    /// The registry's configured name ("persons", "legal_entities", ...).
+    fn name(&self) -> &str;
+    /// A cheap liveness check in the registry's own protocol.
+    async fn ping(&self) -> Result<(), AdapterError>;
+}

@@ -1,0 +1,189 @@
+//! The gateway's view of registry data, independent of any registry's wire format.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// A postal address as the state databases keep it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    /// Country name.
+    pub country: String,
+    /// Oblast or city of republican significance.
+    pub region: String,
+    /// District (аудан).
+    pub district: String,
+    /// City, town or village.
+    pub locality: String,
+    /// Street.
+    pub street: String,
+    /// House number.
+    pub house: String,
+    /// Flat number, empty for a house.
+    pub flat: String,
+}
+
+/// Kind of identity document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentType {
+    /// National ID card (жеке куәлік).
+    IdCard,
+    /// Passport.
+    Passport,
+    /// Birth certificate (children under 16).
+    BirthCertificate,
+    /// Residence permit of a foreigner.
+    ResidencePermit,
+}
+
+/// An identity document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityDocument {
+    /// Kind of document.
+    pub kind: DocumentType,
+    /// Document number.
+    pub number: String,
+    /// Date of issue.
+    pub issue_date: NaiveDate,
+    /// Issuing body.
+    pub issuer: String,
+    /// Date of expiry.
+    pub expiry_date: NaiveDate,
+}
+
+/// Permanent registration at the place of residence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// Where.
+    pub address: Address,
+    /// Registered since.
+    pub date: NaiveDate,
+}
+
+/// Temporary registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemporaryRegistration {
+    /// Where.
+    pub address: Address,
+    /// From.
+    pub date_from: NaiveDate,
+    /// To.
+    pub date_to: NaiveDate,
+}
+
+/// Deregistration from the place of residence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deregistration {
+    /// When.
+    pub date: NaiveDate,
+    /// Reason as the registry states it.
+    pub reason: String,
+    /// The address deregistered from.
+    pub address: Address,
+}
+
+/// Whether the person is alive, per the persons database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifeStatus {
+    /// Alive.
+    Alive,
+    /// Deceased; the person record keeps the date.
+    Deceased,
+}
+
+/// A person's record in the persons database (ГБД ФЛ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The 12-digit IIN.
+    pub iin: String,
+    /// Surname.
+    pub surname: String,
+    /// Given name.
+    pub given_name: String,
+    /// Patronymic, empty when the person has none.
+    pub patronymic: String,
+    /// Date of birth.
+    pub birth_date: NaiveDate,
+    /// Place of birth, as one line.
+    pub birth_place: String,
+    /// Citizenship.
+    pub citizenship: String,
+    /// Alive or deceased.
+    pub life_status: LifeStatus,
+    /// Date of death when deceased.
+    pub death_date: Option<NaiveDate>,
+    /// The current identity document.
+    pub document: Option<IdentityDocument>,
+    /// Permanent registration, absent when deregistered.
+    pub registration: Option<Registration>,
+    /// Temporary registration.
+    pub temporary: Option<TemporaryRegistration>,
+    /// Deregistration, when deregistered.
+    pub deregistration: Option<Deregistration>,
+}
+
+impl Person {
+    /// "Surname Given Patronymic", as the address reference prints it.
+    pub fn full_name(&self) -> String {
+        [&self.surname, &self.given_name, &self.patronymic]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Registration status of a legal entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityStatus {
+    /// Operating.
+    Active,
+    /// Activity suspended.
+    Suspended,
+    /// Liquidation under way.
+    InLiquidation,
+    /// Liquidated.
+    Liquidated,
+}
+
+/// The head of a legal entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityHead {
+    /// Head's IIN.
+    pub iin: String,
+    /// Head's full name.
+    pub full_name: String,
+    /// Position (director, chairman, ...).
+    pub position: String,
+}
+
+/// A legal entity's record in the legal-entities database (ГБД ЮЛ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalEntity {
+    /// The 12-digit BIN.
+    pub bin: String,
+    /// Name in Kazakh.
+    pub name_kk: String,
+    /// Name in Russian.
+    pub name_ru: String,
+    /// Date of state registration.
+    pub registration_date: NaiveDate,
+    /// Registration certificate number.
+    pub registration_number: String,
+    /// Legal form (ЖШС / ТОО, АҚ / АО, ...).
+    pub legal_form: String,
+    /// Status.
+    pub status: EntityStatus,
+    /// Head.
+    pub head: Option<EntityHead>,
+    /// Legal address.
+    pub legal_address: Address,
+}
+
+/// A registry's answer with the time the registry says it produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched<T> {
+    /// The record.
+    pub record: T,
+    /// The registry's response time stamp.
+    pub registry_time: DateTime<Utc>,
+}

@@ -1,0 +1,21 @@
+//! Compiles `proto/` with protox (pure Rust), so a build needs no system `protoc`.
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let files = ["kopir/v1/common.proto", "kopir/v1/identity.proto"];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", proto_root.join(f).display());
+    }
+    let fds = protox::compile(files, [&proto_root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("kopir_descriptor.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}
