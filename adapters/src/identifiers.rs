@@ -34,7 +34,11 @@ pub fn check_digit(first11: &[u8; 11]) -> Option<u8> {
             % 11
     };
     let first = pass(&FIRST_PASS);
-    let digit = if first == 10 { pass(&SECOND_PASS) } else { first };
+    let digit = if first == 10 {
+        pass(&SECOND_PASS)
+    } else {
+        first
+    };
     u8::try_from(digit).ok().filter(|d| *d < 10)
 }
 
@@ -129,10 +133,7 @@ mod tests {
         // 1*8+2*5+3*0+4*1+5*2+6*3+7*3+8*0+9*1+10*2+11*0 = 100, 100 % 11 = 1
         assert_eq!(with_check("85012330120").as_deref(), Some("850123301201"));
         assert!(Iin::parse("850123301201").is_ok());
-        assert_eq!(
-            Iin::parse("850123301202"),
-            Err(IdentifierError::CheckDigit)
-        );
+        assert_eq!(Iin::parse("850123301202"), Err(IdentifierError::CheckDigit));
     }
 
     #[test]
@@ -160,7 +161,10 @@ mod tests {
     fn rejects_length_and_letters() {
         assert_eq!(Iin::parse("123"), Err(IdentifierError::Length(3)));
         assert_eq!(Bin::parse("12345678901a"), Err(IdentifierError::NotDigits));
-        assert_eq!(Bin::parse("１２３４５６７８９０１２"), Err(IdentifierError::NotDigits));
+        assert_eq!(
+            Bin::parse("１２３４５６７８９０１２"),
+            Err(IdentifierError::NotDigits)
+        );
     }
 
     #[test]

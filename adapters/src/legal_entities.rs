@@ -70,7 +70,10 @@ impl LegalEntitiesRegistry for SyncChannelLegalEntities {
 
 fn parse_entity(n: Node<'_, '_>) -> Result<LegalEntity, String> {
     if n.tag_name().name() != "legalEntity" {
-        return Err(format!("expected <legalEntity>, got <{}>", n.tag_name().name()));
+        return Err(format!(
+            "expected <legalEntity>, got <{}>",
+            n.tag_name().name()
+        ));
     }
     let status = match required(n, "status")? {
         "ACTIVE" => EntityStatus::Active,
@@ -97,6 +100,8 @@ fn parse_entity(n: Node<'_, '_>) -> Result<LegalEntity, String> {
         legal_form: text(n, "legalForm").unwrap_or("").to_string(),
         status,
         head,
-        legal_address: child(n, "legalAddress").map(parse_address).unwrap_or_default(),
+        legal_address: child(n, "legalAddress")
+            .map(parse_address)
+            .unwrap_or_default(),
     })
 }

@@ -19,7 +19,11 @@ pub const SERVICE_PERSON_BY_IIN: &str = "GBDFL_PERSON_BY_IIN";
 #[async_trait]
 pub trait PersonsRegistry: Registry {
     /// The person's record by IIN.
-    async fn person(&self, iin: &Iin, correlation_id: &str) -> Result<Fetched<Person>, AdapterError>;
+    async fn person(
+        &self,
+        iin: &Iin,
+        correlation_id: &str,
+    ) -> Result<Fetched<Person>, AdapterError>;
 }
 
 /// The persons database reached through its SyncChannel endpoint.
@@ -47,7 +51,11 @@ impl Registry for SyncChannelPersons {
 
 #[async_trait]
 impl PersonsRegistry for SyncChannelPersons {
-    async fn person(&self, iin: &Iin, correlation_id: &str) -> Result<Fetched<Person>, AdapterError> {
+    async fn person(
+        &self,
+        iin: &Iin,
+        correlation_id: &str,
+    ) -> Result<Fetched<Person>, AdapterError> {
         let data = format!("<iin>{}</iin>", iin.as_str());
         self.client
             .call(SERVICE_PERSON_BY_IIN, &data, correlation_id, parse_person)
@@ -188,6 +196,8 @@ mod tests {
     fn bad_date_is_an_error_not_a_panic() {
         let xml = "<person><iin>1</iin><surname>a</surname><name>b</name><birthDate>23.01.1985</birthDate><lifeStatus>ALIVE</lifeStatus></person>";
         let doc = roxmltree::Document::parse(xml).unwrap();
-        assert!(parse_person(doc.root_element()).unwrap_err().contains("birthDate"));
+        assert!(parse_person(doc.root_element())
+            .unwrap_err()
+            .contains("birthDate"));
     }
 }

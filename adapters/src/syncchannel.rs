@@ -177,7 +177,10 @@ impl SyncChannelClient {
                 "connection failed (registry down or unreachable)".to_string()
             } else {
                 // reqwest's Display of the innermost cause carries no payload data.
-                format!("transport error: {}", std::error::Error::source(e).map_or_else(|| e.to_string(), |s| s.to_string()))
+                format!(
+                    "transport error: {}",
+                    std::error::Error::source(e).map_or_else(|| e.to_string(), |s| s.to_string())
+                )
             };
             AdapterError::Unavailable {
                 registry: self.registry.clone(),
@@ -203,7 +206,9 @@ impl SyncChannelClient {
         if let Some(fault) = find(root, "Fault") {
             return Err(AdapterError::Registry {
                 registry: self.registry.clone(),
-                code: text(fault, "faultcode").unwrap_or("soap:Server").to_string(),
+                code: text(fault, "faultcode")
+                    .unwrap_or("soap:Server")
+                    .to_string(),
                 message: text(fault, "faultstring").unwrap_or("").to_string(),
             });
         }
@@ -329,7 +334,9 @@ mod tests {
             c.parse_reply("<html>oops", iin_of),
             Err(AdapterError::Malformed { .. })
         ));
-        let fault = format!(r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad</faultstring></s:Fault></s:Body></s:Envelope>"#);
+        let fault = format!(
+            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad</faultstring></s:Fault></s:Body></s:Envelope>"#
+        );
         assert!(matches!(
             c.parse_reply(&fault, iin_of),
             Err(AdapterError::Registry { code, message, .. }) if code == "s:Client" && message == "bad"

@@ -1,1 +1,20 @@
-//! stub
+//! Köpir: a gRPC integration gateway between Kazakhstan's e-government registries.
+//!
+//! A request enters through a thin tonic service ([`api`]), crosses the [`pipeline`] of tower
+//! layers, and reaches a registry through its adapter ([`routing`]).
+
+pub mod api;
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod health;
+pub mod pipeline;
+pub mod proto;
+pub mod routing;
+pub mod server;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::GatewayError;
+pub use server::Gateway;

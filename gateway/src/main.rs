@@ -1,1 +1,125 @@
-fn main(){}
+//! The `kopir` command: serve, demo, bench.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kopir_gateway::bench::{self, BenchOptions};
+use kopir_gateway::demo::{self, DemoOptions};
+use kopir_gateway::{telemetry, Config, Gateway, GatewayError};
+use kopir_mocks::MockConfig;
+
+/// Köpir: gRPC integration gateway between Kazakhstan's e-government registries.
+#[derive(Parser)]
+#[command(name = "kopir", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gateway with a configuration file (the embedded default without --config).
+    Serve {
+        /// TOML configuration; see gateway/config/kopir.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Start the mock registries and the gateway in one process on embedded defaults.
+    Demo {
+        /// Gateway gRPC address.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+        /// Persons database mock address.
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        persons_listen: SocketAddr,
+        /// Legal-entities database mock address.
+        #[arg(long, default_value = "127.0.0.1:18082")]
+        entities_listen: SocketAddr,
+        /// Added latency of each mock registry call, in ms.
+        #[arg(long, default_value_t = 3)]
+        latency_ms: u64,
+    },
+    /// Measure GetPerson throughput and latency (cache miss and hit) against the mocks.
+    Bench {
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent requests.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Added latency of each mock registry call, in ms.
+        #[arg(long, default_value_t = 3)]
+        latency_ms: u64,
+    },
+}
+
+async fn until_ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handler available: serve until killed.
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), GatewayError> {
+    match cli.command {
+        Command::Serve { config } => {
+            let config = match config {
+                Some(path) => Config::load(&path)?,
+                None => Config::embedded()?,
+            };
+            let gateway = Gateway::start(config).await?;
+            until_ctrl_c().await;
+            gateway.stop().await
+        }
+        Command::Demo {
+            listen,
+            persons_listen,
+            entities_listen,
+            latency_ms,
+        } => {
+            let options = DemoOptions {
+                listen,
+                mocks: MockConfig {
+                    persons_addr: persons_listen,
+                    entities_addr: entities_listen,
+                    latency_ms,
+                    ..MockConfig::default()
+                },
+            };
+            let d = demo::start(&options, None).await?;
+            println!("{}", d.banner());
+            until_ctrl_c().await;
+            d.gateway.stop().await
+        }
+        Command::Bench {
+            seconds,
+            concurrency,
+            latency_ms,
+        } => {
+            let options = BenchOptions {
+                duration: Duration::from_secs(seconds),
+                concurrency,
+                registry_latency_ms: latency_ms,
+                ..BenchOptions::default()
+            };
+            let results = bench::run(&options).await?;
+            print!("{}", bench::table(&results, &options));
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kopir: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

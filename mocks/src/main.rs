@@ -33,8 +33,7 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = Args::parse();
@@ -50,8 +49,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..MockConfig::default()
     };
     let mocks = MockSet::start(&config).await?;
-    println!("persons database (SyncChannel):        {}", mocks.persons.url());
-    println!("legal-entities database (SyncChannel): {}", mocks.legal_entities.url());
+    println!(
+        "persons database (SyncChannel):        {}",
+        mocks.persons.url()
+    );
+    println!(
+        "legal-entities database (SyncChannel): {}",
+        mocks.legal_entities.url()
+    );
     if let Some(p) = mocks.population.sample_person() {
         println!("sample IIN: {}", p.iin);
     }

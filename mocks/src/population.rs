@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{Datelike, Days, NaiveDate};
 use kopir_adapters::identifiers::check_digit;
 use kopir_adapters::model::{
-    Address, Deregistration, DocumentType, EntityHead, EntityStatus, IdentityDocument,
-    LegalEntity, LifeStatus, Person, Registration, TemporaryRegistration,
+    Address, Deregistration, DocumentType, EntityHead, EntityStatus, IdentityDocument, LegalEntity,
+    LifeStatus, Person, Registration, TemporaryRegistration,
 };
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -108,7 +108,11 @@ fn name(rng: &mut ChaCha8Rng, male: bool) -> Name {
         let father = pick(rng, KK_MALE);
         let surname = pick(rng, KK_SURNAMES);
         Name {
-            surname: if male { surname.into() } else { format!("{surname}а") },
+            surname: if male {
+                surname.into()
+            } else {
+                format!("{surname}а")
+            },
             given: pick(rng, if male { KK_MALE } else { KK_FEMALE }).into(),
             patronymic: format!("{father}{}", if male { "ұлы" } else { "қызы" }),
         }
@@ -116,7 +120,11 @@ fn name(rng: &mut ChaCha8Rng, male: bool) -> Name {
         let surname = pick(rng, RU_SURNAMES);
         let stem = pick(rng, RU_PATRONYMIC_STEMS);
         Name {
-            surname: if male { surname.into() } else { format!("{surname}а") },
+            surname: if male {
+                surname.into()
+            } else {
+                format!("{surname}а")
+            },
             given: pick(rng, if male { RU_MALE } else { RU_FEMALE }).into(),
             patronymic: format!("{stem}{}", if male { "ич" } else { "на" }),
         }
@@ -176,7 +184,14 @@ fn person(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>) -> Person {
     let (registration, deregistration) = if rng.random_bool(0.05) {
         let date = date_between(rng, registered_on, today);
         let reason = pick(rng, DEREGISTRATION_REASONS).to_string();
-        (None, Some(Deregistration { date, reason, address: home }))
+        (
+            None,
+            Some(Deregistration {
+                date,
+                reason,
+                address: home,
+            }),
+        )
     } else {
         (
             Some(Registration {
@@ -203,7 +218,12 @@ fn person(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>) -> Person {
         patronymic: n.patronymic,
         birth_date,
         birth_place: format!("{birth_locality}, {}, КАЗАХСТАН", birth_region.name),
-        citizenship: if rng.random_bool(0.97) { "КАЗАХСТАН" } else { "РЕСЕЙ" }.into(),
+        citizenship: if rng.random_bool(0.97) {
+            "КАЗАХСТАН"
+        } else {
+            "РЕСЕЙ"
+        }
+        .into(),
         life_status: if deceased {
             LifeStatus::Deceased
         } else {
@@ -217,11 +237,7 @@ fn person(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>) -> Person {
     }
 }
 
-fn entity(
-    rng: &mut ChaCha8Rng,
-    taken: &mut HashSet<String>,
-    heads: &[&Person],
-) -> LegalEntity {
+fn entity(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>, heads: &[&Person]) -> LegalEntity {
     let registration_date = date_between(
         rng,
         NaiveDate::from_ymd_opt(1995, 1, 1).unwrap_or_default(),
@@ -263,7 +279,11 @@ fn entity(
         name_kk: format!("«{word} {act_kk}» {form_kk}"),
         name_ru: format!("{form_ru} «{word} {act_ru}»"),
         registration_date,
-        registration_number: format!("{}-1910-{:02}-{form_ru}", rng.random_range(1000..99999), rng.random_range(1..=20)),
+        registration_number: format!(
+            "{}-1910-{:02}-{form_ru}",
+            rng.random_range(1000..99999),
+            rng.random_range(1..=20)
+        ),
         legal_form: format!("{form_kk} / {form_ru}"),
         status,
         head,
@@ -369,7 +389,10 @@ mod tests {
             .filter(|p| p.deregistration.is_some())
             .count();
         assert!((150..=500).contains(&deceased), "deceased {deceased}");
-        assert!((300..=800).contains(&deregistered), "deregistered {deregistered}");
+        assert!(
+            (300..=800).contains(&deregistered),
+            "deregistered {deregistered}"
+        );
         let regions: HashSet<_> = pop
             .persons
             .values()

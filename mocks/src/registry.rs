@@ -100,7 +100,9 @@ async fn spawn(
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| MockError::Bind(addr, e))?;
-    let local = listener.local_addr().map_err(|e| MockError::Bind(addr, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| MockError::Bind(addr, e))?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state);
     let task = tokio::spawn(async move {

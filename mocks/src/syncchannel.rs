@@ -46,7 +46,13 @@ fn fault(code: &str, message: &str) -> Response {
     )
 }
 
-fn reply(message_id: &str, correlation_id: &str, code: &str, message: &str, data: &str) -> Response {
+fn reply(
+    message_id: &str,
+    correlation_id: &str,
+    code: &str,
+    message: &str,
+    data: &str,
+) -> Response {
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     xml_response(
         StatusCode::OK,
@@ -90,10 +96,22 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
     let service_id = text(info, "serviceId");
     if text(info, "senderId") != state.sender_id || text(info, "password") != state.sender_password
     {
-        return reply(message_id, correlation_id, "AUTH001", "sender is not authorised", "");
+        return reply(
+            message_id,
+            correlation_id,
+            "AUTH001",
+            "sender is not authorised",
+            "",
+        );
     }
     let Some(data) = find(root, "requestData").and_then(|r| find(r, "data")) else {
-        return reply(message_id, correlation_id, "VLDT001", "requestData/data is missing", "");
+        return reply(
+            message_id,
+            correlation_id,
+            "VLDT001",
+            "requestData/data is missing",
+            "",
+        );
     };
     let pop = &state.population;
     let (code, message, payload) = match (state.kind, service_id) {
@@ -101,7 +119,11 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
             Err(e) => ("VLDT001", format!("iin: {e}"), String::new()),
             Ok(iin) => match pop.persons.get(iin.as_str()) {
                 Some(p) => ("SCSS001", "OK".to_string(), xml::person(p)),
-                None => ("NOTF001", "no person with this IIN".to_string(), String::new()),
+                None => (
+                    "NOTF001",
+                    "no person with this IIN".to_string(),
+                    String::new(),
+                ),
             },
         },
         (RegistryKind::LegalEntities, "GBDUL_ENTITY_BY_BIN") => {
@@ -109,7 +131,11 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
                 Err(e) => ("VLDT001", format!("bin: {e}"), String::new()),
                 Ok(bin) => match pop.entities.get(bin.as_str()) {
                     Some(e) => ("SCSS001", "OK".to_string(), xml::legal_entity(e)),
-                    None => ("NOTF001", "no entity with this BIN".to_string(), String::new()),
+                    None => (
+                        "NOTF001",
+                        "no entity with this BIN".to_string(),
+                        String::new(),
+                    ),
                 },
             }
         }

@@ -1,0 +1,144 @@
+//! `kopir.v1.IdentityService`.
+
+use chrono::{SecondsFormat, Utc};
+use kopir_adapters::model::LifeStatus;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use super::{context, convert, respond, run, status};
+use crate::error::GatewayError;
+use crate::pipeline::{Operation, Pipeline, Record, Reply};
+use crate::proto::v1 as pb;
+use crate::proto::v1::identity_service_server::IdentityService;
+
+/// The identity service over the pipeline.
+#[derive(Clone)]
+pub struct Identity {
+    pipeline: Pipeline,
+}
+
+impl Identity {
+    /// A service calling `pipeline`.
+    pub fn new(pipeline: Pipeline) -> Self {
+        Self { pipeline }
+    }
+}
+
+fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
+    let registry_time = match reply.record.as_ref() {
+        Record::Person(f) => f.registry_time,
+        Record::LegalEntity(f) => f.registry_time,
+    };
+    pb::ResponseInfo {
+        request_id: request_id.to_string(),
+        registry: registry.to_string(),
+        from_cache: reply.from_cache,
+        registry_time: registry_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+    }
+}
+
+fn unexpected() -> GatewayError {
+    GatewayError::Server("the persons route returned another registry's record".into())
+}
+
+fn span(method: &'static str, subject: &str, request_id: &str) -> tracing::Span {
+    tracing::info_span!("request", method, subject, request_id)
+}
+
+#[tonic::async_trait]
+impl IdentityService for Identity {
+    async fn get_person(
+        &self,
+        request: Request<pb::GetPersonRequest>,
+    ) -> Result<Response<pb::GetPersonResponse>, Status> {
+        const METHOD: &str = "kopir.v1.IdentityService/GetPerson";
+        let msg = request.get_ref();
+        let ctx = context(&request, msg.meta.as_ref(), METHOD).map_err(|e| status(e, None))?;
+        let id = ctx.request_id.clone();
+        let iin = super::iin("iin", msg.iin.as_ref()).map_err(|e| status(e, Some(&id)))?;
+        let span = span(METHOD, &iin.masked(), &id);
+        let reply = run(&self.pipeline, ctx, Operation::Person(iin))
+            .instrument(span)
+            .await?;
+        let Record::Person(p) = reply.record.as_ref() else {
+            return Err(status(unexpected(), Some(&id)));
+        };
+        let message = pb::GetPersonResponse {
+            person: Some(convert::person(&p.record)),
+            info: Some(info(&reply, &id, "persons")),
+        };
+        Ok(respond(message, &id, reply.from_cache))
+    }
+
+    async fn get_legal_entity(
+        &self,
+        request: Request<pb::GetLegalEntityRequest>,
+    ) -> Result<Response<pb::GetLegalEntityResponse>, Status> {
+        const METHOD: &str = "kopir.v1.IdentityService/GetLegalEntity";
+        let msg = request.get_ref();
+        let ctx = context(&request, msg.meta.as_ref(), METHOD).map_err(|e| status(e, None))?;
+        let id = ctx.request_id.clone();
+        let bin = super::bin("bin", msg.bin.as_ref()).map_err(|e| status(e, Some(&id)))?;
+        let span = span(METHOD, &bin.masked(), &id);
+        let reply = run(&self.pipeline, ctx, Operation::LegalEntity(bin))
+            .instrument(span)
+            .await?;
+        let Record::LegalEntity(e) = reply.record.as_ref() else {
+            return Err(status(unexpected(), Some(&id)));
+        };
+        let message = pb::GetLegalEntityResponse {
+            legal_entity: Some(convert::legal_entity(&e.record)),
+            info: Some(info(&reply, &id, "legal_entities")),
+        };
+        Ok(respond(message, &id, reply.from_cache))
+    }
+
+    async fn get_address_reference(
+        &self,
+        request: Request<pb::GetAddressReferenceRequest>,
+    ) -> Result<Response<pb::GetAddressReferenceResponse>, Status> {
+        const METHOD: &str = "kopir.v1.IdentityService/GetAddressReference";
+        let msg = request.get_ref();
+        let ctx = context(&request, msg.meta.as_ref(), METHOD).map_err(|e| status(e, None))?;
+        let id = ctx.request_id.clone();
+        let requested_at = ctx.received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let iin = super::iin("iin", msg.iin.as_ref()).map_err(|e| status(e, Some(&id)))?;
+        let span = span(METHOD, &iin.masked(), &id);
+        let reply = run(&self.pipeline, ctx, Operation::Person(iin))
+            .instrument(span)
+            .await?;
+        let Record::Person(p) = reply.record.as_ref() else {
+            return Err(status(unexpected(), Some(&id)));
+        };
+        let person = &p.record;
+        if person.life_status == LifeStatus::Deceased {
+            return Err(status(
+                GatewayError::FailedPrecondition(
+                    "the persons registry records this person as deceased; an address reference is issued only for living persons".into(),
+                ),
+                Some(&id),
+            ));
+        }
+        if person.registration.is_none() && person.deregistration.is_none() {
+            return Err(status(
+                GatewayError::FailedPrecondition(
+                    "the persons registry holds no registration or deregistration for this person, so there is nothing to certify".into(),
+                ),
+                Some(&id),
+            ));
+        }
+        // Every issued reference gets its own number, even when the data came from the cache.
+        let number = format!("AR-{}", uuid::Uuid::now_v7().simple()).to_uppercase();
+        let issued_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let message = pb::GetAddressReferenceResponse {
+            reference: Some(convert::address_reference(
+                person,
+                number,
+                &requested_at,
+                &issued_at,
+            )),
+            info: Some(info(&reply, &id, "persons")),
+        };
+        Ok(respond(message, &id, reply.from_cache))
+    }
+}

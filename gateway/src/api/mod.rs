@@ -1,0 +1,130 @@
+//! The gRPC services: thin translations between protobuf messages and the pipeline.
+
+pub mod convert;
+pub mod identity;
+
+use chrono::Utc;
+use kopir_adapters::identifiers::{Bin, Iin};
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+use crate::error::GatewayError;
+use crate::pipeline::deadline::parse_grpc_timeout;
+use crate::pipeline::{CallContext, Pipeline, Reply};
+use crate::proto::v1 as pb;
+
+/// Response and error metadata key carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-kopir-request-id";
+/// Response metadata key saying whether the cache answered (`hit`) or the registry (`miss`).
+pub const CACHE_HEADER: &str = "x-kopir-cache";
+
+/// The edge: builds the call context from the request metadata and the message's `meta`.
+pub fn context<T>(
+    request: &Request<T>,
+    meta: Option<&pb::RequestMeta>,
+    method: &'static str,
+) -> Result<CallContext, GatewayError> {
+    let meta = meta.cloned().unwrap_or_default();
+    let request_id = if meta.request_id.is_empty() {
+        uuid::Uuid::now_v7().to_string()
+    } else if meta.request_id.len() <= 128
+        && meta
+            .request_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        meta.request_id
+    } else {
+        return Err(GatewayError::invalid(
+            "meta.request_id",
+            "use at most 128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':' (a UUID fits), or leave it empty",
+        ));
+    };
+    let requester_bin = if meta.requester_bin.is_empty() {
+        None
+    } else {
+        Some(
+            Bin::parse(&meta.requester_bin)
+                .map_err(|e| GatewayError::invalid("meta.requester_bin", e.to_string()))?,
+        )
+    };
+    if meta.purpose.chars().count() > 500 {
+        return Err(GatewayError::invalid(
+            "meta.purpose",
+            "state the purpose in at most 500 characters",
+        ));
+    }
+    let client_timeout = request
+        .metadata()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout);
+    Ok(CallContext {
+        correlation_id: if meta.correlation_id.is_empty() {
+            request_id.clone()
+        } else {
+            meta.correlation_id.chars().take(128).collect()
+        },
+        request_id,
+        requester_bin,
+        client: String::new(),
+        purpose: meta.purpose,
+        method,
+        client_timeout,
+        received_at: Utc::now(),
+    })
+}
+
+/// A required IIN field.
+pub fn iin(field: &str, value: Option<&pb::Iin>) -> Result<Iin, GatewayError> {
+    let value = value
+        .ok_or_else(|| GatewayError::invalid(field, "required: the 12-digit IIN of the person"))?;
+    Iin::parse(&value.value)
+        .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
+}
+
+/// A required BIN field.
+pub fn bin(field: &str, value: Option<&pb::Bin>) -> Result<Bin, GatewayError> {
+    let value = value.ok_or_else(|| {
+        GatewayError::invalid(field, "required: the 12-digit BIN of the legal entity")
+    })?;
+    Bin::parse(&value.value)
+        .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
+}
+
+/// An error as the client sees it, with the request id attached when there is one.
+pub fn status(e: GatewayError, request_id: Option<&str>) -> Status {
+    let mut s = Status::from(e);
+    if let Some(v) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
+        s.metadata_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    s
+}
+
+/// Runs the pipeline for a context and operation, mapping errors once.
+pub async fn run(
+    pipeline: &Pipeline,
+    ctx: CallContext,
+    op: crate::pipeline::Operation,
+) -> Result<Reply, Status> {
+    use tower::ServiceExt;
+    let request_id = ctx.request_id.clone();
+    pipeline
+        .clone()
+        .oneshot(crate::pipeline::GatewayRequest { ctx, op })
+        .await
+        .map_err(|e| status(e, Some(&request_id)))
+}
+
+/// Wraps a message with the gateway's response metadata.
+pub fn respond<T>(message: T, request_id: &str, from_cache: bool) -> Response<T> {
+    let mut response = Response::new(message);
+    if let Ok(v) = MetadataValue::try_from(request_id) {
+        response.metadata_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    response.metadata_mut().insert(
+        CACHE_HEADER,
+        MetadataValue::from_static(if from_cache { "hit" } else { "miss" }),
+    );
+    response
+}

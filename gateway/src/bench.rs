@@ -1,0 +1,265 @@
+//! `kopir bench`: GetPerson throughput and latency through the gateway at a fixed concurrency,
+//! cache miss and cache hit, against the mock registries on loopback. Each scenario starts its
+//! own mocks and gateway so one cannot warm the other.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use kopir_mocks::MockConfig;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::error::GatewayError;
+use crate::proto::v1 as pb;
+use crate::proto::v1::identity_service_client::IdentityServiceClient;
+use crate::routing::RegistryId;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Measured time per scenario.
+    pub duration: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Added latency of the mock registry per call.
+    pub registry_latency_ms: u64,
+    /// HTTP/2 connections the clients share.
+    pub connections: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            duration: Duration::from_secs(10),
+            concurrency: 64,
+            registry_latency_ms: 3,
+            connections: 8,
+        }
+    }
+}
+
+/// One scenario's measurements.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// Scenario name.
+    pub name: &'static str,
+    /// Successful calls.
+    pub ok: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Measured wall time.
+    pub elapsed: Duration,
+    /// Latency percentiles in microseconds: p50, p90, p99, max.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Slowest call.
+    pub max_us: u64,
+    /// Registry calls made during the measured window.
+    pub registry_calls: u64,
+}
+
+impl ScenarioResult {
+    /// Successful calls per second.
+    pub fn throughput(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>, GatewayError> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let ch = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| GatewayError::Server(e.to_string()))?
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .map_err(|e| GatewayError::Server(format!("bench client cannot connect: {e}")))?;
+        out.push(ch);
+    }
+    Ok(out)
+}
+
+fn request(iin: &str) -> pb::GetPersonRequest {
+    pb::GetPersonRequest {
+        meta: None,
+        iin: Some(pb::Iin {
+            value: iin.to_string(),
+        }),
+    }
+}
+
+/// Drives `concurrency` loops over `iins` for `duration`.
+async fn drive(
+    name: &'static str,
+    addr: SocketAddr,
+    iins: Arc<Vec<String>>,
+    options: &BenchOptions,
+    registry_calls: impl Fn() -> u64,
+) -> Result<ScenarioResult, GatewayError> {
+    let chans = channels(addr, options.connections).await?;
+    let calls_before = registry_calls();
+    let start = Instant::now();
+    let until = start + options.duration;
+    let mut tasks = Vec::with_capacity(options.concurrency);
+    for worker in 0..options.concurrency {
+        let mut client = IdentityServiceClient::new(chans[worker % chans.len()].clone());
+        let iins = iins.clone();
+        let stride = options.concurrency;
+        tasks.push(tokio::spawn(async move {
+            // 1 µs to 60 s, 3 significant digits.
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok();
+            let (mut ok, mut errors) = (0u64, 0u64);
+            let mut i = worker;
+            while Instant::now() < until {
+                let iin = &iins[i % iins.len()];
+                i += stride;
+                let t = Instant::now();
+                match client.get_person(request(iin)).await {
+                    Ok(_) => {
+                        ok += 1;
+                        if let Some(h) = hist.as_mut() {
+                            let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            h.saturating_record(us.max(1));
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (ok, errors, hist)
+        }));
+    }
+    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+        .map_err(|e| GatewayError::Server(e.to_string()))?;
+    let (mut ok, mut errors) = (0, 0);
+    for t in tasks {
+        let (o, e, h) = t.await.map_err(|e| GatewayError::Server(e.to_string()))?;
+        ok += o;
+        errors += e;
+        if let Some(h) = h {
+            total
+                .add(&h)
+                .map_err(|e| GatewayError::Server(e.to_string()))?;
+        }
+    }
+    let elapsed = start.elapsed();
+    Ok(ScenarioResult {
+        name,
+        ok,
+        errors,
+        elapsed,
+        p50_us: total.value_at_quantile(0.50),
+        p90_us: total.value_at_quantile(0.90),
+        p99_us: total.value_at_quantile(0.99),
+        max_us: total.max(),
+        registry_calls: registry_calls() - calls_before,
+    })
+}
+
+fn demo_options(options: &BenchOptions) -> DemoOptions {
+    DemoOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        mocks: MockConfig {
+            latency_ms: options.registry_latency_ms,
+            ..MockConfig::ephemeral()
+        },
+    }
+}
+
+/// Runs the cache-miss and cache-hit scenarios.
+pub async fn run(options: &BenchOptions) -> Result<Vec<ScenarioResult>, GatewayError> {
+    let mut results = Vec::new();
+
+    // Miss: the persons cache is off, so every call goes to the registry.
+    let mut config = Config::embedded()?;
+    if let Some(r) = config.registry_mut(RegistryId::Persons) {
+        r.cache.max_entries = 0;
+    }
+    let d = demo::start(&demo_options(options), Some(config)).await?;
+    let iins: Arc<Vec<String>> = Arc::new(d.mocks.population.person_order.clone());
+    let miss = drive(
+        "GetPerson cache miss",
+        d.gateway.addr,
+        iins,
+        options,
+        || d.mocks.persons.calls(),
+    )
+    .await?;
+    d.gateway.stop().await?;
+    d.mocks.persons.stop().await;
+    d.mocks.legal_entities.stop().await;
+    results.push(miss);
+
+    // Hit: 1,000 persons are read once, then read again and again.
+    let d = demo::start(&demo_options(options), None).await?;
+    let hot: Arc<Vec<String>> = Arc::new(
+        d.mocks
+            .population
+            .person_order
+            .iter()
+            .take(1000)
+            .cloned()
+            .collect(),
+    );
+    let chans = channels(d.gateway.addr, 1).await?;
+    let mut client = IdentityServiceClient::new(chans[0].clone());
+    for iin in hot.iter() {
+        client
+            .get_person(request(iin))
+            .await
+            .map_err(|s| GatewayError::Server(format!("warm-up failed: {s}")))?;
+    }
+    let hit = drive("GetPerson cache hit", d.gateway.addr, hot, options, || {
+        d.mocks.persons.calls()
+    })
+    .await?;
+    d.gateway.stop().await?;
+    d.mocks.persons.stop().await;
+    d.mocks.legal_entities.stop().await;
+    results.push(hit);
+    Ok(results)
+}
+
+/// The results as a table.
+pub fn table(results: &[ScenarioResult], options: &BenchOptions) -> String {
+    let mut out = format!(
+        "concurrency {}, {} s per scenario, registry latency {} ms, {} connections\n",
+        options.concurrency,
+        options.duration.as_secs(),
+        options.registry_latency_ms,
+        options.connections
+    );
+    out.push_str(&format!(
+        "{:<22} {:>10} {:>8} {:>12} {:>9} {:>9} {:>9} {:>9} {:>14}\n",
+        "scenario",
+        "ok",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "registry calls"
+    ));
+    let ms = |us: u64| us as f64 / 1000.0;
+    for r in results {
+        out.push_str(&format!(
+            "{:<22} {:>10} {:>8} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>14}\n",
+            r.name,
+            r.ok,
+            r.errors,
+            r.throughput(),
+            ms(r.p50_us),
+            ms(r.p90_us),
+            ms(r.p99_us),
+            ms(r.max_us),
+            r.registry_calls
+        ));
+    }
+    out
+}

@@ -1,0 +1,134 @@
+//! Per-service deadline: the configured deadline of the target registry, or the client's own
+//! grpc-timeout when that is shorter. Everything after this stage runs inside it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tower::{Layer, Service, ServiceExt};
+
+use super::GatewayRequest;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::routing::RegistryId;
+
+/// Applies deadlines from the configuration.
+#[derive(Clone)]
+pub struct DeadlineLayer {
+    deadlines: Arc<HashMap<RegistryId, Duration>>,
+}
+
+impl DeadlineLayer {
+    /// Reads each registry's `deadline_ms`.
+    pub fn new(config: &Config) -> Self {
+        let deadlines = RegistryId::ALL
+            .into_iter()
+            .filter_map(|id| config.registry(id).ok().map(|r| (id, r.deadline())))
+            .collect();
+        Self {
+            deadlines: Arc::new(deadlines),
+        }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService {
+            deadlines: self.deadlines.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service a [`DeadlineLayer`] makes.
+#[derive(Clone)]
+pub struct DeadlineService<S> {
+    deadlines: Arc<HashMap<RegistryId, Duration>>,
+    inner: S,
+}
+
+impl<S, R> Service<GatewayRequest> for DeadlineService<S>
+where
+    S: Service<GatewayRequest, Response = R, Error = GatewayError> + Clone + Send + 'static,
+    S::Future: Send,
+    R: Send + 'static,
+{
+    type Response = R;
+    type Error = GatewayError;
+    type Future = Pin<Box<dyn Future<Output = Result<R, GatewayError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: GatewayRequest) -> Self::Future {
+        let registry = req.op.registry();
+        // Validation guarantees every routed registry has a deadline; the fallback is only a
+        // guard against a config built by hand.
+        let configured = self
+            .deadlines
+            .get(&registry)
+            .copied()
+            .unwrap_or(Duration::from_secs(30));
+        // The client's deadline is cut by a little slack so the gateway answers with its own
+        // DEADLINE_EXCEEDED (naming the registry) before tonic's transport timer answers CANCELLED,
+        // and the answer still reaches the client in time.
+        let client = req
+            .ctx
+            .client_timeout
+            .map(|t| t.saturating_sub((t / 10).min(Duration::from_millis(20))));
+        let (deadline, source_of) = match client {
+            Some(t) if t < configured => (t, "the client's grpc-timeout"),
+            _ => (configured, "the service deadline in config"),
+        };
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            match tokio::time::timeout(deadline, inner.oneshot(req)).await {
+                Ok(result) => result,
+                Err(_) => Err(GatewayError::DeadlineExceeded {
+                    registry: registry.name().to_string(),
+                    deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+                    source_of,
+                }),
+            }
+        })
+    }
+}
+
+/// Parses a gRPC `grpc-timeout` header value: up to 8 digits and a unit (H, M, S, m, u, n).
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_values() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("m"), None);
+        assert_eq!(parse_grpc_timeout("12x"), None);
+        assert_eq!(parse_grpc_timeout("123456789m"), None);
+        assert_eq!(parse_grpc_timeout("-5m"), None);
+    }
+}
