@@ -1,0 +1,109 @@
+//! A Python grpcio client, generated from `proto/` at test time, calls GetPerson on `kopir demo`.
+//!
+//! Needs `python3` with `grpcio` and `grpcio-tools`; `.ci/run` installs them and sets
+//! `KOPIR_REQUIRE_PYTHON_INTEROP=1`, so there a missing toolchain fails the test instead of
+//! skipping it.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kopir_mocks::{Population, PopulationSpec};
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn python_has_grpc() -> bool {
+    Command::new("python3")
+        .args(["-c", "import grpc, grpc_tools"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn python_grpcio_client_gets_a_person_from_the_demo() {
+    if !python_has_grpc() {
+        assert!(
+            std::env::var("KOPIR_REQUIRE_PYTHON_INTEROP").as_deref() != Ok("1"),
+            "python3 with grpcio and grpcio-tools is required (pip install grpcio grpcio-tools)"
+        );
+        eprintln!("SKIPPED: python3 with grpcio/grpcio-tools not found");
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir().unwrap();
+    let gen = Command::new("python3")
+        .args(["-m", "grpc_tools.protoc", "-I"])
+        .arg(root.join("proto"))
+        .arg(format!("--python_out={}", out.path().display()))
+        .arg(format!("--grpc_python_out={}", out.path().display()))
+        .arg(root.join("proto/kopir/v1/common.proto"))
+        .arg(root.join("proto/kopir/v1/identity.proto"))
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "protoc: {}", String::from_utf8_lossy(&gen.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kopir"))
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--persons-listen",
+            "127.0.0.1:0",
+            "--entities-listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let demo = KillOnDrop(child);
+    let (mut addr, mut iin) = (None, None);
+    let started = Instant::now();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("gateway (gRPC, plaintext): ") {
+            addr = Some(a.trim().to_string());
+        }
+        if let Some(i) = line.strip_prefix("sample IIN: ") {
+            iin = Some(i.trim().to_string());
+        }
+        if (addr.is_some() && iin.is_some()) || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    let (addr, iin) = (addr.expect("demo printed its address"), iin.expect("demo printed an IIN"));
+
+    let run = Command::new("python3")
+        .arg(root.join("tests/python/get_person.py"))
+        .args([&addr, &iin])
+        .env("PYTHONPATH", out.path())
+        .output()
+        .unwrap();
+    drop(demo);
+    assert!(run.status.success(), "python client: {}", String::from_utf8_lossy(&run.stderr));
+    let text = String::from_utf8(run.stdout).unwrap();
+    let got: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+
+    // The demo's embedded defaults generate the default population, so the expected record is
+    // known here without asking the gateway.
+    let pop = Population::generate(PopulationSpec::default());
+    let expected = &pop.persons[&iin];
+    assert_eq!(got["iin"], expected.iin.as_str());
+    assert_eq!(got["surname"], expected.surname.as_str());
+    assert_eq!(got["given_name"], expected.given_name.as_str());
+    assert_eq!(got["life_status"], "LIFE_STATUS_ALIVE");
+    assert_eq!(got["registry"], "persons");
+    assert!(!got["request_id_header"].as_str().unwrap_or("").is_empty());
+    assert_eq!(got["invalid"]["code"], "INVALID_ARGUMENT");
+    assert!(got["invalid"]["message"].as_str().unwrap().contains("iin.value"));
+}
