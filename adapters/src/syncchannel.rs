@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
+use tracing::Instrument;
 
 use crate::error::AdapterError;
 use crate::model::Fetched;
@@ -95,6 +96,25 @@ impl SyncChannelClient {
         correlation_id: &str,
         parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
     ) -> Result<Fetched<T>, AdapterError> {
+        let span = tracing::info_span!(
+            "registry.call",
+            registry = %self.registry,
+            service_id,
+            http_status = tracing::field::Empty
+        );
+        self.exchange(service_id, data, correlation_id, parse, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn exchange<T>(
+        &self,
+        service_id: &str,
+        data: &str,
+        correlation_id: &str,
+        parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+        span: &tracing::Span,
+    ) -> Result<Fetched<T>, AdapterError> {
         let envelope = self.envelope(service_id, data, correlation_id);
         let response = self
             .http
@@ -106,6 +126,7 @@ impl SyncChannelClient {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let status = response.status();
+        span.record("http_status", status.as_u16());
         if matches!(status.as_u16(), 502..=504) {
             return Err(AdapterError::Unavailable {
                 registry: self.registry.clone(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::api::identity::Identity;
 use crate::config::Config;
@@ -63,7 +63,8 @@ impl Gateway {
         let addr = listener
             .local_addr()
             .map_err(|e| GatewayError::Server(e.to_string()))?;
-        let incoming = TcpListenerStream::new(listener);
+        // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (shutdown, signal) = oneshot::channel::<()>();
         let routes = tonic::transport::Server::builder()
             .add_service(health_service)

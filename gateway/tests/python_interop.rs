@@ -49,7 +49,11 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         .arg(root.join("proto/kopir/v1/identity.proto"))
         .output()
         .unwrap();
-    assert!(gen.status.success(), "protoc: {}", String::from_utf8_lossy(&gen.stderr));
+    assert!(
+        gen.status.success(),
+        "protoc: {}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_kopir"))
         .args([
@@ -81,7 +85,10 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             break;
         }
     }
-    let (addr, iin) = (addr.expect("demo printed its address"), iin.expect("demo printed an IIN"));
+    let (addr, iin) = (
+        addr.expect("demo printed its address"),
+        iin.expect("demo printed an IIN"),
+    );
 
     let run = Command::new("python3")
         .arg(root.join("tests/python/get_person.py"))
@@ -90,7 +97,11 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         .output()
         .unwrap();
     drop(demo);
-    assert!(run.status.success(), "python client: {}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "python client: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let text = String::from_utf8(run.stdout).unwrap();
     let got: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
 
@@ -105,5 +116,8 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
     assert_eq!(got["registry"], "persons");
     assert!(!got["request_id_header"].as_str().unwrap_or("").is_empty());
     assert_eq!(got["invalid"]["code"], "INVALID_ARGUMENT");
-    assert!(got["invalid"]["message"].as_str().unwrap().contains("iin.value"));
+    assert!(got["invalid"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("iin.value"));
 }

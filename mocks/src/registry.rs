@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Mutex};
@@ -105,6 +106,12 @@ async fn spawn(
         .map_err(|e| MockError::Bind(addr, e))?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state);
+    // Replies are small: without TCP_NODELAY they wait on the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async {
