@@ -1,5 +1,6 @@
 //! The `kopir` command: serve, demo, bench.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,7 +91,8 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 },
             };
             let d = demo::start(&options, None).await?;
-            println!("{}", d.banner());
+            // A closed stdout (the reader went away) must not take the gateway down.
+            let _ = writeln!(std::io::stdout(), "{}", d.banner());
             until_ctrl_c().await;
             d.gateway.stop().await
         }
@@ -106,7 +108,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 ..BenchOptions::default()
             };
             let results = bench::run(&options).await?;
-            print!("{}", bench::table(&results, &options));
+            let _ = write!(std::io::stdout(), "{}", bench::table(&results, &options));
             Ok(())
         }
     }

@@ -1,7 +1,5 @@
 //! Routing: which registry answers an operation, and the adapters that reach each registry.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,7 +14,7 @@ use tracing::Instrument;
 use crate::config::{Config, Protocol, RegistryConfig};
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
-use crate::pipeline::{GatewayRequest, Operation, Record, Reply};
+use crate::pipeline::{BoxFuture, GatewayRequest, Operation, Record, Reply};
 
 /// The registries the typed API routes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -111,7 +109,7 @@ impl Router {
 impl Service<GatewayRequest> for Router {
     type Response = Reply;
     type Error = GatewayError;
-    type Future = Pin<Box<dyn Future<Output = Result<Reply, GatewayError>> + Send>>;
+    type Future = BoxFuture<Result<Reply, GatewayError>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

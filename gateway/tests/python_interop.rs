@@ -71,18 +71,26 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let demo = KillOnDrop(child);
+    // Read the banner on a thread that keeps draining stdout, so the demo never writes to a
+    // closed pipe while the test runs.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let (mut addr, mut iin) = (None, None);
-    let started = Instant::now();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while addr.is_none() || iin.is_none() {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(wait) else {
+            break;
+        };
         if let Some(a) = line.strip_prefix("gateway (gRPC, plaintext): ") {
             addr = Some(a.trim().to_string());
         }
         if let Some(i) = line.strip_prefix("sample IIN: ") {
             iin = Some(i.trim().to_string());
-        }
-        if (addr.is_some() && iin.is_some()) || started.elapsed() > Duration::from_secs(60) {
-            break;
         }
     }
     let (addr, iin) = (

@@ -1,5 +1,6 @@
 //! `kopir-mocks`: the mock registries as a standalone process.
 
+use std::io::Write;
 use std::net::SocketAddr;
 
 use clap::Parser;
@@ -49,20 +50,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..MockConfig::default()
     };
     let mocks = MockSet::start(&config).await?;
-    println!(
-        "persons database (SyncChannel):        {}",
-        mocks.persons.url()
+    let pop = &mocks.population;
+    let banner = format!(
+        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\nsample IIN: {}\nsample BIN: {}",
+        mocks.persons.url(),
+        mocks.legal_entities.url(),
+        pop.sample_person().map(|p| p.iin.as_str()).unwrap_or(""),
+        pop.sample_entity().map(|e| e.bin.as_str()).unwrap_or(""),
     );
-    println!(
-        "legal-entities database (SyncChannel): {}",
-        mocks.legal_entities.url()
-    );
-    if let Some(p) = mocks.population.sample_person() {
-        println!("sample IIN: {}", p.iin);
-    }
-    if let Some(e) = mocks.population.sample_entity() {
-        println!("sample BIN: {}", e.bin);
-    }
+    // A closed stdout must not take the mocks down.
+    let _ = writeln!(std::io::stdout(), "{banner}");
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `kopir.v1.IdentityService`.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use kopir_adapters::model::LifeStatus;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -41,8 +41,39 @@ fn unexpected() -> GatewayError {
     GatewayError::Server("the persons route returned another registry's record".into())
 }
 
-fn span(method: &'static str, subject: &str, request_id: &str) -> tracing::Span {
-    tracing::info_span!("request", method, subject, request_id)
+/// A pipeline answer with the ids the response needs.
+struct Answered {
+    request_id: String,
+    received_at: DateTime<Utc>,
+    reply: Reply,
+}
+
+impl Identity {
+    /// The steps every method shares: edge context, the operation from the message, the pipeline.
+    async fn lookup<T>(
+        &self,
+        request: &Request<T>,
+        meta: Option<&pb::RequestMeta>,
+        method: &'static str,
+        op: impl FnOnce() -> Result<Operation, GatewayError>,
+    ) -> Result<Answered, Status> {
+        let ctx = context(request, meta, method).map_err(|e| status(e, None))?;
+        let request_id = ctx.request_id.clone();
+        let received_at = ctx.received_at;
+        let op = op().map_err(|e| status(e, Some(&request_id)))?;
+        let span = tracing::info_span!(
+            "request",
+            method,
+            subject = %op.subject_masked(),
+            request_id = %request_id
+        );
+        let reply = run(&self.pipeline, ctx, op).instrument(span).await?;
+        Ok(Answered {
+            request_id,
+            received_at,
+            reply,
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -53,12 +84,14 @@ impl IdentityService for Identity {
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
         const METHOD: &str = "kopir.v1.IdentityService/GetPerson";
         let msg = request.get_ref();
-        let ctx = context(&request, msg.meta.as_ref(), METHOD).map_err(|e| status(e, None))?;
-        let id = ctx.request_id.clone();
-        let iin = super::iin("iin", msg.iin.as_ref()).map_err(|e| status(e, Some(&id)))?;
-        let span = span(METHOD, &iin.masked(), &id);
-        let reply = run(&self.pipeline, ctx, Operation::Person(iin))
-            .instrument(span)
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = self
+            .lookup(&request, msg.meta.as_ref(), METHOD, || {
+                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+            })
             .await?;
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
@@ -76,12 +109,14 @@ impl IdentityService for Identity {
     ) -> Result<Response<pb::GetLegalEntityResponse>, Status> {
         const METHOD: &str = "kopir.v1.IdentityService/GetLegalEntity";
         let msg = request.get_ref();
-        let ctx = context(&request, msg.meta.as_ref(), METHOD).map_err(|e| status(e, None))?;
-        let id = ctx.request_id.clone();
-        let bin = super::bin("bin", msg.bin.as_ref()).map_err(|e| status(e, Some(&id)))?;
-        let span = span(METHOD, &bin.masked(), &id);
-        let reply = run(&self.pipeline, ctx, Operation::LegalEntity(bin))
-            .instrument(span)
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = self
+            .lookup(&request, msg.meta.as_ref(), METHOD, || {
+                super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
+            })
             .await?;
         let Record::LegalEntity(e) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
@@ -99,14 +134,16 @@ impl IdentityService for Identity {
     ) -> Result<Response<pb::GetAddressReferenceResponse>, Status> {
         const METHOD: &str = "kopir.v1.IdentityService/GetAddressReference";
         let msg = request.get_ref();
-        let ctx = context(&request, msg.meta.as_ref(), METHOD).map_err(|e| status(e, None))?;
-        let id = ctx.request_id.clone();
-        let requested_at = ctx.received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let iin = super::iin("iin", msg.iin.as_ref()).map_err(|e| status(e, Some(&id)))?;
-        let span = span(METHOD, &iin.masked(), &id);
-        let reply = run(&self.pipeline, ctx, Operation::Person(iin))
-            .instrument(span)
+        let Answered {
+            request_id: id,
+            received_at,
+            reply,
+        } = self
+            .lookup(&request, msg.meta.as_ref(), METHOD, || {
+                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+            })
             .await?;
+        let requested_at = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };

@@ -3,8 +3,6 @@
 //! It sits after access checks and the journal, so a cached answer skips neither.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,7 +13,7 @@ use moka::Expiry;
 use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 
-use super::{GatewayRequest, Record, Reply};
+use super::{BoxFuture, GatewayRequest, Record, Reply};
 use crate::config::{CacheConfig, Config};
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
@@ -147,7 +145,7 @@ where
 {
     type Response = Reply;
     type Error = GatewayError;
-    type Future = Pin<Box<dyn Future<Output = Result<Reply, GatewayError>> + Send>>;
+    type Future = BoxFuture<Result<Reply, GatewayError>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

@@ -2,12 +2,11 @@
 //! it: the shape of identify, authorize, rate limit, signature, consent and journal checks.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tower::{Layer, Service, ServiceExt};
 
-use super::GatewayRequest;
+use super::{BoxFuture, GatewayRequest};
 use crate::error::GatewayError;
 
 /// One check on the way in.
@@ -50,8 +49,6 @@ pub struct CheckService<C, S> {
     check: C,
     inner: S,
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<C, S, R> Service<GatewayRequest> for CheckService<C, S>
 where

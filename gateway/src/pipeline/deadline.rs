@@ -2,15 +2,13 @@
 //! grpc-timeout when that is shorter. Everything after this stage runs inside it.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tower::{Layer, Service, ServiceExt};
 
-use super::GatewayRequest;
+use super::{BoxFuture, GatewayRequest};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
@@ -59,7 +57,7 @@ where
 {
     type Response = R;
     type Error = GatewayError;
-    type Future = Pin<Box<dyn Future<Output = Result<R, GatewayError>> + Send>>;
+    type Future = BoxFuture<Result<R, GatewayError>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

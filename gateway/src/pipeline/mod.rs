@@ -108,6 +108,9 @@ pub struct Reply {
     pub from_cache: bool,
 }
 
+/// The future every pipeline service returns.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
 /// The assembled pipeline, cheap to clone and shareable between tasks.
 pub type Pipeline = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
 
