@@ -164,10 +164,7 @@ async fn drive(
 fn demo_options(options: &BenchOptions) -> DemoOptions {
     DemoOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        mocks: MockConfig {
-            latency_ms: options.registry_latency_ms,
-            ..MockConfig::ephemeral()
-        },
+        mocks: MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms),
     }
 }
 

@@ -57,10 +57,24 @@ enum Command {
     },
 }
 
+/// Waits for Ctrl-C or SIGTERM (what service managers send), so both stop gracefully.
 async fn until_ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handler available: serve until killed.
-        std::future::pending::<()>().await;
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }
 
@@ -86,8 +100,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 mocks: MockConfig {
                     persons_addr: persons_listen,
                     entities_addr: entities_listen,
-                    latency_ms,
-                    ..MockConfig::default()
+                    ..MockConfig::default().with_latency_ms(latency_ms)
                 },
             };
             let d = demo::start(&options, None).await?;

@@ -36,8 +36,10 @@ pub struct MockConfig {
     pub persons_addr: SocketAddr,
     /// Legal-entities database listen address.
     pub entities_addr: SocketAddr,
-    /// Added latency per call, both registries.
-    pub latency_ms: u64,
+    /// Added latency per call of the persons database.
+    pub persons_latency_ms: u64,
+    /// Added latency per call of the legal-entities database.
+    pub entities_latency_ms: u64,
     /// Accepted sender id.
     pub sender_id: String,
     /// Accepted sender password.
@@ -50,7 +52,8 @@ impl Default for MockConfig {
             population: PopulationSpec::default(),
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 18081)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 18082)),
-            latency_ms: 3,
+            persons_latency_ms: 3,
+            entities_latency_ms: 3,
             sender_id: DEFAULT_SENDER_ID.into(),
             sender_password: DEFAULT_SENDER_PASSWORD.into(),
         }
@@ -58,6 +61,15 @@ impl Default for MockConfig {
 }
 
 impl MockConfig {
+    /// Sets both registries' added latency.
+    pub fn with_latency_ms(self, ms: u64) -> Self {
+        Self {
+            persons_latency_ms: ms,
+            entities_latency_ms: ms,
+            ..self
+        }
+    }
+
     /// The same config on ports the OS picks, for tests running side by side.
     pub fn ephemeral() -> Self {
         Self {
@@ -87,7 +99,7 @@ impl MockSet {
             RegistryKind::Persons,
             population.clone(),
             config.persons_addr,
-            config.latency_ms,
+            config.persons_latency_ms,
             sender,
         )
         .await?;
@@ -95,7 +107,7 @@ impl MockSet {
             RegistryKind::LegalEntities,
             population.clone(),
             config.entities_addr,
-            config.latency_ms,
+            config.entities_latency_ms,
             sender,
         )
         .await?;

@@ -25,9 +25,15 @@ struct Args {
     /// Legal-entities database (ГБД ЮЛ) listen address.
     #[arg(long, default_value = "127.0.0.1:18082")]
     entities_listen: SocketAddr,
-    /// Added latency per call, in milliseconds.
+    /// Added latency per call of every registry, in milliseconds.
     #[arg(long, default_value_t = 3)]
     latency_ms: u64,
+    /// Added latency of the persons database, overriding --latency-ms.
+    #[arg(long)]
+    persons_latency_ms: Option<u64>,
+    /// Added latency of the legal-entities database, overriding --latency-ms.
+    #[arg(long)]
+    entities_latency_ms: Option<u64>,
 }
 
 #[tokio::main]
@@ -46,7 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         persons_addr: args.persons_listen,
         entities_addr: args.entities_listen,
-        latency_ms: args.latency_ms,
+        persons_latency_ms: args.persons_latency_ms.unwrap_or(args.latency_ms),
+        entities_latency_ms: args.entities_latency_ms.unwrap_or(args.latency_ms),
         ..MockConfig::default()
     };
     let mocks = MockSet::start(&config).await?;

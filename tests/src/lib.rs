@@ -37,10 +37,7 @@ impl Env {
     pub async fn start(config: Config) -> Self {
         let options = DemoOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            mocks: MockConfig {
-                latency_ms: 0,
-                ..MockConfig::ephemeral()
-            },
+            mocks: MockConfig::ephemeral().with_latency_ms(0),
         };
         let demo = demo::start(&options, Some(config))
             .await
