@@ -90,6 +90,7 @@ impl Demo {
              gateway (gRPC, plaintext): {addr}\n\
              persons database mock: {}\n\
              legal-entities database mock: {}\n\
+             mock control endpoint: {}\n\
              sample IIN: {iin}\n\
              sample deregistered IIN: {dereg}\n\
              sample BIN: {bin}\n\
@@ -100,6 +101,10 @@ impl Demo {
              Ctrl-C stops.",
             self.mocks.persons.url(),
             self.mocks.legal_entities.url(),
+            self.mocks
+                .control_addr
+                .map(|a| format!("http://{a}/registries"))
+                .unwrap_or_default(),
         )
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod pipeline;
 pub mod proto;
+pub mod resilience;
 pub mod routing;
 pub mod server;
 pub mod telemetry;

@@ -39,6 +39,9 @@ enum Command {
         /// Legal-entities database mock address.
         #[arg(long, default_value = "127.0.0.1:18082")]
         entities_listen: SocketAddr,
+        /// Mock registries' control endpoint (faults, up/down).
+        #[arg(long, default_value = "127.0.0.1:18080")]
+        control_listen: SocketAddr,
         /// Added latency of each mock registry call, in ms.
         #[arg(long, default_value_t = 3)]
         latency_ms: u64,
@@ -93,6 +96,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             listen,
             persons_listen,
             entities_listen,
+            control_listen,
             latency_ms,
         } => {
             let options = DemoOptions {
@@ -100,6 +104,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 mocks: MockConfig {
                     persons_addr: persons_listen,
                     entities_addr: entities_listen,
+                    control_addr: Some(control_listen),
                     ..MockConfig::default().with_latency_ms(latency_ms)
                 },
             };

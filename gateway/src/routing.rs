@@ -1,5 +1,6 @@
 //! Routing: which registry answers an operation, and the adapters that reach each registry.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -8,13 +9,18 @@ use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEnti
 use kopir_adapters::persons::{PersonsRegistry, SyncChannelPersons};
 use kopir_adapters::syncchannel::{Endpoint, SyncChannelClient};
 use kopir_adapters::{AdapterError, Registry};
-use tower::Service;
+use tower::retry::RetryLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
 use tracing::Instrument;
 
 use crate::config::{Config, Protocol, RegistryConfig};
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::pipeline::{BoxFuture, GatewayRequest, Operation, Record, Reply};
+use crate::resilience::breaker::{Breaker, BreakerState};
+use crate::resilience::bulkhead::Bulkhead;
+use crate::resilience::retry::RetryPolicy;
 
 /// The registries the typed API routes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,19 +100,12 @@ impl Registries {
 
 /// The innermost service: calls the adapter of the operation's registry.
 #[derive(Clone)]
-pub struct Router {
+struct AdapterCall {
     registries: Arc<Registries>,
     health: RegistryHealth,
 }
 
-impl Router {
-    /// A router over these adapters, reporting outcomes to `health`.
-    pub fn new(registries: Arc<Registries>, health: RegistryHealth) -> Self {
-        Self { registries, health }
-    }
-}
-
-impl Service<GatewayRequest> for Router {
+impl Service<GatewayRequest> for AdapterCall {
     type Response = Reply;
     type Error = GatewayError;
     type Future = BoxFuture<Result<Reply, GatewayError>>;
@@ -139,9 +138,77 @@ impl Service<GatewayRequest> for Router {
                 Ok(Reply {
                     record: Arc::new(result?),
                     from_cache: false,
+                    stale: false,
                 })
             }
             .instrument(span),
         )
+    }
+}
+
+type Route = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
+
+/// Routes each operation to its registry through that registry's protection (see
+/// [`crate::resilience`]): concurrency limit, retries, circuit breaker, then the adapter.
+#[derive(Clone)]
+pub struct Router {
+    routes: Arc<HashMap<RegistryId, Route>>,
+    breakers: Arc<HashMap<RegistryId, Breaker>>,
+}
+
+impl Router {
+    /// Builds each registry's route from its configuration.
+    pub fn new(
+        registries: Arc<Registries>,
+        health: RegistryHealth,
+        config: &Config,
+    ) -> Result<Self, GatewayError> {
+        let mut routes = HashMap::new();
+        let mut breakers = HashMap::new();
+        for id in RegistryId::ALL {
+            let res = config.registry(id)?.resilience;
+            let breaker = Breaker::new(id.name(), &res);
+            let route = ServiceBuilder::new()
+                .layer(Bulkhead::new(id.name(), res.max_concurrency, res.max_queue))
+                .layer(RetryLayer::new(RetryPolicy::new(&res)?))
+                .layer(breaker.clone())
+                .service(AdapterCall {
+                    registries: registries.clone(),
+                    health: health.clone(),
+                });
+            routes.insert(id, BoxCloneSyncService::new(route));
+            breakers.insert(id, breaker);
+        }
+        Ok(Self {
+            routes: Arc::new(routes),
+            breakers: Arc::new(breakers),
+        })
+    }
+
+    /// The state of a registry's circuit breaker.
+    pub fn breaker_state(&self, id: RegistryId) -> Option<BreakerState> {
+        self.breakers.get(&id).map(Breaker::state)
+    }
+}
+
+impl Service<GatewayRequest> for Router {
+    type Response = Reply;
+    type Error = GatewayError;
+    type Future = BoxFuture<Result<Reply, GatewayError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: GatewayRequest) -> Self::Future {
+        let route = self.routes.get(&req.op.registry()).cloned();
+        Box::pin(async move {
+            match route {
+                Some(route) => route.oneshot(req).await,
+                None => Err(GatewayError::Config {
+                    detail: format!("no route to the {} registry", req.op.registry().name()),
+                }),
+            }
+        })
     }
 }

@@ -25,6 +25,8 @@ pub struct Gateway {
     pub caches: Caches,
     /// Its registry health.
     pub health: RegistryHealth,
+    /// Its routes, for the circuit breakers' state.
+    pub router: Router,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<Result<(), GatewayError>>,
     probes: Vec<JoinHandle<()>>,
@@ -40,8 +42,8 @@ impl Gateway {
             .await;
         let health = RegistryHealth::new(reporter).await;
         let caches = Caches::new(&config);
-        let router = Router::new(registries.clone(), health.clone());
-        let pipeline = pipeline::build(&config, router, caches.clone());
+        let router = Router::new(registries.clone(), health.clone(), &config)?;
+        let pipeline = pipeline::build(&config, router.clone(), caches.clone());
 
         let reflection = |e: tonic_reflection::server::Error| {
             GatewayError::Server(format!("reflection descriptors: {e}"))
@@ -85,6 +87,7 @@ impl Gateway {
             addr,
             caches,
             health,
+            router,
             shutdown,
             server,
             probes,

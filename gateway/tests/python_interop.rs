@@ -64,6 +64,8 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             "127.0.0.1:0",
             "--entities-listen",
             "127.0.0.1:0",
+            "--control-listen",
+            "127.0.0.1:0",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

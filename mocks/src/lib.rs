@@ -2,6 +2,8 @@
 //! synthetic population, with latency that can be changed at run time. Used by the tests, the
 //! demo and the benchmarks; the gateway reaches them only over real sockets.
 
+pub mod control;
+pub mod faults;
 pub mod names;
 pub mod population;
 pub mod registry;
@@ -11,6 +13,7 @@ pub mod xml;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use faults::Faults;
 pub use population::{Population, PopulationSpec};
 pub use registry::{MockRegistry, RegistryKind};
 
@@ -20,6 +23,9 @@ pub enum MockError {
     /// A listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, #[source] std::io::Error),
+    /// A fault setting is out of range.
+    #[error("faults: {0}")]
+    Faults(String),
 }
 
 /// Sender id the mocks accept by default (the gateway's embedded config uses it).
@@ -36,10 +42,12 @@ pub struct MockConfig {
     pub persons_addr: SocketAddr,
     /// Legal-entities database listen address.
     pub entities_addr: SocketAddr,
-    /// Added latency per call of the persons database.
-    pub persons_latency_ms: u64,
-    /// Added latency per call of the legal-entities database.
-    pub entities_latency_ms: u64,
+    /// Control endpoint listen address; `None` runs without one.
+    pub control_addr: Option<SocketAddr>,
+    /// Faults of the persons database at start.
+    pub persons_faults: Faults,
+    /// Faults of the legal-entities database at start.
+    pub entities_faults: Faults,
     /// Accepted sender id.
     pub sender_id: String,
     /// Accepted sender password.
@@ -52,8 +60,15 @@ impl Default for MockConfig {
             population: PopulationSpec::default(),
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 18081)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 18082)),
-            persons_latency_ms: 3,
-            entities_latency_ms: 3,
+            control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 18080))),
+            persons_faults: Faults {
+                latency_ms: 3,
+                ..Faults::default()
+            },
+            entities_faults: Faults {
+                latency_ms: 3,
+                ..Faults::default()
+            },
             sender_id: DEFAULT_SENDER_ID.into(),
             sender_password: DEFAULT_SENDER_PASSWORD.into(),
         }
@@ -62,12 +77,10 @@ impl Default for MockConfig {
 
 impl MockConfig {
     /// Sets both registries' added latency.
-    pub fn with_latency_ms(self, ms: u64) -> Self {
-        Self {
-            persons_latency_ms: ms,
-            entities_latency_ms: ms,
-            ..self
-        }
+    pub fn with_latency_ms(mut self, ms: u64) -> Self {
+        self.persons_faults.latency_ms = ms;
+        self.entities_faults.latency_ms = ms;
+        self
     }
 
     /// The same config on ports the OS picks, for tests running side by side.
@@ -75,6 +88,7 @@ impl MockConfig {
         Self {
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..Self::default()
         }
     }
@@ -85,9 +99,11 @@ pub struct MockSet {
     /// The generated data.
     pub population: Arc<Population>,
     /// Persons database.
-    pub persons: MockRegistry,
+    pub persons: Arc<MockRegistry>,
     /// Legal-entities database.
-    pub legal_entities: MockRegistry,
+    pub legal_entities: Arc<MockRegistry>,
+    /// The control endpoint's address, when it runs.
+    pub control_addr: Option<SocketAddr>,
 }
 
 impl MockSet {
@@ -99,7 +115,7 @@ impl MockSet {
             RegistryKind::Persons,
             population.clone(),
             config.persons_addr,
-            config.persons_latency_ms,
+            config.persons_faults.clone(),
             sender,
         )
         .await?;
@@ -107,14 +123,24 @@ impl MockSet {
             RegistryKind::LegalEntities,
             population.clone(),
             config.entities_addr,
-            config.entities_latency_ms,
+            config.entities_faults.clone(),
             sender,
         )
         .await?;
+        let persons = Arc::new(persons);
+        let legal_entities = Arc::new(legal_entities);
+        let control_addr = match config.control_addr {
+            Some(addr) => {
+                let regs = vec![persons.clone(), legal_entities.clone()];
+                Some(control::serve(addr, regs).await?.0)
+            }
+            None => None,
+        };
         Ok(Self {
             population,
             persons,
             legal_entities,
+            control_addr,
         })
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use clap::Parser;
-use kopir_mocks::{MockConfig, MockSet, PopulationSpec};
+use kopir_mocks::{Faults, MockConfig, MockSet, PopulationSpec};
 
 /// Mock state databases speaking their native protocols, over a seeded synthetic population.
 #[derive(Parser)]
@@ -28,12 +28,14 @@ struct Args {
     /// Added latency per call of every registry, in milliseconds.
     #[arg(long, default_value_t = 3)]
     latency_ms: u64,
-    /// Added latency of the persons database, overriding --latency-ms.
-    #[arg(long)]
-    persons_latency_ms: Option<u64>,
-    /// Added latency of the legal-entities database, overriding --latency-ms.
-    #[arg(long)]
-    entities_latency_ms: Option<u64>,
+    /// Faults of one registry at start, e.g. `persons:error_rate=0.3,latency_ms=20` or
+    /// `legal_entities:down=true`; repeatable. Keys: latency_ms, jitter_ms, spike_rate, spike_ms,
+    /// error_rate, timeout_rate, malformed_rate, reset_rate, down.
+    #[arg(long = "fault", value_name = "REGISTRY:KEY=VALUE,...")]
+    faults: Vec<String>,
+    /// Control endpoint listen address (GET /registries, PUT /registries/{name}/faults).
+    #[arg(long, default_value = "127.0.0.1:18080")]
+    control_listen: SocketAddr,
 }
 
 #[tokio::main]
@@ -44,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
-    let config = MockConfig {
+    let mut config = MockConfig {
         population: PopulationSpec {
             seed: args.seed,
             persons: args.persons,
@@ -52,16 +54,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         persons_addr: args.persons_listen,
         entities_addr: args.entities_listen,
-        persons_latency_ms: args.persons_latency_ms.unwrap_or(args.latency_ms),
-        entities_latency_ms: args.entities_latency_ms.unwrap_or(args.latency_ms),
-        ..MockConfig::default()
+        control_addr: Some(args.control_listen),
+        ..MockConfig::default().with_latency_ms(args.latency_ms)
     };
+    for spec in &args.faults {
+        let (registry, pairs) = spec
+            .split_once(':')
+            .ok_or_else(|| format!("--fault {spec:?}: expected REGISTRY:KEY=VALUE,..."))?;
+        let slot = match registry {
+            "persons" => &mut config.persons_faults,
+            "legal_entities" => &mut config.entities_faults,
+            other => {
+                return Err(format!(
+                    "--fault: unknown registry {other:?} (persons, legal_entities)"
+                )
+                .into())
+            }
+        };
+        *slot = Faults::parse_pairs(pairs, slot.clone())?;
+    }
     let mocks = MockSet::start(&config).await?;
     let pop = &mocks.population;
     let banner = format!(
-        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\nsample IIN: {}\nsample BIN: {}",
+        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\ncontrol endpoint: http://{}/registries\nsample IIN: {}\nsample BIN: {}",
         mocks.persons.url(),
         mocks.legal_entities.url(),
+        mocks.control_addr.map(|a| a.to_string()).unwrap_or_default(),
         pop.sample_person().map(|p| p.iin.as_str()).unwrap_or(""),
         pop.sample_entity().map(|e| e.bin.as_str()).unwrap_or(""),
     );

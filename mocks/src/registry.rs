@@ -2,17 +2,17 @@
 //! down at run time, and counts the calls it serves.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::routing::{get, put};
+use axum::routing::get;
 use axum::serve::ListenerExt;
-use axum::{Json, Router};
+use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::{oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
+use crate::faults::{FaultState, Faults};
 use crate::population::Population;
 use crate::syncchannel;
 use crate::MockError;
@@ -42,28 +42,24 @@ pub struct RegistryState {
     pub kind: RegistryKind,
     /// The records it serves.
     pub population: Arc<Population>,
-    /// Added latency per data call.
-    pub latency_ms: AtomicU64,
-    /// Data calls served since start.
+    /// How it misbehaves.
+    pub faults: FaultState,
+    /// Data calls received since start.
     pub calls: AtomicU64,
     /// The sender id it accepts.
     pub sender_id: String,
     /// The sender password it accepts.
     pub sender_password: String,
+    /// True while stopping: calls left hanging by a timeout fault end then.
+    pub stopping: watch::Sender<bool>,
 }
 
 /// A running (or stopped) mock registry.
 pub struct MockRegistry {
     state: Arc<RegistryState>,
     addr: SocketAddr,
+    up: AtomicBool,
     running: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
-}
-
-#[derive(serde::Serialize)]
-struct Stats {
-    registry: &'static str,
-    calls: u64,
-    latency_ms: u64,
 }
 
 fn router(state: Arc<RegistryState>) -> Router {
@@ -71,25 +67,6 @@ fn router(state: Arc<RegistryState>) -> Router {
         .route(
             "/SyncChannel",
             get(syncchannel::wsdl).post(syncchannel::send_message),
-        )
-        .route(
-            "/_mock/stats",
-            get(|State(s): State<Arc<RegistryState>>| async move {
-                Json(Stats {
-                    registry: s.kind.name(),
-                    calls: s.calls.load(Ordering::Relaxed),
-                    latency_ms: s.latency_ms.load(Ordering::Relaxed),
-                })
-            }),
-        )
-        .route(
-            "/_mock/latency/{ms}",
-            put(
-                |State(s): State<Arc<RegistryState>>, Path(ms): Path<u64>| async move {
-                    s.latency_ms.store(ms, Ordering::Relaxed);
-                    "ok"
-                },
-            ),
         )
         .with_state(state)
 }
@@ -104,6 +81,7 @@ async fn spawn(
     let local = listener
         .local_addr()
         .map_err(|e| MockError::Bind(addr, e))?;
+    state.stopping.send_replace(false);
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state);
     // Replies are small: without TCP_NODELAY they wait on the client's delayed ACK.
@@ -126,28 +104,36 @@ async fn spawn(
 }
 
 impl MockRegistry {
-    /// Starts serving `kind` on `addr` (port 0 picks a free port).
+    /// Starts serving `kind` on `addr` (port 0 picks a free port) with `faults`; a registry whose
+    /// faults say `down` binds its port and closes it at once, so it can come up later on it.
     pub async fn start(
         kind: RegistryKind,
         population: Arc<Population>,
         addr: SocketAddr,
-        latency_ms: u64,
+        faults: Faults,
         sender: (&str, &str),
     ) -> Result<Self, MockError> {
+        let down = faults.down;
         let state = Arc::new(RegistryState {
             kind,
             population,
-            latency_ms: AtomicU64::new(latency_ms),
+            faults: FaultState::new(faults),
             calls: AtomicU64::new(0),
             sender_id: sender.0.to_string(),
             sender_password: sender.1.to_string(),
+            stopping: watch::Sender::new(false),
         });
         let (addr, tx, task) = spawn(state.clone(), addr).await?;
-        Ok(Self {
+        let registry = Self {
             state,
             addr,
+            up: AtomicBool::new(true),
             running: Mutex::new(Some((tx, task))),
-        })
+        };
+        if down {
+            registry.stop().await;
+        }
+        Ok(registry)
     }
 
     /// Which database this mock serves.
@@ -165,19 +151,52 @@ impl MockRegistry {
         format!("http://{}/SyncChannel", self.addr)
     }
 
-    /// Data calls served since start.
+    /// Data calls received since start.
     pub fn calls(&self) -> u64 {
         self.state.calls.load(Ordering::Relaxed)
     }
 
-    /// Sets the added latency per data call.
-    pub fn set_latency_ms(&self, ms: u64) {
-        self.state.latency_ms.store(ms, Ordering::Relaxed);
+    /// Whether its port is open.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
     }
 
-    /// Stops serving: the port closes and open connections end once idle.
+    /// The current faults, `down` included.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            down: !self.is_up(),
+            ..self.state.faults.get()
+        }
+    }
+
+    /// Sets the added latency per data call, keeping the other faults.
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.state.faults.set(Faults {
+            latency_ms: ms,
+            ..self.state.faults.get()
+        });
+    }
+
+    /// Replaces the faults; `down` stops or restarts the server.
+    pub async fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
+        faults
+            .validate()
+            .map_err(|e| MockError::Faults(e.to_string()))?;
+        let down = faults.down;
+        self.state.faults.set(faults);
+        if down {
+            self.stop().await;
+        } else {
+            self.restart().await?;
+        }
+        Ok(())
+    }
+
+    /// Stops serving: the port closes, calls left hanging end, open connections close.
     pub async fn stop(&self) {
         if let Some((tx, task)) = self.running.lock().await.take() {
+            self.up.store(false, Ordering::Relaxed);
+            self.state.stopping.send_replace(true);
             let _ = tx.send(());
             let _ = task.await;
         }
@@ -189,6 +208,7 @@ impl MockRegistry {
         if running.is_none() {
             let (_, tx, task) = spawn(self.state.clone(), self.addr).await?;
             *running = Some((tx, task));
+            self.up.store(true, Ordering::Relaxed);
         }
         Ok(())
     }

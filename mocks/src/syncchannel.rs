@@ -2,8 +2,8 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,7 @@ use kopir_adapters::identifiers::{Bin, Iin};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 
+use crate::faults::Outcome;
 use crate::registry::{RegistryKind, RegistryState};
 use crate::xml;
 
@@ -80,9 +81,44 @@ fn reply(
 /// `POST /SyncChannel`: one SendMessage.
 pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String) -> Response {
     state.calls.fetch_add(1, Ordering::Relaxed);
-    let latency = state.latency_ms.load(Ordering::Relaxed);
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
+    let (latency, outcome) = state.faults.draw();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match outcome {
+        Outcome::Answer => {}
+        Outcome::Hang => {
+            // Accepted and never answered, until the registry stops.
+            let mut stopping = state.stopping.subscribe();
+            let _ = stopping.wait_for(|s| *s).await;
+            return fault("Server", "registry stopped");
+        }
+        Outcome::Reset => {
+            // Headers and a first chunk go out, then the stream fails: the server drops the
+            // connection in the middle of the reply.
+            let chunks: [Result<Bytes, std::io::Error>; 2] = [
+                Ok(Bytes::from_static(
+                    b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope",
+                )),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                )),
+            ];
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                Body::from_stream(futures::stream::iter(chunks)),
+            )
+                .into_response();
+        }
+        Outcome::Malformed => {
+            return xml_response(
+                StatusCode::OK,
+                "<soap:Envelope><soap:Body><ns2:SendMess".into(),
+            );
+        }
+        Outcome::Error => {}
     }
     let Ok(doc) = Document::parse(&body) else {
         return fault("Client", "request is not well-formed XML");
@@ -113,6 +149,15 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
             "",
         );
     };
+    if outcome == Outcome::Error {
+        return reply(
+            message_id,
+            correlation_id,
+            "SRVC001",
+            "registry internal failure",
+            "",
+        );
+    }
     let pop = &state.population;
     let (code, message, payload) = match (state.kind, service_id) {
         (RegistryKind::Persons, "GBDFL_PERSON_BY_IIN") => match Iin::parse(text(data, "iin")) {

@@ -33,6 +33,7 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
         request_id: request_id.to_string(),
         registry: registry.to_string(),
         from_cache: reply.from_cache,
+        stale: reply.stale,
         registry_time: registry_time.to_rfc3339_opts(SecondsFormat::Millis, true),
     }
 }
@@ -100,7 +101,7 @@ impl IdentityService for Identity {
             person: Some(convert::person(&p.record)),
             info: Some(info(&reply, &id, "persons")),
         };
-        Ok(respond(message, &id, reply.from_cache))
+        Ok(respond(message, &id, &reply))
     }
 
     async fn get_legal_entity(
@@ -125,7 +126,7 @@ impl IdentityService for Identity {
             legal_entity: Some(convert::legal_entity(&e.record)),
             info: Some(info(&reply, &id, "legal_entities")),
         };
-        Ok(respond(message, &id, reply.from_cache))
+        Ok(respond(message, &id, &reply))
     }
 
     async fn get_address_reference(
@@ -176,6 +177,6 @@ impl IdentityService for Identity {
             )),
             info: Some(info(&reply, &id, "persons")),
         };
-        Ok(respond(message, &id, reply.from_cache))
+        Ok(respond(message, &id, &reply))
     }
 }

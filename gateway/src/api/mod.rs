@@ -17,6 +17,8 @@ use crate::proto::v1 as pb;
 pub const REQUEST_ID_HEADER: &str = "x-kopir-request-id";
 /// Response metadata key saying whether the cache answered (`hit`) or the registry (`miss`).
 pub const CACHE_HEADER: &str = "x-kopir-cache";
+/// Response metadata key present (`true`) when a stale cached record stood in for the registry.
+pub const STALE_HEADER: &str = "x-kopir-stale";
 
 /// The edge: builds the call context from the request metadata and the message's `meta`.
 pub fn context<T>(
@@ -117,7 +119,8 @@ pub async fn run(
 }
 
 /// Wraps a message with the gateway's response metadata.
-pub fn respond<T>(message: T, request_id: &str, from_cache: bool) -> Response<T> {
+pub fn respond<T>(message: T, request_id: &str, reply: &Reply) -> Response<T> {
+    let from_cache = reply.from_cache;
     let mut response = Response::new(message);
     if let Ok(v) = MetadataValue::try_from(request_id) {
         response.metadata_mut().insert(REQUEST_ID_HEADER, v);
@@ -126,5 +129,10 @@ pub fn respond<T>(message: T, request_id: &str, from_cache: bool) -> Response<T>
         CACHE_HEADER,
         MetadataValue::from_static(if from_cache { "hit" } else { "miss" }),
     );
+    if reply.stale {
+        response
+            .metadata_mut()
+            .insert(STALE_HEADER, MetadataValue::from_static("true"));
+    }
     response
 }

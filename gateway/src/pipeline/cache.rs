@@ -1,6 +1,8 @@
 //! A moka cache per registry: found records for `ttl_s`, "no such record" for `negative_ttl_s`,
 //! concurrent misses for one key coalesced into one registry call, hits and misses counted.
-//! It sits after access checks and the journal, so a cached answer skips neither.
+//! Past its TTL a found record is kept for `stale_s` more, to stand in (marked stale) while the
+//! registry cannot answer. It sits after access checks and the journal, so a cached answer skips
+//! neither.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,19 +22,20 @@ use crate::routing::RegistryId;
 
 #[derive(Clone)]
 enum Entry {
-    Found(Arc<Record>),
+    Found { record: Arc<Record>, at: Instant },
     NotFound(AdapterError),
 }
 
 struct EntryExpiry {
-    ttl: Duration,
+    keep: Duration,
     negative_ttl: Duration,
 }
 
 impl Expiry<String, Entry> for EntryExpiry {
     fn expire_after_create(&self, _key: &String, value: &Entry, _at: Instant) -> Option<Duration> {
         Some(match value {
-            Entry::Found(_) => self.ttl,
+            // Found records stay past their TTL for the stale window; freshness is checked on read.
+            Entry::Found { .. } => self.keep,
             Entry::NotFound(_) => self.negative_ttl,
         })
     }
@@ -41,8 +44,24 @@ impl Expiry<String, Entry> for EntryExpiry {
 /// One registry's cache and its counters.
 pub struct RegistryCache {
     cache: moka::future::Cache<String, Entry>,
+    ttl: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
+    stale_served: AtomicU64,
+}
+
+impl RegistryCache {
+    fn fresh(&self, entry: &Entry) -> bool {
+        match entry {
+            Entry::Found { at, .. } => at.elapsed() < self.ttl,
+            Entry::NotFound(_) => true,
+        }
+    }
+
+    fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Hit and miss counts of one registry's cache.
@@ -54,6 +73,8 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries held now (approximate, as moka counts them).
     pub entries: u64,
+    /// Answers served stale because the registry could not answer.
+    pub stale_served: u64,
 }
 
 /// The caches of every registry whose cache is on.
@@ -73,14 +94,16 @@ impl Caches {
                     let cache = moka::future::Cache::builder()
                         .max_capacity(c.max_entries)
                         .expire_after(EntryExpiry {
-                            ttl: Duration::from_secs(c.ttl_s),
+                            keep: Duration::from_secs(c.ttl_s.saturating_add(c.stale_s)),
                             negative_ttl: Duration::from_secs(c.negative_ttl_s),
                         })
                         .build();
                     let rc = RegistryCache {
                         cache,
+                        ttl: Duration::from_secs(c.ttl_s),
                         hits: AtomicU64::new(0),
                         misses: AtomicU64::new(0),
+                        stale_served: AtomicU64::new(0),
                     };
                     (id, rc)
                 })
@@ -97,6 +120,7 @@ impl Caches {
             hits: c.hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
             entries: c.cache.entry_count(),
+            stale_served: c.stale_served.load(Ordering::Relaxed),
         })
     }
 
@@ -105,6 +129,33 @@ impl Caches {
         if let Some(c) = self.by_registry.get(&id) {
             c.cache.invalidate_all();
         }
+    }
+}
+
+fn answer(entry: Entry, from_cache: bool, stale: bool) -> Result<Reply, GatewayError> {
+    match entry {
+        Entry::Found { record, .. } => Ok(Reply {
+            record,
+            from_cache,
+            stale,
+        }),
+        Entry::NotFound(e) => Err(GatewayError::Adapter(e)),
+    }
+}
+
+/// Runs the inner service and turns its answer into a cache entry; "no such record" is an entry
+/// too, other failures are not.
+async fn load<S>(inner: S, req: GatewayRequest) -> Result<Entry, GatewayError>
+where
+    S: Service<GatewayRequest, Response = Reply, Error = GatewayError>,
+{
+    match inner.oneshot(req).await {
+        Ok(reply) => Ok(Entry::Found {
+            record: reply.record,
+            at: Instant::now(),
+        }),
+        Err(GatewayError::Adapter(e @ AdapterError::NotFound { .. })) => Ok(Entry::NotFound(e)),
+        Err(e) => Err(e),
     }
 }
 
@@ -162,40 +213,50 @@ where
             let span = tracing::info_span!(
                 "cache",
                 registry = registry.name(),
-                hit = tracing::field::Empty
+                hit = tracing::field::Empty,
+                stale = tracing::field::Empty
             );
             let key = req.op.cache_key();
-            let load = async move {
-                match inner.oneshot(req).await {
-                    Ok(reply) => Ok(Entry::Found(reply.record)),
-                    Err(GatewayError::Adapter(e @ AdapterError::NotFound { .. })) => {
-                        Ok(Entry::NotFound(e))
-                    }
-                    Err(e) => Err(e),
+            match rc.cache.get(&key).await {
+                Some(entry) if rc.fresh(&entry) => {
+                    span.record("hit", true);
+                    rc.count(true);
+                    answer(entry, true, false)
                 }
-            };
-            let outcome = rc
-                .cache
-                .entry(key)
-                .or_try_insert_with(load)
-                .instrument(span.clone())
-                .await;
-            let entry = outcome.map_err(|e: Arc<GatewayError>| (*e).clone())?;
-            // A fresh entry was loaded by this call; any other was already there (or loaded by a
-            // concurrent call this one waited for): either way the registry was not asked again.
-            let hit = !entry.is_fresh();
-            span.record("hit", hit);
-            if hit {
-                rc.hits.fetch_add(1, Ordering::Relaxed);
-            } else {
-                rc.misses.fetch_add(1, Ordering::Relaxed);
-            }
-            match entry.into_value() {
-                Entry::Found(record) => Ok(Reply {
-                    record,
-                    from_cache: hit,
-                }),
-                Entry::NotFound(e) => Err(GatewayError::Adapter(e)),
+                Some(old) => {
+                    // Past its TTL: ask the registry; if it cannot answer, the old record stands
+                    // in, marked stale, for as long as the entry lives.
+                    span.record("hit", false);
+                    rc.count(false);
+                    match load(inner, req).instrument(span.clone()).await {
+                        Ok(entry) => {
+                            rc.cache.insert(key, entry.clone()).await;
+                            answer(entry, false, false)
+                        }
+                        Err(e) if e.allows_stale() && matches!(old, Entry::Found { .. }) => {
+                            span.record("stale", true);
+                            rc.stale_served.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(parent: &span, error = %e, "registry cannot answer: serving a stale record");
+                            answer(old, true, true)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                None => {
+                    let outcome = rc
+                        .cache
+                        .entry(key)
+                        .or_try_insert_with(load(inner, req))
+                        .instrument(span.clone())
+                        .await;
+                    let entry = outcome.map_err(|e: Arc<GatewayError>| (*e).clone())?;
+                    // A fresh entry was loaded by this call; any other was loaded by a concurrent
+                    // call this one waited for: either way the registry was asked once.
+                    let hit = !entry.is_fresh();
+                    span.record("hit", hit);
+                    rc.count(hit);
+                    answer(entry.into_value(), hit, false)
+                }
             }
         })
     }

@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod check;
 pub mod deadline;
+pub mod rate_limit;
 pub mod stages;
 
 use std::sync::Arc;
@@ -54,6 +55,14 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Whether repeating the operation has the effect of doing it once: every lookup is; the
+    /// writes to come (pledge submissions) are not, and are never retried.
+    pub fn is_idempotent(&self) -> bool {
+        match self {
+            Self::Person(_) | Self::LegalEntity(_) => true,
+        }
+    }
+
     /// The registry that answers this operation.
     pub fn registry(&self) -> RegistryId {
         match self {
@@ -106,6 +115,9 @@ pub struct Reply {
     pub record: Arc<Record>,
     /// True when served from the cache.
     pub from_cache: bool,
+    /// True when the cached record is past its TTL and stood in for a registry that could not
+    /// answer.
+    pub stale: bool,
 }
 
 /// The future every pipeline service returns.
@@ -119,7 +131,9 @@ pub fn build(config: &Config, router: Router, caches: cache::Caches) -> Pipeline
     let stack = ServiceBuilder::new()
         .layer(check::CheckLayer::new(stages::Identify))
         .layer(check::CheckLayer::new(stages::Authorize))
-        .layer(check::CheckLayer::new(stages::RateLimit))
+        .layer(check::CheckLayer::new(rate_limit::RateLimit::new(
+            &config.rate_limits,
+        )))
         .layer(deadline::DeadlineLayer::new(config))
         .layer(check::CheckLayer::new(stages::VerifySignatures))
         .layer(check::CheckLayer::new(stages::Consent))

@@ -1,5 +1,6 @@
-//! The pipeline's check stages. Identify is filled; the others are wired in their places and pass
-//! requests through until their issues fill them (trust, journal, resilience).
+//! The pipeline's check stages. Identify is filled (rate limiting has its own module); the others
+//! are wired in their places and pass requests through until their issues fill them (trust,
+//! journal).
 
 use super::check::Check;
 use super::GatewayRequest;
@@ -27,17 +28,6 @@ pub struct Authorize;
 
 impl Check for Authorize {
     const NAME: &'static str = "authorize";
-    async fn check(&self, _req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        Ok(())
-    }
-}
-
-/// Per-client rate limit (resilience issue). Passes every request for now.
-#[derive(Clone, Copy)]
-pub struct RateLimit;
-
-impl Check for RateLimit {
-    const NAME: &'static str = "rate_limit";
     async fn check(&self, _req: &mut GatewayRequest) -> Result<(), GatewayError> {
         Ok(())
     }

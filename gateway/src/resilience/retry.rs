@@ -1,0 +1,176 @@
+//! Retries for idempotent reads only, with jittered exponential backoff and a retry budget, on
+//! tower's `Retry` and `TpsBudget`: retries never exceed a set share of the traffic, so a failing
+//! registry is not hammered by the gateway's own retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::retry::backoff::{Backoff, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::Policy;
+use tower::util::rng::HasherRng;
+
+use crate::config::ResilienceConfig;
+use crate::error::GatewayError;
+use crate::pipeline::GatewayRequest;
+
+/// Whether sending a request twice has the effect of sending it once.
+pub trait Idempotent {
+    /// True for reads; a write must say false, and is then never retried.
+    fn is_idempotent(&self) -> bool;
+}
+
+impl Idempotent for GatewayRequest {
+    fn is_idempotent(&self) -> bool {
+        self.op.is_idempotent()
+    }
+}
+
+/// The retry policy of one registry; cloned per call, sharing the budget.
+#[derive(Clone)]
+pub struct RetryPolicy {
+    max_retries: u32,
+    retries: u32,
+    deposited: bool,
+    budget: Arc<TpsBudget>,
+    backoff: ExponentialBackoff<HasherRng>,
+}
+
+impl RetryPolicy {
+    /// A policy from a registry's resilience settings.
+    pub fn new(cfg: &ResilienceConfig) -> Result<Self, GatewayError> {
+        let mut maker = ExponentialBackoffMaker::new(
+            Duration::from_millis(cfg.retry_backoff_ms),
+            Duration::from_millis(cfg.retry_backoff_max_ms),
+            1.0,
+            HasherRng::default(),
+        )
+        .map_err(|e| GatewayError::Config {
+            detail: format!("retry backoff: {e}"),
+        })?;
+        Ok(Self {
+            max_retries: cfg.retries,
+            retries: 0,
+            deposited: false,
+            budget: Arc::new(TpsBudget::new(
+                Duration::from_secs(10),
+                cfg.retry_budget_min_per_s,
+                cfg.retry_budget_percent / 100.0,
+            )),
+            backoff: maker.make_backoff(),
+        })
+    }
+}
+
+impl<Req, Res> Policy<Req, Res, GatewayError> for RetryPolicy
+where
+    Req: Idempotent + Clone,
+{
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut Req,
+        result: &mut Result<Res, GatewayError>,
+    ) -> Option<Self::Future> {
+        let Err(e) = result else {
+            return None;
+        };
+        if !req.is_idempotent() || !e.is_retryable() || self.retries >= self.max_retries {
+            return None;
+        }
+        if !self.budget.withdraw() {
+            tracing::debug!("retry budget exhausted; returning the failure");
+            return None;
+        }
+        self.retries += 1;
+        Some(self.backoff.next_backoff())
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        if !req.is_idempotent() {
+            return None;
+        }
+        // Called before every attempt; only the first earns retry credit.
+        if !self.deposited {
+            self.deposited = true;
+            self.budget.deposit();
+        }
+        Some(req.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tower::{Service, ServiceExt};
+
+    #[derive(Clone)]
+    struct Req(bool);
+    impl Idempotent for Req {
+        fn is_idempotent(&self) -> bool {
+            self.0
+        }
+    }
+
+    fn failing(
+        calls: Arc<AtomicU32>,
+    ) -> impl Service<
+        Req,
+        Response = (),
+        Error = GatewayError,
+        Future = std::future::Ready<Result<(), GatewayError>>,
+    > + Clone {
+        tower::service_fn(move |_req: Req| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Err(GatewayError::Adapter(
+                kopir_adapters::AdapterError::Unavailable {
+                    registry: "persons".into(),
+                    reason: "down".into(),
+                },
+            )))
+        })
+    }
+
+    fn policy(retries: u32, percent: f32, min_per_s: u32) -> RetryPolicy {
+        RetryPolicy::new(&ResilienceConfig {
+            retries,
+            retry_backoff_ms: 1,
+            retry_backoff_max_ms: 2,
+            retry_budget_percent: percent,
+            retry_budget_min_per_s: min_per_s,
+            ..ResilienceConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn writes_are_never_retried() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let svc = tower::retry::Retry::new(policy(3, 100.0, 100), failing(calls.clone()));
+        let _ = svc.oneshot(Req(false)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn reads_are_retried_up_to_the_limit() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let svc = tower::retry::Retry::new(policy(3, 100.0, 100), failing(calls.clone()));
+        let _ = svc.oneshot(Req(true)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn the_budget_caps_retries_as_a_share_of_traffic() {
+        let calls = Arc::new(AtomicU32::new(0));
+        // 10% of traffic, no free retries per second: 200 failing reads earn about 20 retries.
+        let svc = tower::retry::Retry::new(policy(3, 10.0, 0), failing(calls.clone()));
+        for _ in 0..200 {
+            let _ = svc.clone().oneshot(Req(true)).await;
+        }
+        let retries = calls.load(Ordering::SeqCst) - 200;
+        assert!(retries <= 21, "{retries} retries for 200 requests");
+        assert!(retries >= 15, "{retries} retries for 200 requests");
+    }
+}
