@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use kopir_mocks::MockConfig;
+use kopir_mocks::{Faults, MockConfig};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::config::Config;
+use crate::config::{Config, Rate};
 use crate::demo::{self, DemoOptions};
 use crate::error::GatewayError;
 use crate::proto::v1 as pb;
@@ -112,8 +112,7 @@ async fn drive(
         let iins = iins.clone();
         let stride = options.concurrency;
         tasks.push(tokio::spawn(async move {
-            // 1 µs to 60 s, 3 significant digits.
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok();
+            let mut hist = histogram().ok();
             let (mut ok, mut errors) = (0u64, 0u64);
             let mut i = worker;
             while Instant::now() < until {
@@ -134,8 +133,7 @@ async fn drive(
             (ok, errors, hist)
         }));
     }
-    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
-        .map_err(|e| GatewayError::Server(e.to_string()))?;
+    let mut total = histogram()?;
     let (mut ok, mut errors) = (0, 0);
     for t in tasks {
         let (o, e, h) = t.await.map_err(|e| GatewayError::Server(e.to_string()))?;
@@ -161,6 +159,19 @@ async fn drive(
     })
 }
 
+/// The embedded configuration with rate limits out of the way: the benchmark's clients are
+/// anonymous, and it measures the gateway's path, not the limiter's refusals.
+fn bench_config() -> Result<Config, GatewayError> {
+    let mut config = Config::embedded()?;
+    let unlimited = Rate {
+        per_second: 10_000_000,
+        burst: 10_000_000,
+    };
+    config.rate_limits.default = unlimited;
+    config.rate_limits.clients.clear();
+    Ok(config)
+}
+
 fn demo_options(options: &BenchOptions) -> DemoOptions {
     DemoOptions {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -173,7 +184,7 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<ScenarioResult>, GatewayE
     let mut results = Vec::new();
 
     // Miss: the persons cache is off, so every call goes to the registry.
-    let mut config = Config::embedded()?;
+    let mut config = bench_config()?;
     if let Some(r) = config.registry_mut(RegistryId::Persons) {
         r.cache.max_entries = 0;
     }
@@ -193,7 +204,7 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<ScenarioResult>, GatewayE
     results.push(miss);
 
     // Hit: 1,000 persons are read once, then read again and again.
-    let d = demo::start(&demo_options(options), None).await?;
+    let d = demo::start(&demo_options(options), Some(bench_config()?)).await?;
     let hot: Arc<Vec<String>> = Arc::new(
         d.mocks
             .population
@@ -256,6 +267,193 @@ pub fn table(results: &[ScenarioResult], options: &BenchOptions) -> String {
             ms(r.p99_us),
             ms(r.max_us),
             r.registry_calls
+        ));
+    }
+    out
+}
+
+/// A latency histogram from 1 µs to 60 s at 3 significant digits.
+fn histogram() -> Result<Histogram<u64>, GatewayError> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| GatewayError::Server(e.to_string()))
+}
+
+/// The three phases of the failover run.
+pub const PHASES: [&str; 3] = ["before", "during", "after"];
+
+/// One registry in one phase of the failover run.
+#[derive(Debug, Clone)]
+pub struct PhaseResult {
+    /// "persons" (the one that fails) or "legal_entities" (healthy).
+    pub registry: &'static str,
+    /// "before", "during" or "after" the failure.
+    pub phase: &'static str,
+    /// Calls made.
+    pub calls: u64,
+    /// Calls that succeeded.
+    pub ok: u64,
+    /// Median latency of all calls, µs.
+    pub p50_us: u64,
+    /// 99th percentile latency of all calls, µs.
+    pub p99_us: u64,
+}
+
+impl PhaseResult {
+    /// Share of calls that succeeded, in percent.
+    pub fn success_percent(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            100.0 * self.ok as f64 / self.calls as f64
+        }
+    }
+}
+
+/// Counts and latencies by registry (0 persons, 1 legal entities) and phase.
+struct Tally {
+    calls: [[u64; 3]; 2],
+    ok: [[u64; 3]; 2],
+    hist: Vec<Vec<Histogram<u64>>>,
+}
+
+impl Tally {
+    fn new() -> Result<Self, GatewayError> {
+        let row = || (0..3).map(|_| histogram()).collect::<Result<Vec<_>, _>>();
+        Ok(Self {
+            calls: [[0; 3]; 2],
+            ok: [[0; 3]; 2],
+            hist: vec![row()?, row()?],
+        })
+    }
+}
+
+/// `concurrency` clients for `duration`, half reading persons and half legal entities with both
+/// caches off; the persons registry goes down for the middle third and comes back. A client that
+/// gets an error waits 5 ms before its next call, as a well-behaved client backs off.
+pub async fn failover(options: &BenchOptions) -> Result<Vec<PhaseResult>, GatewayError> {
+    let mut config = bench_config()?;
+    for id in RegistryId::ALL {
+        if let Some(r) = config.registry_mut(id) {
+            r.cache.max_entries = 0;
+            r.resilience.breaker_open_ms = 1_000;
+        }
+    }
+    let d = demo::start(&demo_options(options), Some(config)).await?;
+    let chans = channels(d.gateway.addr, options.connections).await?;
+    let iins = Arc::new(d.mocks.population.person_order.clone());
+    let bins = Arc::new(d.mocks.population.entity_order.clone());
+    let start = Instant::now();
+    let third = options.duration / 3;
+    let until = start + options.duration;
+    let mut tasks = Vec::with_capacity(options.concurrency);
+    for worker in 0..options.concurrency {
+        let mut client = IdentityServiceClient::new(chans[worker % chans.len()].clone());
+        let (iins, bins) = (iins.clone(), bins.clone());
+        let stride = options.concurrency;
+        tasks.push(tokio::spawn(async move {
+            let persons = worker % 2 == 0;
+            let mut tally = Tally::new()?;
+            let mut i = worker;
+            while Instant::now() < until {
+                let t = Instant::now();
+                let phase =
+                    (t.duration_since(start).as_nanos() / third.as_nanos().max(1)).min(2) as usize;
+                let ok = if persons {
+                    client
+                        .get_person(request(&iins[i % iins.len()]))
+                        .await
+                        .is_ok()
+                } else {
+                    let req = pb::GetLegalEntityRequest {
+                        meta: None,
+                        bin: Some(pb::Bin {
+                            value: bins[i % bins.len()].clone(),
+                        }),
+                    };
+                    client.get_legal_entity(req).await.is_ok()
+                };
+                i += stride;
+                let r = usize::from(!persons);
+                let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                tally.hist[r][phase].saturating_record(us.max(1));
+                tally.calls[r][phase] += 1;
+                if ok {
+                    tally.ok[r][phase] += 1;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            Ok::<_, GatewayError>(tally)
+        }));
+    }
+    tokio::time::sleep(third).await;
+    d.mocks
+        .persons
+        .set_faults(Faults {
+            down: true,
+            ..d.mocks.persons.faults()
+        })
+        .await
+        .map_err(|e| GatewayError::Server(e.to_string()))?;
+    tokio::time::sleep(third).await;
+    d.mocks
+        .persons
+        .set_faults(Faults {
+            down: false,
+            ..d.mocks.persons.faults()
+        })
+        .await
+        .map_err(|e| GatewayError::Server(e.to_string()))?;
+    let mut total = Tally::new()?;
+    for t in tasks {
+        let tally = t.await.map_err(|e| GatewayError::Server(e.to_string()))??;
+        for r in 0..2 {
+            for p in 0..3 {
+                total.calls[r][p] += tally.calls[r][p];
+                total.ok[r][p] += tally.ok[r][p];
+                total.hist[r][p]
+                    .add(&tally.hist[r][p])
+                    .map_err(|e| GatewayError::Server(e.to_string()))?;
+            }
+        }
+    }
+    d.gateway.stop().await?;
+    let mut out = Vec::new();
+    for (r, registry) in ["persons", "legal_entities"].into_iter().enumerate() {
+        for (p, phase) in PHASES.into_iter().enumerate() {
+            out.push(PhaseResult {
+                registry,
+                phase,
+                calls: total.calls[r][p],
+                ok: total.ok[r][p],
+                p50_us: total.hist[r][p].value_at_quantile(0.5),
+                p99_us: total.hist[r][p].value_at_quantile(0.99),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The failover results as a table.
+pub fn failover_table(results: &[PhaseResult], options: &BenchOptions) -> String {
+    let mut out = format!(
+        "failover: {} clients for {} s, persons down for the middle third, registry latency {} ms\n",
+        options.concurrency,
+        options.duration.as_secs(),
+        options.registry_latency_ms
+    );
+    out.push_str(&format!(
+        "{:<16} {:<8} {:>9} {:>10} {:>9} {:>9}\n",
+        "registry", "phase", "calls", "success %", "p50 ms", "p99 ms"
+    ));
+    for r in results {
+        out.push_str(&format!(
+            "{:<16} {:<8} {:>9} {:>10.2} {:>9.2} {:>9.2}\n",
+            r.registry,
+            r.phase,
+            r.calls,
+            r.success_percent(),
+            r.p50_us as f64 / 1000.0,
+            r.p99_us as f64 / 1000.0
         ));
     }
     out

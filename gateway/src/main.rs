@@ -57,6 +57,10 @@ enum Command {
         /// Added latency of each mock registry call, in ms.
         #[arg(long, default_value_t = 3)]
         latency_ms: u64,
+        /// Run the failover scenario instead: half the clients on a registry that goes down for
+        /// the middle third of the run, half on a healthy one.
+        #[arg(long)]
+        failover: bool,
     },
 }
 
@@ -118,6 +122,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             seconds,
             concurrency,
             latency_ms,
+            failover,
         } => {
             let options = BenchOptions {
                 duration: Duration::from_secs(seconds),
@@ -125,8 +130,12 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 registry_latency_ms: latency_ms,
                 ..BenchOptions::default()
             };
-            let results = bench::run(&options).await?;
-            let _ = write!(std::io::stdout(), "{}", bench::table(&results, &options));
+            let table = if failover {
+                bench::failover_table(&bench::failover(&options).await?, &options)
+            } else {
+                bench::table(&bench::run(&options).await?, &options)
+            };
+            let _ = write!(std::io::stdout(), "{table}");
             Ok(())
         }
     }
