@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEntities};
@@ -11,13 +10,14 @@ use kopir_adapters::syncchannel::{Endpoint, SyncChannelClient};
 use kopir_adapters::{AdapterError, Registry};
 use tower::retry::RetryLayer;
 use tower::util::BoxCloneSyncService;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tracing::Instrument;
 
 use crate::config::{Config, Protocol, RegistryConfig};
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
-use crate::pipeline::{BoxFuture, GatewayRequest, Operation, Record, Reply};
+use crate::pipeline::stage::StageLayer;
+use crate::pipeline::{GatewayRequest, Operation, Record, Reply};
 use crate::resilience::breaker::{Breaker, BreakerState};
 use crate::resilience::bulkhead::Bulkhead;
 use crate::resilience::retry::RetryPolicy;
@@ -98,52 +98,38 @@ impl Registries {
     }
 }
 
-/// The innermost service: calls the adapter of the operation's registry.
-#[derive(Clone)]
-struct AdapterCall {
+/// The innermost step: calls the adapter of the operation's registry and reports the outcome to
+/// the registry's health.
+async fn call_adapter(
     registries: Arc<Registries>,
     health: RegistryHealth,
-}
-
-impl Service<GatewayRequest> for AdapterCall {
-    type Response = Reply;
-    type Error = GatewayError;
-    type Future = BoxFuture<Result<Reply, GatewayError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+    req: GatewayRequest,
+) -> Result<Reply, GatewayError> {
+    let registry = req.op.registry();
+    let span = tracing::info_span!("adapter", registry = registry.name());
+    async move {
+        let correlation = req.ctx.request_id.as_str();
+        let result: Result<Record, AdapterError> = match &req.op {
+            Operation::Person(iin) => registries
+                .persons
+                .person(iin, correlation)
+                .await
+                .map(Record::Person),
+            Operation::LegalEntity(bin) => registries
+                .legal_entities
+                .entity(bin, correlation)
+                .await
+                .map(Record::LegalEntity),
+        };
+        health.observe(registry, result.as_ref().map(|_| ())).await;
+        Ok(Reply {
+            record: Arc::new(result?),
+            from_cache: false,
+            stale: false,
+        })
     }
-
-    fn call(&mut self, req: GatewayRequest) -> Self::Future {
-        let registries = self.registries.clone();
-        let health = self.health.clone();
-        let registry = req.op.registry();
-        let span = tracing::info_span!("adapter", registry = registry.name());
-        Box::pin(
-            async move {
-                let correlation = req.ctx.request_id.as_str();
-                let result: Result<Record, AdapterError> = match &req.op {
-                    Operation::Person(iin) => registries
-                        .persons
-                        .person(iin, correlation)
-                        .await
-                        .map(Record::Person),
-                    Operation::LegalEntity(bin) => registries
-                        .legal_entities
-                        .entity(bin, correlation)
-                        .await
-                        .map(Record::LegalEntity),
-                };
-                health.observe(registry, result.as_ref().map(|_| ())).await;
-                Ok(Reply {
-                    record: Arc::new(result?),
-                    from_cache: false,
-                    stale: false,
-                })
-            }
-            .instrument(span),
-        )
-    }
+    .instrument(span)
+    .await
 }
 
 type Route = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
@@ -168,14 +154,18 @@ impl Router {
         for id in RegistryId::ALL {
             let res = config.registry(id)?.resilience;
             let breaker = Breaker::new(id.name(), &res);
+            let (regs, h) = (registries.clone(), health.clone());
             let route = ServiceBuilder::new()
-                .layer(Bulkhead::new(id.name(), res.max_concurrency, res.max_queue))
+                .layer(StageLayer::new(Bulkhead::new(
+                    id.name(),
+                    res.max_concurrency,
+                    res.max_queue,
+                )))
                 .layer(RetryLayer::new(RetryPolicy::new(&res)?))
-                .layer(breaker.clone())
-                .service(AdapterCall {
-                    registries: registries.clone(),
-                    health: health.clone(),
-                });
+                .layer(StageLayer::new(breaker.clone()))
+                .service(service_fn(move |req| {
+                    call_adapter(regs.clone(), h.clone(), req)
+                }));
             routes.insert(id, BoxCloneSyncService::new(route));
             breakers.insert(id, breaker);
         }
@@ -191,24 +181,22 @@ impl Router {
     }
 }
 
-impl Service<GatewayRequest> for Router {
-    type Response = Reply;
-    type Error = GatewayError;
-    type Future = BoxFuture<Result<Reply, GatewayError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+impl Router {
+    /// Calls the route of the request's registry.
+    pub async fn route(&self, req: GatewayRequest) -> Result<Reply, GatewayError> {
+        match self.routes.get(&req.op.registry()).cloned() {
+            Some(route) => route.oneshot(req).await,
+            None => Err(GatewayError::Config {
+                detail: format!("no route to the {} registry", req.op.registry().name()),
+            }),
+        }
     }
 
-    fn call(&mut self, req: GatewayRequest) -> Self::Future {
-        let route = self.routes.get(&req.op.registry()).cloned();
-        Box::pin(async move {
-            match route {
-                Some(route) => route.oneshot(req).await,
-                None => Err(GatewayError::Config {
-                    detail: format!("no route to the {} registry", req.op.registry().name()),
-                }),
-            }
-        })
+    /// The router as the pipeline's innermost service.
+    pub fn into_service(self) -> Route {
+        BoxCloneSyncService::new(service_fn(move |req| {
+            let router = self.clone();
+            async move { router.route(req).await }
+        }))
     }
 }

@@ -376,15 +376,26 @@ async fn slow_registry_exceeds_the_service_deadline() {
     assert!(err.message().contains("200 ms"), "{}", err.message());
     assert!(took < Duration::from_millis(800), "answered after {took:?}");
 
-    // A client's shorter grpc-timeout wins over the service deadline.
+    // A client's shorter grpc-timeout wins over the service deadline (here 2 s, so the 300 ms
+    // client deadline decides), and the gateway answers DEADLINE_EXCEEDED itself, a little before
+    // the client's own timer would.
+    drop(env);
+    let mut config = test_config();
+    config
+        .registry_mut(RegistryId::Persons)
+        .unwrap()
+        .deadline_ms = 2_000;
+    let env = Env::start(config).await;
+    env.demo.mocks.persons.set_latency_ms(1_000);
     let mut req = tonic::Request::new(person_request(&iin));
-    req.set_timeout(Duration::from_millis(100));
+    req.set_timeout(Duration::from_millis(300));
     let err = env
         .identity()
         .get_person(req)
         .await
         .expect_err("client deadline");
-    assert_eq!(err.code(), Code::DeadlineExceeded);
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{}", err.message());
+    assert!(err.message().contains("grpc-timeout"), "{}", err.message());
 }
 
 #[tokio::test]

@@ -7,15 +7,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use kopir_adapters::AdapterError;
 use moka::Expiry;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
-use super::{BoxFuture, GatewayRequest, Record, Reply};
+use super::stage::Stage;
+use super::{GatewayRequest, Record, Reply};
 use crate::config::{CacheConfig, Config};
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
@@ -161,51 +161,25 @@ where
 
 /// Puts the caches in front of the inner service.
 #[derive(Clone)]
-pub struct CacheLayer {
+pub struct Cache {
     caches: Caches,
 }
 
-impl CacheLayer {
-    /// A layer over these caches.
+impl Cache {
+    /// The stage over these caches.
     pub fn new(caches: Caches) -> Self {
         Self { caches }
     }
 }
 
-impl<S> Layer<S> for CacheLayer {
-    type Service = CacheService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        CacheService {
-            caches: self.caches.clone(),
-            inner,
-        }
-    }
-}
-
-/// The service a [`CacheLayer`] makes.
-#[derive(Clone)]
-pub struct CacheService<S> {
-    caches: Caches,
-    inner: S,
-}
-
-impl<S> Service<GatewayRequest> for CacheService<S>
-where
-    S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Reply;
-    type Error = GatewayError;
-    type Future = BoxFuture<Result<Reply, GatewayError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: GatewayRequest) -> Self::Future {
-        let inner = self.inner.clone();
+impl Stage for Cache {
+    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
+    where
+        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
+        S::Future: Send,
+    {
         let caches = self.caches.clone();
-        Box::pin(async move {
+        {
             let registry = req.op.registry();
             let Some(rc) = caches.by_registry.get(&registry) else {
                 return inner.oneshot(req).await;
@@ -258,6 +232,6 @@ where
                     answer(entry.into_value(), hit, false)
                 }
             }
-        })
+        }
     }
 }

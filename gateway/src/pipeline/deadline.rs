@@ -3,23 +3,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tower::{Layer, Service, ServiceExt};
+use tower::{Service, ServiceExt};
 
-use super::{BoxFuture, GatewayRequest};
+use super::stage::Stage;
+use super::{GatewayRequest, Reply};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
 
 /// Applies deadlines from the configuration.
 #[derive(Clone)]
-pub struct DeadlineLayer {
+pub struct Deadline {
     deadlines: Arc<HashMap<RegistryId, Duration>>,
 }
 
-impl DeadlineLayer {
+impl Deadline {
     /// Reads each registry's `deadline_ms`.
     pub fn new(config: &Config) -> Self {
         let deadlines = RegistryId::ALL
@@ -32,38 +32,12 @@ impl DeadlineLayer {
     }
 }
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
-            deadlines: self.deadlines.clone(),
-            inner,
-        }
-    }
-}
-
-/// The service a [`DeadlineLayer`] makes.
-#[derive(Clone)]
-pub struct DeadlineService<S> {
-    deadlines: Arc<HashMap<RegistryId, Duration>>,
-    inner: S,
-}
-
-impl<S, R> Service<GatewayRequest> for DeadlineService<S>
-where
-    S: Service<GatewayRequest, Response = R, Error = GatewayError> + Clone + Send + 'static,
-    S::Future: Send,
-    R: Send + 'static,
-{
-    type Response = R;
-    type Error = GatewayError;
-    type Future = BoxFuture<Result<R, GatewayError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: GatewayRequest) -> Self::Future {
+impl Stage for Deadline {
+    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
+    where
+        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
+        S::Future: Send,
+    {
         let registry = req.op.registry();
         // Validation guarantees every routed registry has a deadline; the fallback is only a
         // guard against a config built by hand.
@@ -71,29 +45,26 @@ where
             .deadlines
             .get(&registry)
             .copied()
-            .unwrap_or(Duration::from_secs(30));
+            .unwrap_or(Duration::from_secs(90));
         // The client's deadline is cut by a little slack so the gateway answers with its own
         // DEADLINE_EXCEEDED (naming the registry) before tonic's transport timer answers CANCELLED,
         // and the answer still reaches the client in time.
         let client = req
             .ctx
             .client_timeout
-            .map(|t| t.saturating_sub((t / 10).min(Duration::from_millis(20))));
+            .map(|t| t.saturating_sub((t / 5).min(Duration::from_millis(50))));
         let (deadline, source_of) = match client {
             Some(t) if t < configured => (t, "the client's grpc-timeout"),
             _ => (configured, "the service deadline in config"),
         };
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            match tokio::time::timeout(deadline, inner.oneshot(req)).await {
-                Ok(result) => result,
-                Err(_) => Err(GatewayError::DeadlineExceeded {
-                    registry: registry.name().to_string(),
-                    deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
-                    source_of,
-                }),
-            }
-        })
+        match tokio::time::timeout(deadline, inner.oneshot(req)).await {
+            Ok(result) => result,
+            Err(_) => Err(GatewayError::DeadlineExceeded {
+                registry: registry.name().to_string(),
+                deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+                source_of,
+            }),
+        }
     }
 }
 

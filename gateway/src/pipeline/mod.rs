@@ -9,6 +9,7 @@ pub mod cache;
 pub mod check;
 pub mod deadline;
 pub mod rate_limit;
+pub mod stage;
 pub mod stages;
 
 use std::sync::Arc;
@@ -129,16 +130,16 @@ pub type Pipeline = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
 /// Assembles the pipeline over a router, in DESIGN.md's order.
 pub fn build(config: &Config, router: Router, caches: cache::Caches) -> Pipeline {
     let stack = ServiceBuilder::new()
-        .layer(check::CheckLayer::new(stages::Identify))
-        .layer(check::CheckLayer::new(stages::Authorize))
-        .layer(check::CheckLayer::new(rate_limit::RateLimit::new(
+        .layer(check::layer(stages::Identify))
+        .layer(check::layer(stages::Authorize))
+        .layer(check::layer(rate_limit::RateLimit::new(
             &config.rate_limits,
         )))
-        .layer(deadline::DeadlineLayer::new(config))
-        .layer(check::CheckLayer::new(stages::VerifySignatures))
-        .layer(check::CheckLayer::new(stages::Consent))
-        .layer(check::CheckLayer::new(stages::Journal))
-        .layer(cache::CacheLayer::new(caches))
-        .service(router);
+        .layer(stage::StageLayer::new(deadline::Deadline::new(config)))
+        .layer(check::layer(stages::VerifySignatures))
+        .layer(check::layer(stages::Consent))
+        .layer(check::layer(stages::Journal))
+        .layer(stage::StageLayer::new(cache::Cache::new(caches)))
+        .service(router.into_service());
     BoxCloneSyncService::new(stack)
 }

@@ -4,14 +4,14 @@
 //! written by hand.
 
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tower::{Layer, Service, ServiceExt};
+use tower::{Service, ServiceExt};
 
 use crate::config::ResilienceConfig;
 use crate::error::GatewayError;
-use crate::pipeline::{BoxFuture, GatewayRequest};
+use crate::pipeline::stage::Stage;
+use crate::pipeline::{GatewayRequest, Reply};
 
 const BUCKETS: usize = 10;
 
@@ -212,46 +212,16 @@ impl Breaker {
     }
 }
 
-impl<S> Layer<S> for Breaker {
-    type Service = BreakerService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        BreakerService {
-            breaker: self.clone(),
-            inner,
-        }
-    }
-}
-
-/// The service a [`Breaker`] makes.
-#[derive(Clone)]
-pub struct BreakerService<S> {
-    breaker: Breaker,
-    inner: S,
-}
-
-impl<S, R> Service<GatewayRequest> for BreakerService<S>
-where
-    S: Service<GatewayRequest, Response = R, Error = GatewayError> + Clone + Send + 'static,
-    S::Future: Send,
-    R: Send + 'static,
-{
-    type Response = R;
-    type Error = GatewayError;
-    type Future = BoxFuture<Result<R, GatewayError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: GatewayRequest) -> Self::Future {
-        let permit = self.breaker.acquire();
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let mut permit = permit?;
-            let result = inner.oneshot(req).await;
-            permit.failed = Some(matches!(&result, Err(e) if e.is_registry_failure()));
-            result
-        })
+impl Stage for Breaker {
+    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
+    where
+        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
+        S::Future: Send,
+    {
+        let mut permit = self.acquire()?;
+        let result = inner.oneshot(req).await;
+        permit.failed = Some(matches!(&result, Err(e) if e.is_registry_failure()));
+        result
     }
 }
 

@@ -5,13 +5,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tokio::sync::Semaphore;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Service, ServiceExt};
 
 use crate::error::GatewayError;
-use crate::pipeline::{BoxFuture, GatewayRequest};
+use crate::pipeline::stage::Stage;
+use crate::pipeline::{GatewayRequest, Reply};
 
 /// One registry's limit, shared by every call to it.
 #[derive(Clone)]
@@ -53,62 +53,27 @@ impl Bulkhead {
     }
 }
 
-impl<S> Layer<S> for Bulkhead {
-    type Service = BulkheadService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        BulkheadService {
-            bulkhead: self.clone(),
-            inner,
-        }
-    }
-}
-
-/// The service a [`Bulkhead`] makes.
-#[derive(Clone)]
-pub struct BulkheadService<S> {
-    bulkhead: Bulkhead,
-    inner: S,
-}
-
-impl<S, R> Service<GatewayRequest> for BulkheadService<S>
-where
-    S: Service<GatewayRequest, Response = R, Error = GatewayError> + Clone + Send + 'static,
-    S::Future: Send,
-    R: Send + 'static,
-{
-    type Response = R;
-    type Error = GatewayError;
-    type Future = BoxFuture<Result<R, GatewayError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: GatewayRequest) -> Self::Future {
-        let b = self.bulkhead.clone();
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let permit = match b.slots.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => {
-                    if b.waiting.fetch_add(1, Ordering::AcqRel) >= b.max_queue {
-                        b.waiting.fetch_sub(1, Ordering::AcqRel);
-                        return Err(b.shed());
-                    }
-                    let queued = InQueue(b.waiting.clone());
-                    let p = b
-                        .slots
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .map_err(|_| b.shed())?;
-                    drop(queued);
-                    p
+impl Stage for Bulkhead {
+    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
+    where
+        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
+        S::Future: Send,
+    {
+        let _permit = match self.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(self.shed());
                 }
-            };
-            let result = inner.oneshot(req).await;
-            drop(permit);
-            result
-        })
+                let _queued = InQueue(self.waiting.clone());
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| self.shed())?
+            }
+        };
+        inner.oneshot(req).await
     }
 }
