@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Serialize;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::faults::Faults;
@@ -68,12 +67,7 @@ pub async fn serve(
     addr: SocketAddr,
     registries: Vec<Arc<MockRegistry>>,
 ) -> Result<(SocketAddr, JoinHandle<()>), MockError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| MockError::Bind(addr, e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| MockError::Bind(addr, e))?;
+    let (listener, local) = crate::bind(addr).await?;
     let app = Router::new()
         .route("/registries", get(list))
         .route("/registries/{name}/faults", put(set_faults))

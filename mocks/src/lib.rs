@@ -28,6 +28,19 @@ pub enum MockError {
     Faults(String),
 }
 
+/// Binds a listener, returning it with the address it got (port 0 picks a free one).
+pub(crate) async fn bind(
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), MockError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| MockError::Bind(addr, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| MockError::Bind(addr, e))?;
+    Ok((listener, local))
+}
+
 /// Sender id the mocks accept by default (the gateway's embedded config uses it).
 pub const DEFAULT_SENDER_ID: &str = "KOPIR-DEMO";
 /// Sender password the mocks accept by default; a demo credential, not a secret.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 
@@ -75,12 +74,7 @@ async fn spawn(
     state: Arc<RegistryState>,
     addr: SocketAddr,
 ) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), MockError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| MockError::Bind(addr, e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| MockError::Bind(addr, e))?;
+    let (listener, local) = crate::bind(addr).await?;
     state.stopping.send_replace(false);
     let (tx, rx) = oneshot::channel::<()>();
     let app = router(state);
