@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use kopir_gateway::bench::suite::SuiteOptions;
 use kopir_gateway::bench::{self, BenchOptions};
 use kopir_gateway::demo::{self, DemoOptions};
 use kopir_gateway::{telemetry, Config, Gateway, GatewayError};
@@ -46,7 +47,9 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         latency_ms: u64,
     },
-    /// Measure GetPerson throughput and latency (cache miss and hit) against the mocks.
+    /// Measure GetPerson throughput and latency: direct, through nginx, and through the gateway
+    /// (cache miss and hit), against the mock registries; or, with --failover, a registry
+    /// failing under load.
     Bench {
         /// Seconds per scenario.
         #[arg(long, default_value_t = 10)]
@@ -61,6 +64,15 @@ enum Command {
         /// the middle third of the run, half on a healthy one.
         #[arg(long)]
         failover: bool,
+        /// Rounds of the suite: each scenario runs this many times, alternating with the others.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// Folder for suite.json, suite.png and nginx's files.
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+        /// No progress bar (for logs and CI).
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -123,6 +135,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             concurrency,
             latency_ms,
             failover,
+            rounds,
+            out,
+            quiet,
         } => {
             let options = BenchOptions {
                 duration: Duration::from_secs(seconds),
@@ -133,7 +148,18 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             let table = if failover {
                 bench::failover_table(&bench::failover(&options).await?, &options)
             } else {
-                bench::table(&bench::run(&options).await?, &options)
+                let suite = SuiteOptions {
+                    rounds: rounds.max(1),
+                    out_dir: out.clone(),
+                    progress: !quiet,
+                };
+                let report = bench::suite::suite(&options, &suite).await?;
+                format!(
+                    "{}results: {}/suite.json, chart: {}/suite.png\n",
+                    bench::suite::table(&report),
+                    out.display(),
+                    out.display()
+                )
             };
             let _ = write!(std::io::stdout(), "{table}");
             Ok(())

@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod faults;
+pub mod grpc_front;
 pub mod names;
 pub mod population;
 pub mod registry;
@@ -57,6 +58,8 @@ pub struct MockConfig {
     pub entities_addr: SocketAddr,
     /// Control endpoint listen address; `None` runs without one.
     pub control_addr: Option<SocketAddr>,
+    /// Listen address of the registries' direct gRPC front (benchmark floor); `None`: not served.
+    pub grpc_front_addr: Option<SocketAddr>,
     /// Faults of the persons database at start.
     pub persons_faults: Faults,
     /// Faults of the legal-entities database at start.
@@ -74,6 +77,7 @@ impl Default for MockConfig {
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 18081)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 18082)),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 18080))),
+            grpc_front_addr: None,
             persons_faults: Faults {
                 latency_ms: 3,
                 ..Faults::default()
@@ -117,6 +121,8 @@ pub struct MockSet {
     pub legal_entities: Arc<MockRegistry>,
     /// The control endpoint's address, when it runs.
     pub control_addr: Option<SocketAddr>,
+    /// The direct gRPC front's address, when it runs.
+    pub grpc_front_addr: Option<SocketAddr>,
 }
 
 impl MockSet {
@@ -149,11 +155,20 @@ impl MockSet {
             }
             None => None,
         };
+        let grpc_front_addr = match config.grpc_front_addr {
+            Some(addr) => Some(
+                grpc_front::serve(addr, persons.clone(), legal_entities.clone())
+                    .await?
+                    .0,
+            ),
+            None => None,
+        };
         Ok(Self {
             population,
             persons,
             legal_entities,
             control_addr,
+            grpc_front_addr,
         })
     }
 }

@@ -130,6 +130,11 @@ impl MockRegistry {
         Ok(registry)
     }
 
+    /// The state its handlers share.
+    pub(crate) fn state(&self) -> &RegistryState {
+        &self.state
+    }
+
     /// Which database this mock serves.
     pub fn kind(&self) -> RegistryKind {
         self.state.kind

@@ -431,3 +431,37 @@ async fn reflection_lists_the_services() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn the_registries_direct_grpc_front_serves_the_same_records() {
+    use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
+    use kopir_mocks::{MockConfig, MockSet};
+    let mocks = MockSet::start(&MockConfig {
+        grpc_front_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..MockConfig::ephemeral().with_latency_ms(0)
+    })
+    .await
+    .unwrap();
+    let addr = mocks.grpc_front_addr.unwrap();
+    let mut client = IdentityServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let expected = mocks.population.sample_person().unwrap();
+    let before = mocks.persons.calls();
+    let got = client
+        .get_person(person_request(&expected.iin))
+        .await
+        .unwrap()
+        .into_inner()
+        .person
+        .unwrap();
+    assert_eq!(got.surname, expected.surname);
+    assert_eq!(date(&got.birth_date), ymd(expected.birth_date));
+    assert_eq!(
+        mocks.persons.calls(),
+        before + 1,
+        "the front counts as a registry call"
+    );
+    let err = client.get_person(person_request("123")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}

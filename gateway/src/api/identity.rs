@@ -5,7 +5,9 @@ use kopir_adapters::model::LifeStatus;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{context, convert, respond, run, status};
+use kopir_proto::convert;
+
+use super::{context, respond, run, status};
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;

@@ -1,6 +1,5 @@
 //! The gRPC services: thin translations between protobuf messages and the pipeline.
 
-pub mod convert;
 pub mod identity;
 
 use chrono::Utc;

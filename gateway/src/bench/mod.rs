@@ -1,6 +1,9 @@
-//! `kopir bench`: GetPerson throughput and latency through the gateway at a fixed concurrency,
-//! cache miss and cache hit, against the mock registries on loopback. Each scenario starts its
-//! own mocks and gateway so one cannot warm the other.
+//! `kopir bench`: load generation and measurement. [`suite`] compares the gateway with a direct
+//! call and with nginx; [`failover`] watches a registry fail and recover under load.
+
+pub mod chart;
+pub mod nginx;
+pub mod suite;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,37 +44,50 @@ impl Default for BenchOptions {
     }
 }
 
-/// One scenario's measurements.
-#[derive(Debug, Clone)]
-pub struct ScenarioResult {
-    /// Scenario name.
-    pub name: &'static str,
+/// One run of one scenario, before percentiles are taken, so runs can be merged.
+pub struct Measured {
     /// Successful calls.
     pub ok: u64,
     /// Failed calls.
     pub errors: u64,
     /// Measured wall time.
     pub elapsed: Duration,
-    /// Latency percentiles in microseconds: p50, p90, p99, max.
-    pub p50_us: u64,
-    /// 90th percentile.
-    pub p90_us: u64,
-    /// 99th percentile.
-    pub p99_us: u64,
-    /// Slowest call.
-    pub max_us: u64,
-    /// Registry calls made during the measured window.
+    /// Latencies of successful calls, µs.
+    pub hist: Histogram<u64>,
+    /// Registry calls made during the run.
     pub registry_calls: u64,
 }
 
-impl ScenarioResult {
+impl Measured {
+    /// Nothing measured yet.
+    pub fn empty() -> Result<Self, GatewayError> {
+        Ok(Self {
+            ok: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            hist: histogram()?,
+            registry_calls: 0,
+        })
+    }
+
+    /// Adds another run of the same scenario.
+    pub fn merge(&mut self, other: &Measured) -> Result<(), GatewayError> {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.registry_calls += other.registry_calls;
+        self.hist
+            .add(&other.hist)
+            .map_err(|e| GatewayError::Server(e.to_string()))
+    }
+
     /// Successful calls per second.
     pub fn throughput(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
     }
 }
 
-async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>, GatewayError> {
+pub(crate) async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>, GatewayError> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
         let ch = Endpoint::from_shared(format!("http://{addr}"))
@@ -85,7 +101,7 @@ async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>, GatewayErr
     Ok(out)
 }
 
-fn request(iin: &str) -> pb::GetPersonRequest {
+pub(crate) fn request(iin: &str) -> pb::GetPersonRequest {
     pb::GetPersonRequest {
         meta: None,
         iin: Some(pb::Iin {
@@ -94,14 +110,13 @@ fn request(iin: &str) -> pb::GetPersonRequest {
     }
 }
 
-/// Drives `concurrency` loops over `iins` for `duration`.
-async fn drive(
-    name: &'static str,
+/// Drives `concurrency` loops of GetPerson over `iins` for `duration` against `addr`.
+pub async fn drive(
     addr: SocketAddr,
     iins: Arc<Vec<String>>,
     options: &BenchOptions,
     registry_calls: impl Fn() -> u64,
-) -> Result<ScenarioResult, GatewayError> {
+) -> Result<Measured, GatewayError> {
     let chans = channels(addr, options.connections).await?;
     let calls_before = registry_calls();
     let start = Instant::now();
@@ -145,23 +160,18 @@ async fn drive(
                 .map_err(|e| GatewayError::Server(e.to_string()))?;
         }
     }
-    let elapsed = start.elapsed();
-    Ok(ScenarioResult {
-        name,
+    Ok(Measured {
         ok,
         errors,
-        elapsed,
-        p50_us: total.value_at_quantile(0.50),
-        p90_us: total.value_at_quantile(0.90),
-        p99_us: total.value_at_quantile(0.99),
-        max_us: total.max(),
+        elapsed: start.elapsed(),
+        hist: total,
         registry_calls: registry_calls() - calls_before,
     })
 }
 
 /// The embedded configuration with rate limits out of the way: the benchmark's clients are
 /// anonymous, and it measures the gateway's path, not the limiter's refusals.
-fn bench_config() -> Result<Config, GatewayError> {
+pub(crate) fn bench_config() -> Result<Config, GatewayError> {
     let mut config = Config::embedded()?;
     let unlimited = Rate {
         per_second: 10_000_000,
@@ -179,101 +189,8 @@ fn demo_options(options: &BenchOptions) -> DemoOptions {
     }
 }
 
-/// Runs the cache-miss and cache-hit scenarios.
-pub async fn run(options: &BenchOptions) -> Result<Vec<ScenarioResult>, GatewayError> {
-    let mut results = Vec::new();
-
-    // Miss: the persons cache is off, so every call goes to the registry.
-    let mut config = bench_config()?;
-    if let Some(r) = config.registry_mut(RegistryId::Persons) {
-        r.cache.max_entries = 0;
-    }
-    let d = demo::start(&demo_options(options), Some(config)).await?;
-    let iins: Arc<Vec<String>> = Arc::new(d.mocks.population.person_order.clone());
-    let miss = drive(
-        "GetPerson cache miss",
-        d.gateway.addr,
-        iins,
-        options,
-        || d.mocks.persons.calls(),
-    )
-    .await?;
-    d.gateway.stop().await?;
-    d.mocks.persons.stop().await;
-    d.mocks.legal_entities.stop().await;
-    results.push(miss);
-
-    // Hit: 1,000 persons are read once, then read again and again.
-    let d = demo::start(&demo_options(options), Some(bench_config()?)).await?;
-    let hot: Arc<Vec<String>> = Arc::new(
-        d.mocks
-            .population
-            .person_order
-            .iter()
-            .take(1000)
-            .cloned()
-            .collect(),
-    );
-    let chans = channels(d.gateway.addr, 1).await?;
-    let mut client = IdentityServiceClient::new(chans[0].clone());
-    for iin in hot.iter() {
-        client
-            .get_person(request(iin))
-            .await
-            .map_err(|s| GatewayError::Server(format!("warm-up failed: {s}")))?;
-    }
-    let hit = drive("GetPerson cache hit", d.gateway.addr, hot, options, || {
-        d.mocks.persons.calls()
-    })
-    .await?;
-    d.gateway.stop().await?;
-    d.mocks.persons.stop().await;
-    d.mocks.legal_entities.stop().await;
-    results.push(hit);
-    Ok(results)
-}
-
-/// The results as a table.
-pub fn table(results: &[ScenarioResult], options: &BenchOptions) -> String {
-    let mut out = format!(
-        "concurrency {}, {} s per scenario, registry latency {} ms, {} connections\n",
-        options.concurrency,
-        options.duration.as_secs(),
-        options.registry_latency_ms,
-        options.connections
-    );
-    out.push_str(&format!(
-        "{:<22} {:>10} {:>8} {:>12} {:>9} {:>9} {:>9} {:>9} {:>14}\n",
-        "scenario",
-        "ok",
-        "errors",
-        "req/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "registry calls"
-    ));
-    let ms = |us: u64| us as f64 / 1000.0;
-    for r in results {
-        out.push_str(&format!(
-            "{:<22} {:>10} {:>8} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>14}\n",
-            r.name,
-            r.ok,
-            r.errors,
-            r.throughput(),
-            ms(r.p50_us),
-            ms(r.p90_us),
-            ms(r.p99_us),
-            ms(r.max_us),
-            r.registry_calls
-        ));
-    }
-    out
-}
-
 /// A latency histogram from 1 µs to 60 s at 3 significant digits.
-fn histogram() -> Result<Histogram<u64>, GatewayError> {
+pub(crate) fn histogram() -> Result<Histogram<u64>, GatewayError> {
     Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| GatewayError::Server(e.to_string()))
 }
 

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let files = ["kopir/v1/common.proto", "kopir/v1/identity.proto"];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());

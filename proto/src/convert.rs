@@ -3,7 +3,7 @@
 use chrono::{Datelike, NaiveDate};
 use kopir_adapters::model as m;
 
-use crate::proto::v1 as pb;
+use crate::v1 as pb;
 
 /// A date message.
 pub fn date(d: NaiveDate) -> pb::Date {
