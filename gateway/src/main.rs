@@ -154,11 +154,13 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                     progress: !quiet,
                 };
                 let report = bench::suite::suite(&options, &suite).await?;
+                let table = bench::suite::table(&report);
+                let path = out.join("suite.txt");
+                std::fs::write(&path, &table)
+                    .map_err(|e| GatewayError::Server(format!("{}: {e}", path.display())))?;
                 format!(
-                    "{}results: {}/suite.json, chart: {}/suite.png\n",
-                    bench::suite::table(&report),
-                    out.display(),
-                    out.display()
+                    "{table}results: {dir}/suite.txt, {dir}/suite.json, chart: {dir}/suite.png\n",
+                    dir = out.display()
                 )
             };
             let _ = write!(std::io::stdout(), "{table}");
