@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::suite::ScenarioReport;
@@ -33,6 +34,57 @@ fn err(e: impl std::fmt::Display) -> GatewayError {
     GatewayError::Server(format!("chart: {e}"))
 }
 
+/// A number shown for each scenario.
+type Metric = fn(&ScenarioReport) -> f64;
+
+/// One panel: a bar per scenario for each metric, later metrics drawn over earlier ones.
+fn panel(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    caption: &str,
+    scenarios: &[ScenarioReport],
+    metrics: &[(Metric, f64)],
+) -> Result<(), GatewayError> {
+    let n = scenarios.len();
+    let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    let label = |x: &SegmentValue<usize>| match x {
+        SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let max = scenarios
+        .iter()
+        .flat_map(|s| metrics.iter().map(move |(m, _)| m(s)))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((0..n).into_segmented(), 0.0..max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_label_formatter(&label)
+        .x_label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    for (metric, opacity) in metrics {
+        chart
+            .draw_series(scenarios.iter().enumerate().map(|(i, s)| {
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), metric(s)),
+                    ],
+                    Palette99::pick(i).mix(*opacity).filled(),
+                )
+            }))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Draws the chart to `path`.
 pub fn draw(path: &Path, scenarios: &[ScenarioReport], subtitle: &str) -> Result<(), GatewayError> {
     load_font()?;
@@ -42,77 +94,18 @@ pub fn draw(path: &Path, scenarios: &[ScenarioReport], subtitle: &str) -> Result
         .titled(&format!("Köpir GetPerson — {subtitle}"), ("sans-serif", 20))
         .map_err(err)?;
     let (left, right) = root.split_horizontally(600);
-    let n = scenarios.len();
-    let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
-    let label = |x: &SegmentValue<usize>| match x {
-        SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
-        _ => String::new(),
-    };
-
-    let max_rps = scenarios.iter().map(|s| s.throughput).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&left)
-        .caption("throughput (requests/s)", ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..max_rps)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_label_formatter(&label)
-        .x_label_style(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
-    chart
-        .draw_series(scenarios.iter().enumerate().map(|(i, s)| {
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), s.throughput),
-                ],
-                Palette99::pick(i).mix(0.8).filled(),
-            )
-        }))
-        .map_err(err)?;
-
-    let max_ms = scenarios.iter().map(|s| s.p99_ms).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&right)
-        .caption("latency (ms): p50 solid, p99 light", ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..max_ms)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_label_formatter(&label)
-        .x_label_style(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
-    chart
-        .draw_series(scenarios.iter().enumerate().map(|(i, s)| {
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), s.p99_ms),
-                ],
-                Palette99::pick(i).mix(0.3).filled(),
-            )
-        }))
-        .map_err(err)?;
-    chart
-        .draw_series(scenarios.iter().enumerate().map(|(i, s)| {
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), s.p50_ms),
-                ],
-                Palette99::pick(i).mix(0.9).filled(),
-            )
-        }))
-        .map_err(err)?;
+    panel(
+        &left,
+        "throughput (requests/s)",
+        scenarios,
+        &[(|s| s.throughput, 0.8)],
+    )?;
+    panel(
+        &right,
+        "latency (ms): p50 solid, p99 light",
+        scenarios,
+        &[(|s| s.p99_ms, 0.3), (|s| s.p50_ms, 0.9)],
+    )?;
     root.present().map_err(err)?;
     Ok(())
 }
