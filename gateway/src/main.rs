@@ -13,6 +13,10 @@ use kopir_gateway::demo::{self, DemoOptions};
 use kopir_gateway::{telemetry, Config, Gateway, GatewayError};
 use kopir_mocks::MockConfig;
 
+// glibc malloc was 16% of all CPU in the benchmark profile (docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Köpir: gRPC integration gateway between Kazakhstan's e-government registries.
 #[derive(Parser)]
 #[command(name = "kopir", version)]
