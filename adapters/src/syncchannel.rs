@@ -137,7 +137,17 @@ impl SyncChannelClient {
             .text()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        self.parse_reply(&body, parse)
+        match self.parse_reply(&body, parse) {
+            // An error status whose body is not an envelope (a proxy's error page, an overloaded
+            // server) says the registry is not serving, not that it speaks another protocol.
+            Err(AdapterError::Malformed { .. }) if !status.is_success() => {
+                Err(AdapterError::Unavailable {
+                    registry: self.registry.clone(),
+                    reason: format!("HTTP {status} without a SyncChannel reply"),
+                })
+            }
+            other => other,
+        }
     }
 
     /// Checks the registry answers, by fetching its WSDL as SOAP monitoring does.
