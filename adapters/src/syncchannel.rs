@@ -374,6 +374,34 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn an_error_page_instead_of_an_envelope_means_unavailable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A proxy in front of the registry answering 500 with its own HTML page.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let _ = sock.read(&mut buf).await;
+            let body = "<html><body>Internal Server Error</body></html>";
+            let reply = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(reply.as_bytes()).await.unwrap();
+        });
+        let mut endpoint = client().endpoint.clone();
+        endpoint.url = url::Url::parse(&format!("http://{addr}/SyncChannel")).unwrap();
+        endpoint.request_timeout = Duration::from_secs(5);
+        let c = SyncChannelClient::new("persons", endpoint).unwrap();
+        let err = c.call("S", "<iin>1</iin>", "c", iin_of).await.unwrap_err();
+        assert!(
+            matches!(&err, AdapterError::Unavailable { reason, .. } if reason.contains("HTTP 500")),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn envelope_escapes_and_debug_hides_password() {
         let c = client();
