@@ -112,7 +112,10 @@ pub async fn run(
     let request_id = ctx.request_id.clone();
     pipeline
         .clone()
-        .oneshot(crate::pipeline::GatewayRequest { ctx, op })
+        .oneshot(crate::pipeline::GatewayRequest {
+            ctx: std::sync::Arc::new(ctx),
+            op,
+        })
         .await
         .map_err(|e| status(e, Some(&request_id)))
 }

@@ -93,8 +93,8 @@ impl Operation {
 /// One request through the pipeline.
 #[derive(Debug, Clone)]
 pub struct GatewayRequest {
-    /// Ids and caller.
-    pub ctx: CallContext,
+    /// Ids and caller; shared, so the retry layer's copy of a request costs a reference count.
+    pub ctx: Arc<CallContext>,
     /// What to do.
     pub op: Operation,
 }

@@ -14,10 +14,12 @@ pub struct Identify;
 impl Check for Identify {
     const NAME: &'static str = "identify";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        req.ctx.client = match &req.ctx.requester_bin {
+        let client = match &req.ctx.requester_bin {
             Some(bin) => format!("bin:{}", bin.as_str()),
             None => "anonymous".to_string(),
         };
+        // The context is not shared yet at this first stage, so this does not copy it.
+        std::sync::Arc::make_mut(&mut req.ctx).client = client;
         Ok(())
     }
 }
