@@ -22,14 +22,12 @@ const NOT_SERVING: u8 = 2;
 #[derive(Clone)]
 pub struct RegistryHealth {
     reporter: HealthReporter,
-    state: Arc<[AtomicU8; 2]>,
+    state: Arc<[AtomicU8; RegistryId::ALL.len()]>,
 }
 
 fn index(id: RegistryId) -> usize {
-    match id {
-        RegistryId::Persons => 0,
-        RegistryId::LegalEntities => 1,
-    }
+    // ALL lists the variants in declaration order, so the discriminant is the position.
+    id as usize
 }
 
 impl RegistryHealth {
@@ -42,7 +40,7 @@ impl RegistryHealth {
         }
         Self {
             reporter,
-            state: Arc::new([AtomicU8::new(UNKNOWN), AtomicU8::new(UNKNOWN)]),
+            state: Arc::new(std::array::from_fn(|_| AtomicU8::new(UNKNOWN))),
         }
     }
 

@@ -32,7 +32,7 @@ pub enum RegistryId {
 }
 
 impl RegistryId {
-    /// Every routed registry.
+    /// Every routed registry, in declaration order (health state is indexed by it).
     pub const ALL: [RegistryId; 2] = [Self::Persons, Self::LegalEntities];
 
     /// The name used in config, health and logs.
