@@ -21,6 +21,21 @@ fn config(resilience: ResilienceConfig) -> Config {
     c
 }
 
+/// A gateway over a persons registry that answers `error_rate` of its calls with a failure.
+async fn failing(error_rate: f64, resilience: ResilienceConfig) -> Env {
+    let env = Env::start(config(resilience)).await;
+    env.demo
+        .mocks
+        .persons
+        .set_faults(Faults {
+            error_rate,
+            ..Faults::default()
+        })
+        .await
+        .unwrap();
+    env
+}
+
 fn iins(env: &Env, n: usize) -> Vec<String> {
     env.demo.mocks.population.person_order[..n].to_vec()
 }
@@ -86,25 +101,19 @@ async fn dead_registry_fails_fast_once_the_breaker_opens_and_recovers() {
 
 #[tokio::test]
 async fn retries_hide_a_30_percent_error_rate_within_the_budget() {
-    let env = Env::start(config(ResilienceConfig {
-        retries: 3,
-        retry_backoff_ms: 1,
-        retry_backoff_max_ms: 5,
-        retry_budget_percent: 50.0,
-        retry_budget_min_per_s: 1,
-        breaker_min_calls: 10_000,
-        ..ResilienceConfig::default()
-    }))
+    let env = failing(
+        0.3,
+        ResilienceConfig {
+            retries: 3,
+            retry_backoff_ms: 1,
+            retry_backoff_max_ms: 5,
+            retry_budget_percent: 50.0,
+            retry_budget_min_per_s: 1,
+            breaker_min_calls: 10_000,
+            ..ResilienceConfig::default()
+        },
+    )
     .await;
-    env.demo
-        .mocks
-        .persons
-        .set_faults(Faults {
-            error_rate: 0.3,
-            ..Faults::default()
-        })
-        .await
-        .unwrap();
     let people = iins(&env, 200);
     let before = env.demo.mocks.persons.calls();
     let mut client = env.identity();
@@ -125,25 +134,19 @@ async fn retries_hide_a_30_percent_error_rate_within_the_budget() {
 
 #[tokio::test]
 async fn the_retry_budget_holds_when_everything_fails() {
-    let env = Env::start(config(ResilienceConfig {
-        retries: 3,
-        retry_backoff_ms: 1,
-        retry_backoff_max_ms: 2,
-        retry_budget_percent: 10.0,
-        retry_budget_min_per_s: 0,
-        breaker_min_calls: 10_000,
-        ..ResilienceConfig::default()
-    }))
+    let env = failing(
+        1.0,
+        ResilienceConfig {
+            retries: 3,
+            retry_backoff_ms: 1,
+            retry_backoff_max_ms: 2,
+            retry_budget_percent: 10.0,
+            retry_budget_min_per_s: 0,
+            breaker_min_calls: 10_000,
+            ..ResilienceConfig::default()
+        },
+    )
     .await;
-    env.demo
-        .mocks
-        .persons
-        .set_faults(Faults {
-            error_rate: 1.0,
-            ..Faults::default()
-        })
-        .await
-        .unwrap();
     let people = iins(&env, 100);
     let before = env.demo.mocks.persons.calls();
     let mut client = env.identity();
