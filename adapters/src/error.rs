@@ -53,4 +53,7 @@ pub enum AdapterError {
         /// What is wrong.
         detail: String,
     },
+    /// Key or signature material is unusable (unreadable key, unsupported algorithm, encoding).
+    #[error("signing key or signature material is unusable: {0}")]
+    Key(String),
 }

@@ -7,6 +7,7 @@ pub mod identifiers;
 pub mod legal_entities;
 pub mod model;
 pub mod persons;
+pub mod signing;
 pub mod syncchannel;
 
 pub use error::AdapterError;

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
+use crate::trust::document::SignerRule;
 
 /// The embedded default configuration.
 pub const EMBEDDED: &str = include_str!("../config/kopir.toml");
@@ -25,6 +26,69 @@ pub struct Config {
     /// Per-client rate limits.
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Roots, CRLs, the gateway's TLS and sealing keys.
+    #[serde(default)]
+    pub trust: TrustConfig,
+    /// Which client (by BIN) may call which method; reloaded without a restart.
+    #[serde(default)]
+    pub access: BTreeMap<String, ClientAccess>,
+    /// Who must sign each method's requests (full method name → rule); reloaded with `access`.
+    #[serde(default)]
+    pub signatures: BTreeMap<String, SignerRule>,
+    /// The file this configuration was read from, watched for access-list changes.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// One client organisation's entry in the access list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAccess {
+    /// A name for logs and messages ("egov.kz portal").
+    pub name: String,
+    /// Full method names (`kopir.v1.IdentityService/GetPerson`) or a service's wildcard
+    /// (`kopir.v1.IdentityService/*`).
+    pub allow: Vec<String>,
+}
+
+/// Trust material and verification settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustConfig {
+    /// PEM files of the root certificates that client and signer certificates must chain to.
+    pub roots: Vec<PathBuf>,
+    /// URLs of the CRLs to check revocation against (fetched at start, refreshed at nextUpdate).
+    pub crls: Vec<url::Url>,
+    /// The gateway's TLS certificate chain (PEM, leaf first) and key (PKCS #8 PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// See `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// The gateway's sealing certificate chain and key; responses are sealed when set.
+    pub seal_cert: Option<PathBuf>,
+    /// See `seal_cert`.
+    pub seal_key: Option<PathBuf>,
+    /// Verified certificate paths kept, so a repeat signer costs only the signature check.
+    pub chain_cache_entries: u64,
+    /// Allowed difference between a signer's clock and the gateway's.
+    pub max_clock_skew_s: u64,
+    /// How often the config file is checked for access-list changes.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            roots: Vec::new(),
+            crls: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            seal_cert: None,
+            seal_key: None,
+            chain_cache_entries: 10_000,
+            max_clock_skew_s: 300,
+            reload_interval_ms: 1_000,
+        }
+    }
 }
 
 /// A rate: sustained requests per second and the burst allowed above it.
@@ -65,6 +129,9 @@ impl Default for RateLimits {
 pub struct ServerConfig {
     /// gRPC listen address.
     pub listen: SocketAddr,
+    /// Development only: serve without TLS and take the client from `meta.requester_bin`.
+    #[serde(default)]
+    pub plaintext: bool,
 }
 
 /// A registry's native protocol.
@@ -212,7 +279,9 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| GatewayError::Config {
             detail: format!("cannot read {}: {e}", path.display()),
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// The embedded default.
@@ -312,6 +381,41 @@ impl Config {
                     "rate_limits for {client}: per_second and burst must be above 0"
                 )));
             }
+        }
+        let methods = crate::access::known_methods();
+        let known = |m: &str| {
+            methods.iter().any(|k| k == m)
+                || m.strip_suffix("/*")
+                    .is_some_and(|svc| methods.iter().any(|k| k.starts_with(&format!("{svc}/"))))
+        };
+        for (bin, entry) in &self.access {
+            kopir_adapters::identifiers::Bin::parse(bin)
+                .map_err(|e| bad(format!("access.\"{bin}\": not a BIN: {e}")))?;
+            for m in &entry.allow {
+                if !known(m) {
+                    return Err(bad(format!(
+                        "access.\"{bin}\".allow: unknown method {m:?} (known: {})",
+                        methods.join(", ")
+                    )));
+                }
+            }
+        }
+        for m in self.signatures.keys() {
+            if !methods.iter().any(|k| k == m) {
+                return Err(bad(format!("signatures: unknown method {m:?}")));
+            }
+        }
+        if !self.server.plaintext
+            && (self.trust.tls_cert.is_none() || self.trust.tls_key.is_none() || self.trust.roots.is_empty())
+        {
+            return Err(bad(
+                "TLS needs trust.tls_cert, trust.tls_key and at least one trust.roots file; \
+                 set server.plaintext = true only for development"
+                    .into(),
+            ));
+        }
+        if self.trust.seal_cert.is_some() != self.trust.seal_key.is_some() {
+            return Err(bad("trust.seal_cert and trust.seal_key go together".into()));
         }
         Ok(())
     }

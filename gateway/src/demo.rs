@@ -1,7 +1,11 @@
 //! `kopir demo`: the mock registries and the gateway in one process, on embedded defaults.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use kopir_mocks::pki::{CaServer, DemoPki};
 use kopir_mocks::{MockConfig, MockSet};
 
 use crate::config::Config;
@@ -16,6 +20,12 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     /// The mock registries.
     pub mocks: MockConfig,
+    /// The mock certification authority's HTTP address (CRL).
+    pub ca_listen: SocketAddr,
+    /// Where the demo's keys and certificates are written.
+    pub pki_dir: PathBuf,
+    /// How long each CRL is valid (the gateway fetches the next one then).
+    pub crl_validity: Duration,
 }
 
 impl Default for DemoOptions {
@@ -23,6 +33,24 @@ impl Default for DemoOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             mocks: MockConfig::default(),
+            ca_listen: SocketAddr::from(([127, 0, 0, 1], 18083)),
+            pki_dir: PathBuf::from("kopir-pki"),
+            crl_validity: Duration::from_secs(300),
+        }
+    }
+}
+
+impl DemoOptions {
+    /// Every listener on a free port, the mocks ephemeral, the PKI written to `pki_dir`: for tests
+    /// and benchmarks that run beside other instances.
+    pub fn ephemeral(pki_dir: PathBuf) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            listen: any,
+            mocks: MockConfig::ephemeral(),
+            ca_listen: any,
+            pki_dir,
+            crl_validity: Duration::from_secs(300),
         }
     }
 }
@@ -33,6 +61,27 @@ pub struct Demo {
     pub mocks: MockSet,
     /// The gateway.
     pub gateway: Gateway,
+    /// The demo's keys and certificates.
+    pub pki: DemoPki,
+    /// The mock CA serving its CRL.
+    pub ca: CaServer,
+    /// Where the PKI files are.
+    pub pki_dir: PathBuf,
+}
+
+/// Points a configuration's trust section at a PKI set written by [`DemoPki::write`] and at the
+/// CA's CRL.
+pub fn point_at_pki(config: &mut Config, dir: &Path, crl_url: &str) -> Result<(), GatewayError> {
+    let t = &mut config.trust;
+    t.roots = vec![dir.join("root.crt")];
+    t.crls = vec![url::Url::parse(crl_url).map_err(|e| GatewayError::Config {
+        detail: format!("CRL URL {crl_url}: {e}"),
+    })?];
+    t.tls_cert = Some(dir.join("gateway-tls.crt"));
+    t.tls_key = Some(dir.join("gateway-tls.key"));
+    t.seal_cert = Some(dir.join("gateway-seal.crt"));
+    t.seal_key = Some(dir.join("gateway-seal.key"));
+    Ok(())
 }
 
 /// Points a configuration at the running mocks.
@@ -64,8 +113,26 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
     };
     config.server.listen = options.listen;
     point_at_mocks(&mut config, &mocks)?;
+    let citizen = mocks
+        .population
+        .sample_person()
+        .map(|p| p.iin.clone())
+        .ok_or_else(|| GatewayError::Server("the mock population is empty".into()))?;
+    let server = |e: &dyn std::fmt::Display| GatewayError::Server(format!("mock PKI: {e}"));
+    let pki = DemoPki::generate(&citizen, options.crl_validity).map_err(|e| server(&e))?;
+    pki.write(&options.pki_dir).map_err(|e| server(&e))?;
+    let ca = CaServer::start(Arc::clone(&pki.ca), options.ca_listen)
+        .await
+        .map_err(|e| server(&e))?;
+    point_at_pki(&mut config, &options.pki_dir, &ca.crl_url())?;
     let gateway = Gateway::start(config).await?;
-    Ok(Demo { mocks, gateway })
+    Ok(Demo {
+        mocks,
+        gateway,
+        pki,
+        ca,
+        pki_dir: options.pki_dir.clone(),
+    })
 }
 
 impl Demo {
@@ -85,9 +152,15 @@ impl Demo {
             .map(|e| e.bin.clone())
             .unwrap_or_default();
         let addr = self.gateway.addr;
+        let pki = self.pki_dir.display();
+        let tls = format!(
+            "-cacert {pki}/root.crt -cert {pki}/portal.crt -key {pki}/portal.key -servername localhost"
+        );
         format!(
             "Köpir demo (synthetic data only)\n\
-             gateway (gRPC, plaintext): {addr}\n\
+             gateway (gRPC over TLS, client certificate required): {addr}\n\
+             keys and certificates (portal and bank clients, signers, CA): {pki}/\n\
+             mock certification authority (CRL): {}\n\
              persons database mock: {}\n\
              legal-entities database mock: {}\n\
              mock control endpoint: {}\n\
@@ -95,10 +168,12 @@ impl Demo {
              sample deregistered IIN: {dereg}\n\
              sample BIN: {bin}\n\
              try:\n  \
-             grpcurl -plaintext -d '{{\"iin\":{{\"value\":\"{iin}\"}}}}' {addr} kopir.v1.IdentityService/GetPerson\n  \
-             grpcurl -plaintext -d '{{\"bin\":{{\"value\":\"{bin}\"}}}}' {addr} kopir.v1.IdentityService/GetLegalEntity\n  \
-             grpcurl -plaintext -d '{{\"service\":\"kopir.registry.persons\"}}' {addr} grpc.health.v1.Health/Check\n\
+             grpcurl {tls} -d '{{\"iin\":{{\"value\":\"{iin}\"}}}}' {addr} kopir.v1.IdentityService/GetPerson\n  \
+             grpcurl {tls} -d '{{\"bin\":{{\"value\":\"{bin}\"}}}}' {addr} kopir.v1.IdentityService/GetLegalEntity\n  \
+             grpcurl {tls} -d '{{\"service\":\"kopir.registry.persons\"}}' {addr} grpc.health.v1.Health/Check\n\
+             save a response's bytes and check its seal: kopir verify FILE --cert {pki}/gateway-seal.crt\n\
              Ctrl-C stops.",
+            self.ca.crl_url(),
             self.mocks.persons.url(),
             self.mocks.legal_entities.url(),
             self.mocks

@@ -70,7 +70,105 @@ pub enum GatewayError {
     /// The gateway could not start or serve (bind, transport).
     #[error("server: {0}")]
     Server(String),
+    /// The client is not (or no longer) known: no client certificate, or a revoked one.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The client is known but not listed for this method.
+    #[error("client {client} is not allowed to call {method}")]
+    PermissionDenied {
+        /// The client (its BIN and configured name).
+        client: String,
+        /// Full gRPC method name.
+        method: String,
+    },
+    /// A signed request's signatures do not hold.
+    #[error("{failure}: {detail}")]
+    Signature {
+        /// What failed, as a machine-readable reason.
+        failure: SignatureFailure,
+        /// Which signature and why, free of personal numbers beyond masked ones.
+        detail: String,
+    },
+    /// Revocation status cannot be established (CRL unreachable or past its nextUpdate).
+    #[error("revocation status cannot be checked: {0}")]
+    RevocationUnavailable(String),
 }
+
+/// Why a signed request was refused; the `reason` of the status's `google.rpc.ErrorInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureFailure {
+    /// The signed document or a signature is not well-formed CMS.
+    Malformed,
+    /// The method requires a signature and the request has none.
+    Missing,
+    /// A signature does not verify over the payload bytes (changed payload or wrong key).
+    Invalid,
+    /// The signer's certificate does not chain to a configured root.
+    UnknownIssuer,
+    /// The signer's certificate has expired (or was not valid when it signed).
+    Expired,
+    /// The signer's certificate is not valid yet.
+    NotYetValid,
+    /// The signer's certificate is revoked.
+    Revoked,
+    /// The signer's certificate may not sign documents.
+    KeyUsage,
+    /// A signer is not the party the document names.
+    SignerMismatch,
+    /// A party the document names has not signed it.
+    PartyMissing,
+    /// The document is for another method or subject than the request.
+    WrongDocument,
+}
+
+impl SignatureFailure {
+    /// The `ErrorInfo.reason` string.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Malformed => "SIGNATURE_MALFORMED",
+            Self::Missing => "SIGNATURE_MISSING",
+            Self::Invalid => "SIGNATURE_INVALID",
+            Self::UnknownIssuer => "CERTIFICATE_UNKNOWN_ISSUER",
+            Self::Expired => "CERTIFICATE_EXPIRED",
+            Self::NotYetValid => "CERTIFICATE_NOT_YET_VALID",
+            Self::Revoked => "CERTIFICATE_REVOKED",
+            Self::KeyUsage => "CERTIFICATE_KEY_USAGE",
+            Self::SignerMismatch => "SIGNER_MISMATCH",
+            Self::PartyMissing => "PARTY_SIGNATURE_MISSING",
+            Self::WrongDocument => "SIGNED_DOCUMENT_MISMATCH",
+        }
+    }
+
+    fn code(self) -> Code {
+        match self {
+            Self::Malformed | Self::WrongDocument => Code::InvalidArgument,
+            Self::SignerMismatch => Code::PermissionDenied,
+            Self::PartyMissing | Self::Missing => Code::FailedPrecondition,
+            _ => Code::Unauthenticated,
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Malformed => "malformed signed document",
+            Self::Missing => "signature missing",
+            Self::Invalid => "bad signature",
+            Self::UnknownIssuer => "signer certificate from an unknown issuer",
+            Self::Expired => "signer certificate expired",
+            Self::NotYetValid => "signer certificate not valid yet",
+            Self::Revoked => "signer certificate revoked",
+            Self::KeyUsage => "signer certificate not for signing",
+            Self::SignerMismatch => "signer mismatch",
+            Self::PartyMissing => "missing party signature",
+            Self::WrongDocument => "signed document does not match the request",
+        })
+    }
+}
+
+/// Domain of the gateway's `google.rpc.ErrorInfo` details.
+pub const ERROR_DOMAIN: &str = "kopir.kz";
 
 impl GatewayError {
     /// A missing or malformed field.
@@ -88,7 +186,10 @@ impl GatewayError {
             Self::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::RateLimited { .. } | Self::Shed { .. } => Code::ResourceExhausted,
-            Self::BreakerOpen { .. } => Code::Unavailable,
+            Self::BreakerOpen { .. } | Self::RevocationUnavailable(_) => Code::Unavailable,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied { .. } => Code::PermissionDenied,
+            Self::Signature { failure, .. } => failure.code(),
             Self::Adapter(a) => match a {
                 AdapterError::NotFound { .. } => Code::NotFound,
                 AdapterError::Unavailable { .. } => Code::Unavailable,
@@ -101,7 +202,7 @@ impl GatewayError {
                     Code::Internal
                 }
                 AdapterError::Registry { .. } => Code::Unavailable,
-                AdapterError::Malformed { .. } | AdapterError::Config { .. } => Code::Internal,
+                AdapterError::Malformed { .. } | AdapterError::Config { .. } | AdapterError::Key(_) => Code::Internal,
             },
             Self::Config { .. } | Self::Server(_) => Code::Internal,
         }
@@ -118,7 +219,9 @@ impl GatewayError {
                 AdapterError::Registry { code, .. } => {
                     !(code.starts_with("AUTH") || code.starts_with("VLDT"))
                 }
-                AdapterError::NotFound { .. } | AdapterError::Config { .. } => false,
+                AdapterError::NotFound { .. } | AdapterError::Config { .. } | AdapterError::Key(_) => {
+                    false
+                }
             },
             _ => false,
         }
@@ -157,7 +260,25 @@ impl GatewayError {
         if let Self::Shed { .. } = self {
             return "retry after a short, jittered backoff";
         }
+        if let Self::Signature { failure, .. } = self {
+            return match failure {
+                SignatureFailure::Revoked | SignatureFailure::Expired | SignatureFailure::NotYetValid => {
+                    "sign again with a valid certificate from the national certification authority"
+                }
+                SignatureFailure::Invalid | SignatureFailure::Malformed => {
+                    "sign the exact payload bytes again and send them unchanged"
+                }
+                SignatureFailure::UnknownIssuer => "sign with a certificate issued by a certification authority the gateway trusts",
+                SignatureFailure::KeyUsage => "sign with a signing (not an authentication) certificate",
+                SignatureFailure::SignerMismatch | SignatureFailure::PartyMissing | SignatureFailure::Missing => {
+                    "have every party the document names sign it with their own certificate"
+                }
+                SignatureFailure::WrongDocument => "sign a document for this method and subject",
+            };
+        }
         match self.code() {
+            Code::Unauthenticated => "present a valid client certificate issued to your organisation",
+            Code::PermissionDenied => "ask the gateway operators to list your organisation for this method",
             Code::InvalidArgument => "correct the field and send the request again",
             Code::NotFound => "check the number with its holder; a new registration can take a day to reach the registry",
             Code::Unavailable => "retry with backoff; grpc.health.v1 shows when the registry serves again",
@@ -171,6 +292,17 @@ impl GatewayError {
 impl From<GatewayError> for Status {
     fn from(e: GatewayError) -> Self {
         let message = format!("{e}; {}", e.advice());
+        if let GatewayError::Signature { failure, .. } = &e {
+            return Status::with_error_details(
+                e.code(),
+                message,
+                ErrorDetails::with_error_info(
+                    failure.reason(),
+                    ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                ),
+            );
+        }
         match e.retry_after() {
             Some(delay) => Status::with_error_details(
                 e.code(),

@@ -3,6 +3,7 @@
 //! A request enters through a thin tonic service ([`api`]), crosses the [`pipeline`] of tower
 //! layers, and reaches a registry through its adapter ([`routing`]).
 
+pub mod access;
 pub mod api;
 pub mod bench;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod resilience;
 pub mod routing;
 pub mod server;
 pub mod telemetry;
+pub mod trust;
 
 pub use config::Config;
 pub use error::GatewayError;

@@ -50,6 +50,21 @@ enum Command {
         /// Added latency of each mock registry call, in ms.
         #[arg(long, default_value_t = 3)]
         latency_ms: u64,
+        /// The mock certification authority's address (serves the CRL).
+        #[arg(long, default_value = "127.0.0.1:18083")]
+        ca_listen: SocketAddr,
+        /// Folder the demo writes its keys and certificates to.
+        #[arg(long, default_value = "kopir-pki")]
+        pki_dir: PathBuf,
+    },
+    /// Check a sealed response offline: FILE holds a response message's protobuf bytes as
+    /// received (seal included); --cert is the gateway's sealing certificate (PEM).
+    Verify {
+        /// The response's bytes.
+        file: PathBuf,
+        /// The gateway's sealing certificate.
+        #[arg(long)]
+        cert: PathBuf,
     },
     /// Measure GetPerson throughput and latency: direct, through nginx, and through the gateway
     /// (cache miss and hit), against the mock registries; or, with --failover, a registry
@@ -101,6 +116,37 @@ async fn until_ctrl_c() {
     }
 }
 
+/// `kopir verify`: prints what a valid seal proves, or why the file does not verify.
+fn verify(file: &std::path::Path, cert: &std::path::Path) -> Result<(), GatewayError> {
+    let bytes = std::fs::read(file).map_err(|e| GatewayError::Config {
+        detail: format!("cannot read {}: {e}", file.display()),
+    })?;
+    let certs = kopir_gateway::trust::read_pem_certificates(cert)?;
+    let leaf = certs.first().ok_or_else(|| GatewayError::Config {
+        detail: format!("{} holds no certificate", cert.display()),
+    })?;
+    match kopir_gateway::trust::seal::verify_sealed(&bytes, leaf) {
+        Ok(report) => {
+            let s = &report.statement;
+            let _ = writeln!(
+                std::io::stdout(),
+                "SEAL VALID\n\
+                 sealed by: {}\n\
+                 sealed at: {}\n\
+                 method: {}\nregistry: {}\nrequest id: {}\nresponse sha256: {}\n\
+                 This proves that the gateway holding this certificate's key relayed exactly these \
+                 response bytes for that request, from that registry, at that time. It does not by \
+                 itself prove that the certificate was valid then: check it against the CA's CRL.",
+                report.sealed_by, s.sealed_at, s.method, s.registry, s.request_id, s.payload_sha256
+            );
+            Ok(())
+        }
+        Err(reason) => Err(GatewayError::FailedPrecondition(format!(
+            "SEAL INVALID: {reason}"
+        ))),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), GatewayError> {
     match cli.command {
         Command::Serve { config } => {
@@ -118,6 +164,8 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             entities_listen,
             control_listen,
             latency_ms,
+            ca_listen,
+            pki_dir,
         } => {
             let options = DemoOptions {
                 listen,
@@ -127,6 +175,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                     control_addr: Some(control_listen),
                     ..MockConfig::default().with_latency_ms(latency_ms)
                 },
+                ca_listen,
+                pki_dir,
+                ..DemoOptions::default()
             };
             let d = demo::start(&options, None).await?;
             // A closed stdout (the reader went away) must not take the gateway down.
@@ -134,6 +185,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             until_ctrl_c().await;
             d.gateway.stop().await
         }
+        Command::Verify { file, cert } => verify(&file, &cert),
         Command::Bench {
             seconds,
             concurrency,

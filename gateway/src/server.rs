@@ -8,7 +8,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
+use std::time::Duration;
+
+use tonic::transport::{Certificate, Identity as TlsIdentity, ServerTlsConfig};
+
+use crate::access::AccessControl;
 use crate::api::identity::Identity;
+use crate::config::TrustConfig;
+use crate::pipeline::TrustStages;
+use crate::trust::seal::Sealer;
+use crate::trust::Trust;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
@@ -27,6 +36,10 @@ pub struct Gateway {
     pub health: RegistryHealth,
     /// Its routes, for the circuit breakers' state.
     pub router: Router,
+    /// Its trust store (chain cache, CRLs).
+    pub trust: Arc<Trust>,
+    /// Its access list, reloadable.
+    pub access: AccessControl,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<Result<(), GatewayError>>,
     probes: Vec<JoinHandle<()>>,
@@ -43,7 +56,32 @@ impl Gateway {
         let health = RegistryHealth::new(reporter).await;
         let caches = Caches::new(&config);
         let router = Router::new(registries.clone(), health.clone(), &config)?;
-        let pipeline = pipeline::build(&config, router.clone(), caches.clone());
+        let trust = Arc::new(Trust::new(&config.trust)?);
+        if trust.revocation().is_configured() {
+            // A CRL that cannot be fetched now is fetched again on first use; start anyway.
+            if let Err(e) = trust.revocation().refresh().await {
+                tracing::warn!(error = %e, "revocation lists not fetched at start");
+            }
+        } else {
+            tracing::warn!("no trust.crls configured: certificates are not checked for revocation");
+        }
+        let access = AccessControl::new(&config);
+        let sealer = match (&config.trust.seal_cert, &config.trust.seal_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(Sealer::load(cert, key)?)),
+            _ => {
+                tracing::warn!("no trust.seal_cert: responses are not sealed");
+                None
+            }
+        };
+        let pipeline = pipeline::build(
+            &config,
+            TrustStages {
+                trust: trust.clone(),
+                access: access.clone(),
+            },
+            router.clone(),
+            caches.clone(),
+        );
 
         let reflection = |e: tonic_reflection::server::Error| {
             GatewayError::Server(format!("reflection descriptors: {e}"))
@@ -68,11 +106,23 @@ impl Gateway {
         // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (shutdown, signal) = oneshot::channel::<()>();
-        let routes = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if config.server.plaintext {
+            tracing::warn!(
+                "PLAINTEXT development mode: no TLS, clients named by meta.requester_bin; never use this in production"
+            );
+        } else {
+            builder = builder
+                .tls_config(tls_config(&config.trust)?)
+                .map_err(|e| GatewayError::Config {
+                    detail: format!("TLS: {e}"),
+                })?;
+        }
+        let routes = builder
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(IdentityServiceServer::new(Identity::new(pipeline)));
+            .add_service(IdentityServiceServer::new(Identity::new(pipeline, sealer)));
         let server = tokio::spawn(async move {
             routes
                 .serve_with_incoming_shutdown(incoming, async {
@@ -81,13 +131,22 @@ impl Gateway {
                 .await
                 .map_err(|e| GatewayError::Server(e.to_string()))
         });
-        let probes = health.spawn_probes(registries, &config);
+        let mut probes = health.spawn_probes(registries, &config);
+        probes.extend(trust.revocation().spawn_refresher());
+        if let Some(path) = &config.source {
+            probes.push(access.spawn_watch(
+                path.clone(),
+                Duration::from_millis(config.trust.reload_interval_ms.max(50)),
+            ));
+        }
         tracing::info!(%addr, "gateway serving gRPC");
         Ok(Self {
             addr,
             caches,
             health,
             router,
+            trust,
+            access,
             shutdown,
             server,
             probes,
@@ -104,4 +163,29 @@ impl Gateway {
             .await
             .map_err(|e| GatewayError::Server(e.to_string()))?
     }
+}
+
+/// The TLS settings: the gateway's certificate and key, and a client certificate required and
+/// chained to the configured roots (expired or foreign certificates fail the handshake).
+fn tls_config(trust: &TrustConfig) -> Result<ServerTlsConfig, GatewayError> {
+    let read = |p: &Option<std::path::PathBuf>, what: &str| {
+        let p = p.as_ref().ok_or_else(|| GatewayError::Config {
+            detail: format!("trust.{what} is required for TLS"),
+        })?;
+        std::fs::read(p).map_err(|e| GatewayError::Config {
+            detail: format!("cannot read trust.{what} {}: {e}", p.display()),
+        })
+    };
+    let cert = read(&trust.tls_cert, "tls_cert")?;
+    let key = read(&trust.tls_key, "tls_key")?;
+    let mut roots = Vec::new();
+    for path in &trust.roots {
+        roots.extend(std::fs::read(path).map_err(|e| GatewayError::Config {
+            detail: format!("cannot read trust.roots {}: {e}", path.display()),
+        })?);
+        roots.push(b'\n');
+    }
+    Ok(ServerTlsConfig::new()
+        .identity(TlsIdentity::from_pem(cert, key))
+        .client_ca_root(Certificate::from_pem(roots)))
 }

@@ -66,6 +66,7 @@ impl IdentityService for Front {
         Ok(Response::new(pb::GetPersonResponse {
             person: Some(convert::person(person)),
             info: None,
+            seal: Vec::new(),
         }))
     }
 
@@ -89,6 +90,7 @@ impl IdentityService for Front {
         Ok(Response::new(pb::GetLegalEntityResponse {
             legal_entity: Some(convert::legal_entity(entity)),
             info: None,
+            seal: Vec::new(),
         }))
     }
 

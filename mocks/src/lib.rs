@@ -6,6 +6,7 @@ pub mod control;
 pub mod faults;
 pub mod grpc_front;
 pub mod names;
+pub mod pki;
 pub mod population;
 pub mod registry;
 pub mod syncchannel;

@@ -3,13 +3,20 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kopir_mocks::pki::{CaServer, DemoPki};
 use kopir_mocks::{Faults, MockConfig, MockSet, PopulationSpec};
 
 /// Mock state databases speaking their native protocols, over a seeded synthetic population.
 #[derive(Parser)]
 #[command(name = "kopir-mocks", version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Seed of the synthetic population: the same seed gives the same data.
     #[arg(long, default_value_t = PopulationSpec::default().seed)]
     seed: u64,
@@ -36,6 +43,29 @@ struct Args {
     /// Control endpoint listen address (GET /registries, PUT /registries/{name}/faults).
     #[arg(long, default_value = "127.0.0.1:18080")]
     control_listen: SocketAddr,
+    /// Mock certification authority listen address (GET /crl, POST /revoke/{serial_hex}).
+    #[arg(long, default_value = "127.0.0.1:18083")]
+    ca_listen: SocketAddr,
+    /// Folder for the demo keys and certificates the running CA issues at start.
+    #[arg(long, default_value = "kopir-pki")]
+    pki_dir: PathBuf,
+    /// How long each CRL is valid, in seconds.
+    #[arg(long, default_value_t = 300)]
+    crl_validity_s: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a demo set of keys and certificates (CA, gateway TLS and seal, portal and bank
+    /// clients, a citizen and a bank officer as signers) and the current CRL to a folder, and exit.
+    Pki {
+        /// The folder.
+        #[arg(long, default_value = "kopir-pki")]
+        out: PathBuf,
+        /// The citizen's IIN.
+        #[arg(long, default_value = "900502400668")]
+        citizen_iin: String,
+    },
 }
 
 #[tokio::main]
@@ -46,6 +76,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    if let Some(Command::Pki { out, citizen_iin }) = &args.command {
+        let pki = DemoPki::generate(citizen_iin, Duration::from_secs(args.crl_validity_s))?;
+        pki.write(out)?;
+        let _ = writeln!(std::io::stdout(), "demo PKI written to {}", out.display());
+        return Ok(());
+    }
     let mut config = MockConfig {
         population: PopulationSpec {
             seed: args.seed,
@@ -75,11 +111,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mocks = MockSet::start(&config).await?;
     let pop = &mocks.population;
+    let citizen = pop.sample_person().map(|p| p.iin.clone()).unwrap_or_default();
+    let pki = DemoPki::generate(&citizen, Duration::from_secs(args.crl_validity_s))?;
+    pki.write(&args.pki_dir)?;
+    let ca = CaServer::start(Arc::clone(&pki.ca), args.ca_listen).await?;
     let banner = format!(
-        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\ncontrol endpoint: http://{}/registries\nsample IIN: {}\nsample BIN: {}",
+        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\ncontrol endpoint: http://{}/registries\ncertification authority CRL: {}\nkeys and certificates: {}/\nsample IIN: {}\nsample BIN: {}",
         mocks.persons.url(),
         mocks.legal_entities.url(),
         mocks.control_addr.map(|a| a.to_string()).unwrap_or_default(),
+        ca.crl_url(),
+        args.pki_dir.display(),
         pop.sample_person().map(|p| p.iin.as_str()).unwrap_or(""),
         pop.sample_entity().map(|e| e.bin.as_str()).unwrap_or(""),
     );

@@ -1,7 +1,7 @@
 //! Shared setup for the end-to-end tests: mock registries and a gateway on ephemeral loopback
 //! ports, and clients that reach the gateway over real sockets.
 
-use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kopir_adapters::identifiers::{check_digit, Iin};
@@ -11,14 +11,16 @@ use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::routing::RegistryId;
 use kopir_gateway::Config;
 use kopir_mocks::MockConfig;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// A running gateway over running mocks.
 pub struct Env {
     /// Mocks and gateway.
     pub demo: Demo,
-    /// A channel to the gateway.
+    /// A channel to the gateway, as the portal (its client certificate).
     pub channel: Channel,
+    /// The folder holding the demo keys and certificates (removed on drop).
+    pub pki: tempfile::TempDir,
 }
 
 /// The embedded config with fast health probes, for tests that watch health change.
@@ -33,21 +35,37 @@ pub fn test_config() -> Config {
 }
 
 impl Env {
-    /// Starts mocks (small population, no added latency) and a gateway with `config`.
+    /// Starts mocks (small population, no added latency), the mock CA and a gateway with
+    /// `config` over TLS, and connects as the portal.
     pub async fn start(config: Config) -> Self {
+        Self::start_with_crl(config, Duration::from_secs(300)).await
+    }
+
+    /// As [`start`](Self::start), with CRLs valid for `crl_validity` (the gateway refetches then).
+    pub async fn start_with_crl(config: Config, crl_validity: Duration) -> Self {
+        let pki = tempfile::tempdir().expect("temp dir");
         let options = DemoOptions {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             mocks: MockConfig::ephemeral().with_latency_ms(0),
+            crl_validity,
+            ..DemoOptions::ephemeral(pki.path().to_path_buf())
         };
         let demo = demo::start(&options, Some(config))
             .await
             .expect("mocks and gateway start");
-        let channel = Channel::from_shared(format!("http://{}", demo.gateway.addr))
-            .expect("valid uri")
-            .connect()
+        let channel = connect(demo.gateway.addr, pki.path(), Some("portal"))
             .await
-            .expect("gateway accepts connections");
-        Self { demo, channel }
+            .expect("gateway accepts the portal");
+        Self { demo, channel, pki }
+    }
+
+    /// A file of the demo PKI set.
+    pub fn pki_file(&self, name: &str) -> PathBuf {
+        self.pki.path().join(name)
+    }
+
+    /// A channel as the client whose certificate is `NAME.crt`/`NAME.key` in the PKI folder.
+    pub async fn channel_as(&self, name: &str) -> Result<Channel, tonic::transport::Error> {
+        connect(self.demo.gateway.addr, self.pki.path(), Some(name)).await
     }
 
     /// An identity client.
@@ -68,6 +86,30 @@ impl Env {
     }
 }
 
+/// Connects over TLS trusting the demo root, presenting `NAME.crt`/`NAME.key` from `dir` when
+/// `client` is given.
+pub async fn connect(
+    addr: std::net::SocketAddr,
+    dir: &Path,
+    client: Option<&str>,
+) -> Result<Channel, tonic::transport::Error> {
+    let read = |f: &str| std::fs::read(dir.join(f)).expect("demo PKI file");
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("root.crt")))
+        .domain_name("localhost");
+    if let Some(name) = client {
+        tls = tls.identity(Identity::from_pem(
+            read(&format!("{name}.crt")),
+            read(&format!("{name}.key")),
+        ));
+    }
+    Channel::from_shared(format!("https://localhost:{}", addr.port()))
+        .expect("valid uri")
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
 /// A GetPerson request for an IIN string.
 pub fn person_request(iin: &str) -> pb::GetPersonRequest {
     pb::GetPersonRequest {
@@ -78,6 +120,7 @@ pub fn person_request(iin: &str) -> pb::GetPersonRequest {
             purpose: "e2e test".into(),
         }),
         iin: Some(pb::Iin { value: iin.into() }),
+        signed: None,
     }
 }
 

@@ -91,6 +91,7 @@ async fn legal_entity_and_address_reference() {
             bin: Some(pb::Bin {
                 value: entity.bin.clone(),
             }),
+            signed: None,
         })
         .await
         .expect("known entity is found")
@@ -111,6 +112,7 @@ async fn legal_entity_and_address_reference() {
     let reference = |iin: &str| pb::GetAddressReferenceRequest {
         meta: None,
         iin: Some(pb::Iin { value: iin.into() }),
+        signed: None,
     };
     let a = env
         .identity()
@@ -201,6 +203,7 @@ async fn bad_check_digit_is_refused_at_the_edge() {
         .get_person(pb::GetPersonRequest {
             meta: None,
             iin: None,
+            signed: None,
         })
         .await
         .expect_err("missing IIN is refused");
@@ -214,6 +217,7 @@ async fn bad_check_digit_is_refused_at_the_edge() {
                 ..Default::default()
             }),
             iin: Some(pb::Iin { value: good }),
+            signed: None,
         })
         .await
         .expect_err("bad requester BIN is refused");

@@ -58,6 +58,7 @@ async fn no_personal_number_or_secret_in_logs() {
             bin: Some(pb::Bin {
                 value: entity.bin.clone(),
             }),
+            signed: None,
         })
         .await
         .unwrap();

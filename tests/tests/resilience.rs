@@ -1,6 +1,7 @@
 //! Resilience end to end: faults injected into the mock registries, the gateway's breakers,
 //! retries, concurrency limits, rate limits and stale answers seen from a client.
 
+use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use std::time::{Duration, Instant};
 
 use kopir_gateway::config::{Config, Rate, ResilienceConfig};
@@ -204,17 +205,16 @@ fn entity_request(requester: &str, bin: &str) -> pb::GetLegalEntityRequest {
             ..Default::default()
         }),
         bin: Some(pb::Bin { value: bin.into() }),
+        signed: None,
     }
 }
 
 #[tokio::test]
 async fn one_client_over_its_rate_limit_does_not_slow_another() {
+    // Clients are told apart by their certificates: the portal is limited, the bank is not.
     let mut c = test_config();
-    let probe = Env::start(test_config()).await;
-    let pop = probe.demo.mocks.population.clone();
-    let a = pop.entity_order[0].clone();
-    let b = pop.entity_order[1].clone();
-    let target = pop.entity_order[2].clone();
+    let a = kopir_mocks::pki::DEMO_PORTAL_BIN.to_string();
+    let b = kopir_mocks::pki::DEMO_BANK_BIN.to_string();
     c.rate_limits.clients.insert(
         format!("bin:{a}"),
         Rate {
@@ -223,6 +223,7 @@ async fn one_client_over_its_rate_limit_does_not_slow_another() {
         },
     );
     let env = Env::start(c).await;
+    let target = env.demo.mocks.population.entity_order[2].clone();
     let (ta, tb) = (target.clone(), target);
     let mut client_a = env.identity();
     let flood = tokio::spawn(async move {
@@ -236,7 +237,7 @@ async fn one_client_over_its_rate_limit_does_not_slow_another() {
         }
         (ok, limited)
     });
-    let mut client_b = env.identity();
+    let mut client_b = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
     let mut slowest = Duration::ZERO;
     for _ in 0..30 {
         let started = Instant::now();

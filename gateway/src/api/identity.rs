@@ -7,7 +7,10 @@ use tracing::Instrument;
 
 use kopir_proto::convert;
 
-use super::{context, respond, run, status};
+use std::sync::Arc;
+
+use super::{context, respond, run, status, Origin, Sealed};
+use crate::trust::seal::Sealer;
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
@@ -17,12 +20,22 @@ use crate::proto::v1::identity_service_server::IdentityService;
 #[derive(Clone)]
 pub struct Identity {
     pipeline: Pipeline,
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl Identity {
-    /// A service calling `pipeline`.
-    pub fn new(pipeline: Pipeline) -> Self {
-        Self { pipeline }
+    /// A service calling `pipeline`, sealing responses with `sealer` when given.
+    pub fn new(pipeline: Pipeline, sealer: Option<Arc<Sealer>>) -> Self {
+        Self { pipeline, sealer }
+    }
+
+    fn respond<T: Sealed>(
+        &self,
+        message: T,
+        origin: Origin<'_>,
+        reply: &Reply,
+    ) -> Result<Response<T>, Status> {
+        respond(message, self.sealer.as_deref(), origin, reply)
     }
 }
 
@@ -37,6 +50,14 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
         from_cache: reply.from_cache,
         stale: reply.stale,
         registry_time: registry_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+    }
+}
+
+fn origin<'a>(request_id: &'a str, method: &'a str, registry: &'a str) -> Origin<'a> {
+    Origin {
+        request_id,
+        method,
+        registry,
     }
 }
 
@@ -57,10 +78,11 @@ impl Identity {
         &self,
         request: &Request<T>,
         meta: Option<&pb::RequestMeta>,
+        signed: Option<&pb::SignedDocument>,
         method: &'static str,
         op: impl FnOnce() -> Result<Operation, GatewayError>,
     ) -> Result<Answered, Status> {
-        let ctx = context(request, meta, method).map_err(|e| status(e, None))?;
+        let ctx = context(request, meta, signed, method).map_err(|e| status(e, None))?;
         let request_id = ctx.request_id.clone();
         let received_at = ctx.received_at;
         let op = op().map_err(|e| status(e, Some(&request_id)))?;
@@ -92,7 +114,7 @@ impl IdentityService for Identity {
             reply,
             ..
         } = self
-            .lookup(&request, msg.meta.as_ref(), METHOD, || {
+            .lookup(&request, msg.meta.as_ref(), msg.signed.as_ref(), METHOD, || {
                 super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
             })
             .await?;
@@ -102,8 +124,9 @@ impl IdentityService for Identity {
         let message = pb::GetPersonResponse {
             person: Some(convert::person(&p.record)),
             info: Some(info(&reply, &id, "persons")),
+            seal: Vec::new(),
         };
-        Ok(respond(message, &id, &reply))
+        self.respond(message, origin(&id, METHOD, "persons"), &reply)
     }
 
     async fn get_legal_entity(
@@ -117,7 +140,7 @@ impl IdentityService for Identity {
             reply,
             ..
         } = self
-            .lookup(&request, msg.meta.as_ref(), METHOD, || {
+            .lookup(&request, msg.meta.as_ref(), msg.signed.as_ref(), METHOD, || {
                 super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
             })
             .await?;
@@ -127,8 +150,9 @@ impl IdentityService for Identity {
         let message = pb::GetLegalEntityResponse {
             legal_entity: Some(convert::legal_entity(&e.record)),
             info: Some(info(&reply, &id, "legal_entities")),
+            seal: Vec::new(),
         };
-        Ok(respond(message, &id, &reply))
+        self.respond(message, origin(&id, METHOD, "legal_entities"), &reply)
     }
 
     async fn get_address_reference(
@@ -142,7 +166,7 @@ impl IdentityService for Identity {
             received_at,
             reply,
         } = self
-            .lookup(&request, msg.meta.as_ref(), METHOD, || {
+            .lookup(&request, msg.meta.as_ref(), msg.signed.as_ref(), METHOD, || {
                 super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
             })
             .await?;
@@ -178,7 +202,8 @@ impl IdentityService for Identity {
                 &issued_at,
             )),
             info: Some(info(&reply, &id, "persons")),
+            seal: Vec::new(),
         };
-        Ok(respond(message, &id, &reply))
+        self.respond(message, origin(&id, METHOD, "persons"), &reply)
     }
 }

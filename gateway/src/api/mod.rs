@@ -7,8 +7,12 @@ use kopir_adapters::identifiers::{Bin, Iin};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
 use crate::error::GatewayError;
 use crate::pipeline::deadline::parse_grpc_timeout;
+use crate::trust::document::SignedDocument;
+use crate::trust::seal::Sealer;
 use crate::pipeline::{CallContext, Pipeline, Reply};
 use crate::proto::v1 as pb;
 
@@ -23,6 +27,7 @@ pub const STALE_HEADER: &str = "x-kopir-stale";
 pub fn context<T>(
     request: &Request<T>,
     meta: Option<&pb::RequestMeta>,
+    signed: Option<&pb::SignedDocument>,
     method: &'static str,
 ) -> Result<CallContext, GatewayError> {
     let meta = meta.cloned().unwrap_or_default();
@@ -73,6 +78,15 @@ pub fn context<T>(
         method,
         client_timeout,
         received_at: Utc::now(),
+        peer_chain: request.peer_certs(),
+        client_bin: None,
+        signed: signed.map(|d| {
+            Arc::new(SignedDocument {
+                payload: d.payload.clone(),
+                signatures: d.signatures.clone(),
+            })
+        }),
+        signers: None,
     })
 }
 
@@ -120,8 +134,53 @@ pub async fn run(
         .map_err(|e| status(e, Some(&request_id)))
 }
 
-/// Wraps a message with the gateway's response metadata.
-pub fn respond<T>(message: T, request_id: &str, reply: &Reply) -> Response<T> {
+/// A response message that carries the gateway's seal in field 15.
+pub trait Sealed: prost::Message {
+    /// Sets the seal field.
+    fn set_seal(&mut self, seal: Vec<u8>);
+}
+
+macro_rules! sealed {
+    ($($t:ty),*) => {$(
+        impl Sealed for $t {
+            fn set_seal(&mut self, seal: Vec<u8>) {
+                self.seal = seal;
+            }
+        }
+    )*};
+}
+sealed!(
+    pb::GetPersonResponse,
+    pb::GetLegalEntityResponse,
+    pb::GetAddressReferenceResponse
+);
+
+/// Where a response came from, for its seal.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The request id.
+    pub request_id: &'a str,
+    /// Full gRPC method name.
+    pub method: &'a str,
+    /// The registry that answered.
+    pub registry: &'a str,
+}
+
+/// Seals a message (when the gateway has a sealing key) and wraps it with the response metadata.
+pub fn respond<T: Sealed>(
+    mut message: T,
+    sealer: Option<&Sealer>,
+    origin: Origin<'_>,
+    reply: &Reply,
+) -> Result<Response<T>, Status> {
+    let request_id = origin.request_id;
+    if let Some(sealer) = sealer {
+        // The seal covers the message as encoded without it; see trust::seal.
+        let seal = sealer
+            .seal(&message.encode_to_vec(), request_id, origin.registry, origin.method)
+            .map_err(|e| status(e, Some(request_id)))?;
+        message.set_seal(seal);
+    }
     let from_cache = reply.from_cache;
     let mut response = Response::new(message);
     if let Ok(v) = MetadataValue::try_from(request_id) {
@@ -136,5 +195,5 @@ pub fn respond<T>(message: T, request_id: &str, reply: &Reply) -> Response<T> {
             .metadata_mut()
             .insert(STALE_HEADER, MetadataValue::from_static("true"));
     }
-    response
+    Ok(response)
 }

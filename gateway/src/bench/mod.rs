@@ -101,12 +101,21 @@ pub(crate) async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>,
     Ok(out)
 }
 
+/// The benchmark client's metadata: in plaintext mode the gateway names the client by it.
+fn bench_meta() -> pb::RequestMeta {
+    pb::RequestMeta {
+        requester_bin: kopir_mocks::pki::DEMO_PORTAL_BIN.to_string(),
+        ..Default::default()
+    }
+}
+
 pub(crate) fn request(iin: &str) -> pb::GetPersonRequest {
     pb::GetPersonRequest {
-        meta: None,
+        meta: Some(bench_meta()),
         iin: Some(pb::Iin {
             value: iin.to_string(),
         }),
+        signed: None,
     }
 }
 
@@ -169,10 +178,12 @@ pub async fn drive(
     })
 }
 
-/// The embedded configuration with rate limits out of the way: the benchmark's clients are
-/// anonymous, and it measures the gateway's path, not the limiter's refusals.
+/// The embedded configuration with rate limits out of the way (it measures the gateway's path,
+/// not the limiter's refusals), in plaintext mode so its numbers compare with the direct and
+/// nginx floors; the TLS scenarios switch TLS back on.
 pub(crate) fn bench_config() -> Result<Config, GatewayError> {
     let mut config = Config::embedded()?;
+    config.server.plaintext = true;
     let unlimited = Rate {
         per_second: 10_000_000,
         burst: 10_000_000,
@@ -183,9 +194,10 @@ pub(crate) fn bench_config() -> Result<Config, GatewayError> {
 }
 
 fn demo_options(options: &BenchOptions) -> DemoOptions {
+    let dir = std::env::temp_dir().join(format!("kopir-bench-pki-{}", std::process::id()));
     DemoOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         mocks: MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms),
+        ..DemoOptions::ephemeral(dir)
     }
 }
 
@@ -281,10 +293,11 @@ pub async fn failover(options: &BenchOptions) -> Result<Vec<PhaseResult>, Gatewa
                         .is_ok()
                 } else {
                     let req = pb::GetLegalEntityRequest {
-                        meta: None,
+                        meta: Some(bench_meta()),
                         bin: Some(pb::Bin {
                             value: bins[i % bins.len()].clone(),
                         }),
+                        signed: None,
                     };
                     client.get_legal_entity(req).await.is_ok()
                 };

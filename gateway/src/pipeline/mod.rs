@@ -21,9 +21,13 @@ use kopir_adapters::model::{Fetched, LegalEntity, Person};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
+use crate::access::AccessControl;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::routing::{RegistryId, Router};
+use crate::trust::document::{SignedDocument, Signers};
+use crate::trust::Trust;
+use rustls_pki_types::CertificateDer;
 
 /// Who is calling, why, and under which ids; filled at the edge and by the identify stage.
 #[derive(Debug, Clone)]
@@ -44,6 +48,14 @@ pub struct CallContext {
     pub client_timeout: Option<Duration>,
     /// When the gateway received the request.
     pub received_at: DateTime<Utc>,
+    /// The certificate chain the client presented in the TLS handshake (leaf first).
+    pub peer_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// The calling organisation, as identified (client certificate, or metadata in plaintext mode).
+    pub client_bin: Option<Bin>,
+    /// The signed request document, when the request carries one.
+    pub signed: Option<Arc<SignedDocument>>,
+    /// The verified signers (set by the signature stage).
+    pub signers: Option<Arc<Signers>>,
 }
 
 /// What the caller wants done, in the gateway's terms.
@@ -127,16 +139,38 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// The assembled pipeline, cheap to clone and shareable between tasks.
 pub type Pipeline = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
 
+/// What the trust stages share: the trust store and the swappable access policy.
+#[derive(Debug, Clone)]
+pub struct TrustStages {
+    /// Roots, CRLs, chain cache.
+    pub trust: Arc<Trust>,
+    /// Access list and signer rules.
+    pub access: AccessControl,
+}
+
 /// Assembles the pipeline over a router, in DESIGN.md's order.
-pub fn build(config: &Config, router: Router, caches: cache::Caches) -> Pipeline {
+pub fn build(
+    config: &Config,
+    trust: TrustStages,
+    router: Router,
+    caches: cache::Caches,
+) -> Pipeline {
     let stack = ServiceBuilder::new()
-        .layer(check::layer(stages::Identify))
-        .layer(check::layer(stages::Authorize))
+        .layer(check::layer(stages::Identify {
+            trust: trust.trust.clone(),
+            plaintext: config.server.plaintext,
+        }))
+        .layer(check::layer(stages::Authorize {
+            access: trust.access.clone(),
+        }))
         .layer(check::layer(rate_limit::RateLimit::new(
             &config.rate_limits,
         )))
         .layer(stage::StageLayer::new(deadline::Deadline::new(config)))
-        .layer(check::layer(stages::VerifySignatures))
+        .layer(check::layer(stages::VerifySignatures {
+            trust: trust.trust,
+            access: trust.access,
+        }))
         .layer(check::layer(stages::Consent))
         .layer(check::layer(stages::Journal))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))

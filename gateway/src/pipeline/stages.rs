@@ -1,47 +1,100 @@
-//! The pipeline's check stages. Identify is filled (rate limiting has its own module); the others
-//! are wired in their places and pass requests through until their issues fill them (trust,
-//! journal).
+//! The pipeline's check stages: identify, authorize and signatures (rate limiting has its own
+//! module); consent and journal are wired in their places and pass requests through until the
+//! journal issue fills them.
+
+use std::sync::Arc;
 
 use super::check::Check;
 use super::GatewayRequest;
+use crate::access::AccessControl;
 use crate::error::GatewayError;
+use crate::trust::document::CallFacts;
+use crate::trust::Trust;
 
-/// Names the client. Until client certificates land, the client is the organisation the request
-/// metadata names (its BIN, validated at the edge), or `anonymous`.
-#[derive(Clone, Copy)]
-pub struct Identify;
+/// Names the client: the organisation (BIN) of its TLS client certificate, after a revocation
+/// check. In plaintext development mode, the organisation the request metadata names.
+#[derive(Clone)]
+pub struct Identify {
+    /// The trust store.
+    pub trust: Arc<Trust>,
+    /// Whether the gateway serves without TLS (development only).
+    pub plaintext: bool,
+}
 
 impl Check for Identify {
     const NAME: &'static str = "identify";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        let client = match &req.ctx.requester_bin {
-            Some(bin) => format!("bin:{}", bin.as_str()),
-            None => "anonymous".to_string(),
+        let bin = if self.plaintext {
+            req.ctx.requester_bin.clone()
+        } else {
+            let chain = req.ctx.peer_chain.clone().ok_or_else(|| {
+                GatewayError::Unauthenticated(
+                    "no client certificate: connect over TLS with your organisation's certificate"
+                        .into(),
+                )
+            })?;
+            self.trust.client(&chain).await?.holder.bin.clone()
         };
         // The context is not shared yet at this first stage, so this does not copy it.
-        std::sync::Arc::make_mut(&mut req.ctx).client = client;
+        let ctx = Arc::make_mut(&mut req.ctx);
+        ctx.client = match &bin {
+            Some(b) => format!("bin:{}", b.as_str()),
+            None => "anonymous".to_string(),
+        };
+        ctx.client_bin = bin;
         Ok(())
     }
 }
 
-/// Client × method access list (trust issue). Passes every request for now.
-#[derive(Clone, Copy)]
-pub struct Authorize;
+/// Client × method access list: nobody unlisted may call anything.
+#[derive(Clone)]
+pub struct Authorize {
+    /// The swappable access list.
+    pub access: AccessControl,
+}
 
 impl Check for Authorize {
     const NAME: &'static str = "authorize";
-    async fn check(&self, _req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        Ok(())
+    async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
+        match &req.ctx.client_bin {
+            Some(bin) => self.access.authorize(bin.as_str(), req.ctx.method),
+            None => Err(GatewayError::PermissionDenied {
+                client: "anonymous".into(),
+                method: req.ctx.method.to_string(),
+            }),
+        }
     }
 }
 
-/// CMS signature verification of signed requests (trust issue). Passes every request for now.
-#[derive(Clone, Copy)]
-pub struct VerifySignatures;
+/// CMS signatures of signed requests, against the method's signer rule.
+#[derive(Clone)]
+pub struct VerifySignatures {
+    /// The trust store.
+    pub trust: Arc<Trust>,
+    /// The signer rules.
+    pub access: AccessControl,
+}
 
 impl Check for VerifySignatures {
     const NAME: &'static str = "verify_signatures";
-    async fn check(&self, _req: &mut GatewayRequest) -> Result<(), GatewayError> {
+    async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
+        let rule = self.access.policy().signer_rule(req.ctx.method);
+        let subject = req.op.cache_key();
+        let signers = self
+            .trust
+            .verify_document(
+                req.ctx.signed.as_deref(),
+                rule,
+                CallFacts {
+                    method: req.ctx.method,
+                    subject: Some(&subject),
+                    client_bin: req.ctx.client_bin.as_ref(),
+                },
+            )
+            .await?;
+        if let Some(s) = signers {
+            Arc::make_mut(&mut req.ctx).signers = Some(Arc::new(s));
+        }
         Ok(())
     }
 }

@@ -1,0 +1,193 @@
+//! Signing keys and CMS signatures (RFC 5652), as the national signing client makes them and as
+//! the gateway seals what it relays. RSA-2048 and ECDSA P-256, both with SHA-256.
+
+use cms::builder::{create_signing_time_attribute, SignedDataBuilder, SignerInfoBuilder};
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use const_oid::db::rfc5911::ID_DATA;
+use const_oid::db::rfc5912::ID_SHA_256;
+use der::asn1::OctetString;
+use der::{Any, Encode};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rand_core06::OsRng;
+use sha2::{Digest, Sha256};
+use signature::{Keypair, SignatureEncoding, Signer};
+use spki::{
+    AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey,
+    SubjectPublicKeyInfoOwned,
+};
+use x509_cert::Certificate;
+
+use crate::AdapterError;
+
+/// The public-key algorithms a key can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// RSA, 2048-bit modulus, PKCS #1 v1.5 signatures with SHA-256.
+    Rsa2048,
+    /// ECDSA on P-256 with SHA-256.
+    EcdsaP256,
+}
+
+/// A private key that signs with SHA-256.
+#[derive(Clone)]
+pub enum KeyPair {
+    /// An RSA key (boxed: it is much larger than an EC key).
+    Rsa(Box<rsa::RsaPrivateKey>),
+    /// A P-256 key.
+    Ec(p256::SecretKey),
+}
+
+impl std::fmt::Debug for KeyPair {
+    // A private key never appears in logs or debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyPair({:?})", self.algorithm())
+    }
+}
+
+/// What a CMS signature covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// Detached: the signature covers these bytes, which travel beside it.
+    Detached(&'a [u8]),
+    /// Attached: the bytes are carried inside the SignedData.
+    Attached(&'a [u8]),
+}
+
+fn key_error(what: &str, e: impl std::fmt::Display) -> AdapterError {
+    AdapterError::Key(format!("{what}: {e}"))
+}
+
+/// Runs `$body` with `$signer` bound to the concrete RustCrypto signer of `$key` and `$Sig` to its
+/// signature type, so generic builders are written once for both algorithms.
+macro_rules! with_signer {
+    ($key:expr, |$signer:ident, $Sig:ident| $body:expr) => {
+        match $key {
+            KeyPair::Rsa(k) => {
+                type $Sig = rsa::pkcs1v15::Signature;
+                let $signer = rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone());
+                $body
+            }
+            KeyPair::Ec(k) => {
+                type $Sig = p256::ecdsa::DerSignature;
+                let $signer = p256::ecdsa::SigningKey::from(k);
+                $body
+            }
+        }
+    };
+}
+
+impl KeyPair {
+    /// A fresh random key.
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, AdapterError> {
+        match algorithm {
+            KeyAlgorithm::Rsa2048 => rsa::RsaPrivateKey::new(&mut OsRng, 2048)
+                .map(|k| Self::Rsa(Box::new(k)))
+                .map_err(|e| key_error("RSA key generation", e)),
+            KeyAlgorithm::EcdsaP256 => Ok(Self::Ec(p256::SecretKey::random(&mut OsRng))),
+        }
+    }
+
+    /// Reads a PKCS #8 PEM private key (RSA or P-256).
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, AdapterError> {
+        if let Ok(k) = p256::SecretKey::from_pkcs8_pem(pem) {
+            return Ok(Self::Ec(k));
+        }
+        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .map(|k| Self::Rsa(Box::new(k)))
+            .map_err(|e| key_error("not a PKCS #8 RSA or P-256 private key", e))
+    }
+
+    /// The key as PKCS #8 PEM.
+    pub fn to_pkcs8_pem(&self) -> Result<String, AdapterError> {
+        let pem = match self {
+            Self::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
+            Self::Ec(k) => k.to_pkcs8_pem(LineEnding::LF),
+        };
+        pem.map(|p| p.to_string())
+            .map_err(|e| key_error("PKCS #8 encoding", e))
+    }
+
+    /// Which algorithm the key uses.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            Self::Rsa(_) => KeyAlgorithm::Rsa2048,
+            Self::Ec(_) => KeyAlgorithm::EcdsaP256,
+        }
+    }
+
+    /// The public half, as a certificate carries it.
+    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned, AdapterError> {
+        let der = with_signer!(self, |s, _Sig| s.verifying_key().to_public_key_der())
+            .map_err(|e| key_error("public key encoding", e))?;
+        SubjectPublicKeyInfoOwned::try_from(der.as_bytes())
+            .map_err(|e| key_error("public key encoding", e))
+    }
+
+    /// The signature algorithm identifier its signatures carry (sha256WithRSAEncryption or
+    /// ecdsa-with-SHA256).
+    pub fn signature_algorithm(&self) -> Result<AlgorithmIdentifierOwned, AdapterError> {
+        with_signer!(self, |s, _Sig| s.signature_algorithm_identifier())
+            .map_err(|e| key_error("signature algorithm", e))
+    }
+
+    /// Signs `message` (hashing it with SHA-256): PKCS #1 v1.5 bytes for RSA, DER for ECDSA.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AdapterError> {
+        with_signer!(self, |s, Sig| {
+            let sig: Sig = s.try_sign(message).map_err(|e| key_error("signing", e))?;
+            Ok(sig.to_vec())
+        })
+    }
+
+    /// A CMS SignedData (as DER ContentInfo) over `content`, signed by this key under `cert`, with
+    /// `cert` and `chain` (intermediates) included so a verifier can build the path to its roots.
+    pub fn sign_cms(
+        &self,
+        content: Content<'_>,
+        cert: &Certificate,
+        chain: &[Certificate],
+    ) -> Result<Vec<u8>, AdapterError> {
+        let cms_error = |e: &dyn std::fmt::Display| key_error("CMS signing", e);
+        let (econtent, digest) = match content {
+            Content::Detached(bytes) => (None, Some(Sha256::digest(bytes).to_vec())),
+            Content::Attached(bytes) => {
+                let octets = OctetString::new(bytes).map_err(|e| cms_error(&e))?;
+                (Some(Any::encode_from(&octets).map_err(|e| cms_error(&e))?), None)
+            }
+        };
+        let eci = EncapsulatedContentInfo {
+            econtent_type: ID_DATA,
+            econtent,
+        };
+        let sha256 = AlgorithmIdentifierOwned {
+            oid: ID_SHA_256,
+            parameters: None,
+        };
+        let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: cert.tbs_certificate.issuer.clone(),
+            serial_number: cert.tbs_certificate.serial_number.clone(),
+        });
+        let info = with_signer!(self, |s, Sig| {
+            let mut builder = SignedDataBuilder::new(&eci);
+            builder
+                .add_digest_algorithm(sha256.clone())
+                .map_err(|e| cms_error(&e))?;
+            for c in std::iter::once(cert).chain(chain) {
+                builder
+                    .add_certificate(CertificateChoices::Certificate(c.clone()))
+                    .map_err(|e| cms_error(&e))?;
+            }
+            let mut signer_info =
+                SignerInfoBuilder::new(&s, sid, sha256, &eci, digest.as_deref())
+                    .map_err(|e| cms_error(&e))?;
+            signer_info
+                .add_signed_attribute(create_signing_time_attribute().map_err(|e| cms_error(&e))?)
+                .map_err(|e| cms_error(&e))?;
+            builder
+                .add_signer_info::<_, Sig>(signer_info)
+                .map_err(|e| cms_error(&e))?;
+            builder.build().map_err(|e| cms_error(&e))?
+        });
+        info.to_der().map_err(|e| cms_error(&e))
+    }
+}

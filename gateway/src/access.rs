@@ -1,0 +1,153 @@
+//! The access list (which client may call which method) and the per-method signer rules, held
+//! behind one swappable pointer so the config file can change them without a restart.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use prost::Message;
+
+use crate::config::{ClientAccess, Config};
+use crate::error::GatewayError;
+use crate::trust::document::SignerRule;
+
+/// Every full method name the gateway serves (`kopir.v1.IdentityService/GetPerson`, ...), from
+/// the compiled descriptors, so configuration typos are caught on load.
+pub fn known_methods() -> &'static [String] {
+    static METHODS: OnceLock<Vec<String>> = OnceLock::new();
+    METHODS.get_or_init(|| {
+        let set = prost_types::FileDescriptorSet::decode(kopir_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_default();
+        set.file
+            .iter()
+            .flat_map(|f| {
+                let package = f.package().to_string();
+                f.service.iter().flat_map(move |s| {
+                    let service = format!("{package}.{}", s.name());
+                    s.method
+                        .iter()
+                        .map(move |m| format!("{service}/{}", m.name()))
+                })
+            })
+            .collect()
+    })
+}
+
+/// The rules in force.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    /// Access by client BIN.
+    pub clients: BTreeMap<String, ClientAccess>,
+    /// Signer rule by full method name.
+    pub signatures: BTreeMap<String, SignerRule>,
+}
+
+impl Policy {
+    fn from_config(config: &Config) -> Self {
+        Self {
+            clients: config.access.clone(),
+            signatures: config.signatures.clone(),
+        }
+    }
+
+    /// Whether client `bin` may call `method`; the client's configured name when it may.
+    pub fn allows(&self, bin: &str, method: &str) -> Result<&str, Option<&str>> {
+        let Some(entry) = self.clients.get(bin) else {
+            return Err(None);
+        };
+        let service = method.split_once('/').map(|(s, _)| s);
+        let listed = entry.allow.iter().any(|a| {
+            a == method
+                || a
+                    .strip_suffix("/*")
+                    .is_some_and(|s| Some(s) == service)
+        });
+        if listed {
+            Ok(&entry.name)
+        } else {
+            Err(Some(&entry.name))
+        }
+    }
+
+    /// Who must sign `method`'s requests.
+    pub fn signer_rule(&self, method: &str) -> SignerRule {
+        self.signatures.get(method).copied().unwrap_or_default()
+    }
+}
+
+/// The swappable policy, shared by the authorize and signature stages.
+#[derive(Debug, Clone)]
+pub struct AccessControl {
+    current: Arc<ArcSwap<Policy>>,
+}
+
+impl AccessControl {
+    /// The configuration's policy.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(Policy::from_config(config))),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> arc_swap::Guard<Arc<Policy>> {
+        self.current.load()
+    }
+
+    /// Checks `client_bin` against the list for `method`.
+    pub fn authorize(&self, client_bin: &str, method: &str) -> Result<(), GatewayError> {
+        let policy = self.current.load();
+        policy.allows(client_bin, method).map(|_| ()).map_err(|name| {
+            let masked = kopir_adapters::identifiers::Bin::parse(client_bin)
+                .map(|b| b.masked())
+                .unwrap_or_else(|_| "?".into());
+            GatewayError::PermissionDenied {
+                client: match name {
+                    Some(n) => format!("{n:?} (BIN {masked})"),
+                    None => format!("BIN {masked} (not in the access list)"),
+                },
+                method: method.to_string(),
+            }
+        })
+    }
+
+    /// Re-reads `path`; on a valid file with a changed policy, swaps it in. Returns whether it
+    /// changed. An invalid file leaves the policy in force and says why.
+    pub fn reload(&self, path: &std::path::Path) -> Result<bool, GatewayError> {
+        let config = Config::load(path)?;
+        let next = Policy::from_config(&config);
+        if **self.current.load() == next {
+            return Ok(false);
+        }
+        self.current.store(Arc::new(next));
+        Ok(true)
+    }
+
+    /// Watches `path` (by modification time, every `interval`) and reloads on change.
+    pub fn spawn_watch(&self, path: PathBuf, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let mut seen: Option<SystemTime> = modified(&path);
+            loop {
+                tokio::time::sleep(interval).await;
+                let now = modified(&path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                match this.reload(&path) {
+                    Ok(true) => tracing::info!(file = %path.display(), "access list reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(
+                        file = %path.display(),
+                        error = %e,
+                        "config change not applied; the previous access list stays in force"
+                    ),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,272 @@
+//! Signed request documents: the payload a signer signs names the method, the subject, the
+//! requester and (for contracts) every party; the gateway checks that the signers are exactly the
+//! people and organisations it names, as the configuration requires per method.
+
+use kopir_adapters::identifiers::{Bin, Iin};
+use serde::Deserialize;
+
+use super::signature::VerifiedSignature;
+use super::{Holder, Trust};
+use crate::error::{GatewayError, SignatureFailure};
+
+/// A payload and its detached CMS signatures, as a request carries them.
+#[derive(Debug, Clone, Default)]
+pub struct SignedDocument {
+    /// The exact bytes that were signed (a JSON request document).
+    pub payload: Vec<u8>,
+    /// One DER CMS SignedData per signer.
+    pub signatures: Vec<Vec<u8>>,
+}
+
+/// Who must have signed a method's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerRule {
+    /// No signature required; one that is sent is still verified in full.
+    #[default]
+    None,
+    /// The requester the document names.
+    Requester,
+    /// Every party the document names (a contract).
+    Parties,
+}
+
+/// A person or organisation a document names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartyRef {
+    /// The party's role ("pledgor", "pledgee", ...).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// A person, or the employee who signs for an organisation.
+    #[serde(default)]
+    pub iin: Option<String>,
+    /// An organisation.
+    #[serde(default)]
+    pub bin: Option<String>,
+}
+
+/// The JSON request document a signer signs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDocument {
+    /// Full gRPC method the document is for, e.g. `kopir.v1.IdentityService/GetPerson`.
+    pub method: String,
+    /// The IIN or BIN the request is about.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Who asks.
+    #[serde(default)]
+    pub requester: Option<PartyRef>,
+    /// A contract's parties.
+    #[serde(default)]
+    pub parties: Vec<PartyRef>,
+    /// Stated purpose.
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+/// A party with parsed identifiers.
+#[derive(Debug, Clone)]
+struct Party {
+    label: String,
+    iin: Option<Iin>,
+    bin: Option<Bin>,
+}
+
+impl Party {
+    fn parse(p: &PartyRef, label: String) -> Result<Self, GatewayError> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| GatewayError::Signature {
+            failure: SignatureFailure::Malformed,
+            detail: format!("{label}: {what} {e}"),
+        };
+        let iin = p
+            .iin
+            .as_deref()
+            .map(Iin::parse)
+            .transpose()
+            .map_err(|e| bad("IIN", &e))?;
+        let bin = p
+            .bin
+            .as_deref()
+            .map(Bin::parse)
+            .transpose()
+            .map_err(|e| bad("BIN", &e))?;
+        if iin.is_none() && bin.is_none() {
+            return Err(GatewayError::Signature {
+                failure: SignatureFailure::Malformed,
+                detail: format!("{label} names neither an IIN nor a BIN"),
+            });
+        }
+        Ok(Self { label, iin, bin })
+    }
+
+    fn signed_by(&self, holder: &Holder) -> bool {
+        self.iin.as_ref().is_none_or(|i| holder.iin.as_ref() == Some(i))
+            && self.bin.as_ref().is_none_or(|b| holder.bin.as_ref() == Some(b))
+    }
+
+    fn masked(&self) -> String {
+        let who = Holder {
+            iin: self.iin.clone(),
+            bin: self.bin.clone(),
+        };
+        format!("{} ({})", self.label, who.masked())
+    }
+}
+
+/// The outcome of a signed request's checks.
+#[derive(Debug, Clone)]
+pub struct Signers {
+    /// Every verified signature, in the request's order.
+    pub signatures: Vec<VerifiedSignature>,
+    /// The signed document.
+    pub document: RequestDocument,
+}
+
+fn refuse(failure: SignatureFailure, detail: String) -> GatewayError {
+    GatewayError::Signature { failure, detail }
+}
+
+/// What a call is, for the document checks.
+#[derive(Debug, Clone, Copy)]
+pub struct CallFacts<'a> {
+    /// Full gRPC method name.
+    pub method: &'a str,
+    /// The IIN or BIN the call is about.
+    pub subject: Option<&'a str>,
+    /// The calling organisation, from its client certificate.
+    pub client_bin: Option<&'a Bin>,
+}
+
+impl Trust {
+    /// Checks a request's signed document against `rule`: every signature valid, the document for
+    /// this method and subject, every signer named in it, and the requester or every party signed.
+    pub async fn verify_document(
+        &self,
+        document: Option<&SignedDocument>,
+        rule: SignerRule,
+        call: CallFacts<'_>,
+    ) -> Result<Option<Signers>, GatewayError> {
+        let Some(doc) = document.filter(|d| !d.payload.is_empty() || !d.signatures.is_empty())
+        else {
+            return match rule {
+                SignerRule::None => Ok(None),
+                SignerRule::Requester => Err(refuse(
+                    SignatureFailure::Missing,
+                    format!("{} requires a request document signed by the requester", call.method),
+                )),
+                SignerRule::Parties => Err(refuse(
+                    SignatureFailure::Missing,
+                    format!("{} requires a document signed by every party", call.method),
+                )),
+            };
+        };
+        let document: RequestDocument = serde_json::from_slice(&doc.payload).map_err(|e| {
+            refuse(
+                SignatureFailure::Malformed,
+                format!("the payload is not a JSON request document: {e}"),
+            )
+        })?;
+        if document.method != call.method {
+            return Err(refuse(
+                SignatureFailure::WrongDocument,
+                format!(
+                    "the document was signed for {}, not {}",
+                    document.method, call.method
+                ),
+            ));
+        }
+        if let Some(subject) = call.subject {
+            if document.subject.as_deref() != Some(subject) {
+                return Err(refuse(
+                    SignatureFailure::WrongDocument,
+                    "the document names another subject than the request".into(),
+                ));
+            }
+        }
+        if doc.signatures.is_empty() {
+            return Err(refuse(
+                SignatureFailure::Missing,
+                "the document carries no signature".into(),
+            ));
+        }
+        let requester = document
+            .requester
+            .as_ref()
+            .map(|r| Party::parse(r, "the requester".into()))
+            .transpose()?;
+        let parties = document
+            .parties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let role = p.role.as_deref().unwrap_or("party");
+                Party::parse(p, format!("party {} ({role})", i + 1))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let (Some(r), Some(client)) = (&requester, call.client_bin) {
+            if r.bin.as_ref().is_some_and(|b| b != client) {
+                return Err(refuse(
+                    SignatureFailure::SignerMismatch,
+                    "the requester organisation the document names is not the calling client"
+                        .into(),
+                ));
+            }
+        }
+
+        let mut signatures = Vec::with_capacity(doc.signatures.len());
+        for (i, cms) in doc.signatures.iter().enumerate() {
+            signatures.push(self.verify_signature(&doc.payload, cms, i).await?);
+        }
+        let named: Vec<&Party> = requester.iter().chain(parties.iter()).collect();
+        for (i, s) in signatures.iter().enumerate() {
+            if !named.iter().any(|p| p.signed_by(&s.chain.holder)) {
+                return Err(refuse(
+                    SignatureFailure::SignerMismatch,
+                    format!(
+                        "signature {} is by {}, whom the document does not name",
+                        i + 1,
+                        s.chain.holder.masked()
+                    ),
+                ));
+            }
+        }
+        let signed = |p: &Party| signatures.iter().any(|s| p.signed_by(&s.chain.holder));
+        match rule {
+            SignerRule::None => {}
+            SignerRule::Requester => {
+                let r = requester.as_ref().ok_or_else(|| {
+                    refuse(
+                        SignatureFailure::Malformed,
+                        "the document names no requester".into(),
+                    )
+                })?;
+                if !signed(r) {
+                    return Err(refuse(
+                        SignatureFailure::SignerMismatch,
+                        format!("{} has not signed the document", r.masked()),
+                    ));
+                }
+            }
+            SignerRule::Parties => {
+                if parties.is_empty() {
+                    return Err(refuse(
+                        SignatureFailure::Malformed,
+                        "the document names no parties".into(),
+                    ));
+                }
+                if let Some(missing) = parties.iter().find(|p| !signed(p)) {
+                    return Err(refuse(
+                        SignatureFailure::PartyMissing,
+                        format!("{} has not signed the document", missing.masked()),
+                    ));
+                }
+            }
+        }
+        Ok(Some(Signers {
+            signatures,
+            document,
+        }))
+    }
+}
