@@ -66,7 +66,11 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             "127.0.0.1:0",
             "--control-listen",
             "127.0.0.1:0",
+            "--ca-listen",
+            "127.0.0.1:0",
+            "--pki-dir",
         ])
+        .arg(out.path().join("pki"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -88,7 +92,7 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         let Ok(line) = rx.recv_timeout(wait) else {
             break;
         };
-        if let Some(a) = line.strip_prefix("gateway (gRPC, plaintext): ") {
+        if let Some(a) = line.strip_prefix("gateway (gRPC over TLS, client certificate required): ") {
             addr = Some(a.trim().to_string());
         }
         if let Some(i) = line.strip_prefix("sample IIN: ") {
@@ -103,6 +107,7 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
     let run = Command::new("python3")
         .arg(root.join("tests/python/get_person.py"))
         .args([&addr, &iin])
+        .arg(out.path().join("pki"))
         .env("PYTHONPATH", out.path())
         .output()
         .unwrap();
