@@ -1,0 +1,372 @@
+//! Trust end to end: client certificates at the handshake, the access list, signed requests and
+//! their failures, each with its own status.
+
+use std::time::Duration;
+
+use kopir_adapters::signing::{Content, KeyAlgorithm, KeyPair};
+use kopir_gateway::proto::v1 as pb;
+use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
+use kopir_gateway::trust::document::SignerRule;
+use kopir_gateway::Config;
+use kopir_mocks::pki::{Holder, Issued, MockCa, Window, DEMO_BANK_BIN};
+use kopir_tests::{person_request, test_config, Env};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+const ADDRESS: &str = "kopir.v1.IdentityService/GetAddressReference";
+const ENTITY: &str = "kopir.v1.IdentityService/GetLegalEntity";
+
+/// Writes `issued` as `NAME.crt` (with the intermediate) and `NAME.key` into the env's PKI folder.
+fn write_client(env: &Env, name: &str, issued: &Issued, intermediate: &MockCa) {
+    let chain = issued.cert_pem().unwrap() + &intermediate.intermediate_pem().unwrap();
+    std::fs::write(env.pki_file(&format!("{name}.crt")), chain).unwrap();
+    std::fs::write(env.pki_file(&format!("{name}.key")), issued.key_pem().unwrap()).unwrap();
+}
+
+/// A call as client `name`: the handshake's refusal or the call's status.
+async fn call_as(env: &Env, name: &str) -> Result<(), String> {
+    let channel = env.channel_as(name).await.map_err(|e| format!("connect: {e}"))?;
+    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    IdentityServiceClient::new(channel)
+        .get_person(person_request(&iin))
+        .await
+        .map(|_| ())
+        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+}
+
+#[tokio::test]
+async fn clients_without_a_valid_certificate_are_refused() {
+    let env = Env::start_with_crl(test_config(), Duration::from_secs(1)).await;
+    let ca = env.demo.pki.ca.clone();
+    let portal = kopir_mocks::pki::DEMO_PORTAL_BIN.to_string();
+    let client = |bin: &str| Holder::Client {
+        bin: bin.into(),
+        name: "test client".into(),
+    };
+    assert!(call_as(&env, "portal").await.is_ok(), "the demo portal is let in");
+
+    // No client certificate at all.
+    let no_cert = kopir_tests::connect(env.demo.gateway.addr, env.pki.path(), None).await;
+    let refused = match no_cert {
+        Err(_) => true,
+        Ok(ch) => IdentityServiceClient::new(ch)
+            .get_person(person_request("900502400668"))
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a client without a certificate got through");
+
+    // A certificate from a CA the gateway does not trust.
+    let foreign = MockCa::new(KeyAlgorithm::EcdsaP256, Duration::from_secs(60)).unwrap();
+    let stranger = foreign
+        .issue(&client(&portal), KeyAlgorithm::EcdsaP256, Window::days(30))
+        .unwrap();
+    write_client(&env, "stranger", &stranger, &foreign);
+    let e = call_as(&env, "stranger").await.unwrap_err();
+    assert!(!e.starts_with("Ok"), "{e}");
+
+    // An expired certificate from the trusted CA.
+    let expired = ca
+        .issue(&client(&portal), KeyAlgorithm::EcdsaP256, Window::expired())
+        .unwrap();
+    write_client(&env, "expired", &expired, &ca);
+    call_as(&env, "expired").await.unwrap_err();
+
+    // A certificate revoked after the gateway fetched the CRL: refused once the next one is out.
+    let revoked = ca
+        .issue(&client(&portal), KeyAlgorithm::Rsa2048, Window::days(30))
+        .unwrap();
+    write_client(&env, "revoked", &revoked, &ca);
+    call_as(&env, "revoked").await.expect("valid before revocation");
+    assert!(ca.revoke(&revoked.serial_hex()));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let e = call_as(&env, "revoked").await.unwrap_err();
+    assert!(e.starts_with("Unauthenticated") && e.contains("revoked"), "{e}");
+    assert!(call_as(&env, "portal").await.is_ok(), "others are unaffected");
+}
+
+#[tokio::test]
+async fn a_client_calling_an_unlisted_method_is_denied_by_name() {
+    let env = Env::start(test_config()).await;
+    let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
+    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let s = bank
+        .clone()
+        .get_address_reference(pb::GetAddressReferenceRequest {
+            meta: None,
+            iin: Some(pb::Iin { value: iin.clone() }),
+            signed: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied);
+    assert!(s.message().contains("Demo Bank"), "{}", s.message());
+    assert!(s.message().contains(ADDRESS), "{}", s.message());
+    assert!(bank.clone().get_person(person_request(&iin)).await.is_ok());
+
+    // An organisation with a valid certificate but no entry at all.
+    let ca = env.demo.pki.ca.clone();
+    let other = ca
+        .issue(
+            &Holder::Client {
+                bin: "120940007896".into(),
+                name: "unlisted".into(),
+            },
+            KeyAlgorithm::EcdsaP256,
+            Window::days(30),
+        )
+        .unwrap();
+    write_client(&env, "unlisted", &other, &ca);
+    let e = call_as(&env, "unlisted").await.unwrap_err();
+    assert!(e.starts_with("PermissionDenied") && e.contains("not in the access list"), "{e}");
+}
+
+#[tokio::test]
+async fn the_access_list_reloads_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kopir.toml");
+    let original = kopir_gateway::config::EMBEDDED.replace(
+        "reload_interval_ms = 1000",
+        "reload_interval_ms = 100",
+    );
+    std::fs::write(&path, &original).unwrap();
+    let env = Env::start(Config::load(&path).unwrap()).await;
+    let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
+    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let reference = || pb::GetAddressReferenceRequest {
+        meta: None,
+        iin: Some(pb::Iin { value: iin.clone() }),
+        signed: None,
+    };
+    let s = bank.clone().get_address_reference(reference()).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied);
+
+    let widened = original.replace(
+        "allow = [\"kopir.v1.IdentityService/GetLegalEntity\", \"kopir.v1.IdentityService/GetPerson\"]",
+        "allow = [\"kopir.v1.IdentityService/*\"]",
+    );
+    assert_ne!(widened, original);
+    std::fs::write(&path, &widened).unwrap();
+    let reloaded = Env::eventually(Duration::from_secs(5), async || {
+        bank.clone().get_address_reference(reference()).await.is_ok()
+    })
+    .await;
+    assert!(reloaded, "the bank was not let in after the access list changed");
+
+    // A broken file leaves the list in force.
+    std::fs::write(&path, "this is not toml [").unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(bank.clone().get_address_reference(reference()).await.is_ok());
+}
+
+/// The signed-request fixture: a gateway where the address reference needs the requester's
+/// signature and the legal-entity lookup a contract signed by every party.
+async fn signing_env() -> Env {
+    let mut c = test_config();
+    c.signatures.insert(ADDRESS.into(), SignerRule::Requester);
+    c.signatures.insert(ENTITY.into(), SignerRule::Parties);
+    Env::start_with_crl(c, Duration::from_secs(1)).await
+}
+
+fn sign(issued: &Issued, ca: &MockCa, payload: &[u8]) -> Vec<u8> {
+    issued
+        .key
+        .sign_cms(Content::Detached(payload), &issued.cert, &[ca.intermediate().clone()])
+        .unwrap()
+}
+
+fn address_document(iin: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "method": ADDRESS,
+        "subject": iin,
+        "requester": {"iin": iin},
+        "purpose": "address reference for a notary",
+    }))
+    .unwrap()
+}
+
+async fn address_reference(env: &Env, iin: &str, signed: Option<pb::SignedDocument>) -> tonic::Status {
+    match env
+        .identity()
+        .get_address_reference(pb::GetAddressReferenceRequest {
+            meta: None,
+            iin: Some(pb::Iin { value: iin.into() }),
+            signed,
+        })
+        .await
+    {
+        Ok(_) => tonic::Status::ok(""),
+        Err(s) => s,
+    }
+}
+
+fn reason(s: &tonic::Status) -> String {
+    s.get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn signed_requests_are_checked_and_each_failure_names_itself() {
+    let env = signing_env().await;
+    let ca = env.demo.pki.ca.clone();
+    let citizen = &env.demo.pki.citizen;
+    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let doc = address_document(&iin);
+    let signed = |payload: Vec<u8>, sigs: Vec<Vec<u8>>| {
+        Some(pb::SignedDocument {
+            payload,
+            signatures: sigs,
+        })
+    };
+
+    // Valid (RSA-2048 citizen certificate).
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(citizen, &ca, &doc)])).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message());
+    assert!(env.demo.gateway.trust.cached_chains() >= 1, "the verified chain is cached");
+
+    // No signature where the method needs one.
+    let s = address_reference(&env, &iin, None).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::FailedPrecondition, "SIGNATURE_MISSING"));
+
+    // One payload byte flipped after signing.
+    let mut flipped = doc.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x01;
+    let s = address_reference(&env, &iin, signed(flipped, vec![sign(citizen, &ca, &doc)])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "SIGNATURE_INVALID"));
+    assert!(s.message().contains("payload differs"), "{}", s.message());
+
+    // Signed with a key other than the certificate's.
+    let impostor = Issued {
+        cert: citizen.cert.clone(),
+        key: KeyPair::generate(KeyAlgorithm::EcdsaP256).unwrap(),
+    };
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(&impostor, &ca, &doc)])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "SIGNATURE_INVALID"));
+    assert!(s.message().contains("does not verify"), "{}", s.message());
+
+    // An expired certificate.
+    let person = |w: Window| {
+        ca.issue(
+            &Holder::Person {
+                iin: iin.clone(),
+                name: "Test Person".into(),
+            },
+            KeyAlgorithm::EcdsaP256,
+            w,
+        )
+        .unwrap()
+    };
+    let expired = person(Window::expired());
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(&expired, &ca, &doc)])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "CERTIFICATE_EXPIRED"));
+
+    // A certificate from a CA the gateway does not trust.
+    let foreign = MockCa::new(KeyAlgorithm::EcdsaP256, Duration::from_secs(60)).unwrap();
+    let stranger = foreign
+        .issue(
+            &Holder::Person {
+                iin: iin.clone(),
+                name: "Test Person".into(),
+            },
+            KeyAlgorithm::EcdsaP256,
+            Window::days(30),
+        )
+        .unwrap();
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(&stranger, &foreign, &doc)])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "CERTIFICATE_UNKNOWN_ISSUER"));
+
+    // Revoked after the gateway first fetched the CRL: accepted, revoked, refused at nextUpdate.
+    let soon_revoked = person(Window::days(30));
+    let sig = sign(&soon_revoked, &ca, &doc);
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sig.clone()])).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message());
+    assert!(ca.revoke(&soon_revoked.serial_hex()));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sig])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "CERTIFICATE_REVOKED"));
+
+    // Signed by someone other than the requester the document names.
+    let officer = &env.demo.pki.officer;
+    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(officer, &ca, &doc)])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::PermissionDenied, "SIGNER_MISMATCH"));
+
+    // A document for another subject.
+    let other = env.demo.mocks.population.person_order[1].clone();
+    let s = address_reference(&env, &other, signed(doc.clone(), vec![sign(citizen, &ca, &doc)])).await;
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::InvalidArgument, "SIGNED_DOCUMENT_MISMATCH"));
+}
+
+#[tokio::test]
+async fn a_contract_needs_every_partys_signature() {
+    let env = signing_env().await;
+    let ca = env.demo.pki.ca.clone();
+    let citizen_iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let entity = env.demo.mocks.population.sample_entity().unwrap().bin.clone();
+    let contract = serde_json::to_vec(&serde_json::json!({
+        "method": ENTITY,
+        "subject": entity,
+        "parties": [
+            {"role": "pledgee", "bin": DEMO_BANK_BIN},
+            {"role": "pledgor", "iin": citizen_iin},
+        ],
+    }))
+    .unwrap();
+    let officer_sig = sign(&env.demo.pki.officer, &ca, &contract);
+    let citizen_sig = sign(&env.demo.pki.citizen, &ca, &contract);
+    let lookup = |sigs: Vec<Vec<u8>>| pb::GetLegalEntityRequest {
+        meta: None,
+        bin: Some(pb::Bin { value: entity.clone() }),
+        signed: Some(pb::SignedDocument {
+            payload: contract.clone(),
+            signatures: sigs,
+        }),
+    };
+    let s = env
+        .identity()
+        .get_legal_entity(lookup(vec![officer_sig.clone()]))
+        .await
+        .unwrap_err();
+    assert_eq!((s.code(), reason(&s).as_str()), (Code::FailedPrecondition, "PARTY_SIGNATURE_MISSING"));
+    assert!(s.message().contains("pledgor"), "{}", s.message());
+    assert!(!s.message().contains(&citizen_iin), "no personal number in messages");
+    let ok = env
+        .identity()
+        .get_legal_entity(lookup(vec![officer_sig, citizen_sig]))
+        .await
+        .expect("both parties signed");
+    assert_eq!(ok.into_inner().legal_entity.unwrap().bin, entity);
+}
+
+#[tokio::test]
+async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
+    use prost::Message;
+    let env = Env::start(test_config()).await;
+    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let response = env
+        .identity()
+        .get_person(person_request(&iin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!response.seal.is_empty(), "the response carries a seal");
+    let bytes = response.encode_to_vec();
+    let certs =
+        kopir_gateway::trust::read_pem_certificates(&env.pki_file("gateway-seal.crt")).unwrap();
+    let report = kopir_gateway::trust::seal::verify_sealed(&bytes, &certs[0]).unwrap();
+    assert_eq!(report.statement.registry, "persons");
+    assert_eq!(report.statement.request_id, response.info.unwrap().request_id);
+    for at in [3, bytes.len() / 3, bytes.len() - 5] {
+        let mut changed = bytes.clone();
+        changed[at] ^= 0x20;
+        assert!(
+            kopir_gateway::trust::seal::verify_sealed(&changed, &certs[0]).is_err(),
+            "byte {at} changed and the seal still verified"
+        );
+    }
+    // Another key's certificate does not verify it.
+    let other = &env.demo.pki.portal;
+    let other_der = rustls_pki_types::CertificateDer::from(other.cert_der().unwrap());
+    assert!(kopir_gateway::trust::seal::verify_sealed(&bytes, &other_der).is_err());
+}
