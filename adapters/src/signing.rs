@@ -152,7 +152,10 @@ impl KeyPair {
             Content::Detached(bytes) => (None, Some(Sha256::digest(bytes).to_vec())),
             Content::Attached(bytes) => {
                 let octets = OctetString::new(bytes).map_err(|e| cms_error(&e))?;
-                (Some(Any::encode_from(&octets).map_err(|e| cms_error(&e))?), None)
+                (
+                    Some(Any::encode_from(&octets).map_err(|e| cms_error(&e))?),
+                    None,
+                )
             }
         };
         let eci = EncapsulatedContentInfo {
@@ -177,9 +180,8 @@ impl KeyPair {
                     .add_certificate(CertificateChoices::Certificate(c.clone()))
                     .map_err(|e| cms_error(&e))?;
             }
-            let mut signer_info =
-                SignerInfoBuilder::new(&s, sid, sha256, &eci, digest.as_deref())
-                    .map_err(|e| cms_error(&e))?;
+            let mut signer_info = SignerInfoBuilder::new(&s, sid, sha256, &eci, digest.as_deref())
+                .map_err(|e| cms_error(&e))?;
             signer_info
                 .add_signed_attribute(create_signing_time_attribute().map_err(|e| cms_error(&e))?)
                 .map_err(|e| cms_error(&e))?;

@@ -58,12 +58,10 @@ impl Policy {
             return Err(None);
         };
         let service = method.split_once('/').map(|(s, _)| s);
-        let listed = entry.allow.iter().any(|a| {
-            a == method
-                || a
-                    .strip_suffix("/*")
-                    .is_some_and(|s| Some(s) == service)
-        });
+        let listed = entry
+            .allow
+            .iter()
+            .any(|a| a == method || a.strip_suffix("/*").is_some_and(|s| Some(s) == service));
         if listed {
             Ok(&entry.name)
         } else {
@@ -99,18 +97,21 @@ impl AccessControl {
     /// Checks `client_bin` against the list for `method`.
     pub fn authorize(&self, client_bin: &str, method: &str) -> Result<(), GatewayError> {
         let policy = self.current.load();
-        policy.allows(client_bin, method).map(|_| ()).map_err(|name| {
-            let masked = kopir_adapters::identifiers::Bin::parse(client_bin)
-                .map(|b| b.masked())
-                .unwrap_or_else(|_| "?".into());
-            GatewayError::PermissionDenied {
-                client: match name {
-                    Some(n) => format!("{n:?} (BIN {masked})"),
-                    None => format!("BIN {masked} (not in the access list)"),
-                },
-                method: method.to_string(),
-            }
-        })
+        policy
+            .allows(client_bin, method)
+            .map(|_| ())
+            .map_err(|name| {
+                let masked = kopir_adapters::identifiers::Bin::parse(client_bin)
+                    .map(|b| b.masked())
+                    .unwrap_or_else(|_| "?".into());
+                GatewayError::PermissionDenied {
+                    client: match name {
+                        Some(n) => format!("{n:?} (BIN {masked})"),
+                        None => format!("BIN {masked} (not in the access list)"),
+                    },
+                    method: method.to_string(),
+                }
+            })
     }
 
     /// Re-reads `path`; on a valid file with a changed policy, swaps it in. Returns whether it

@@ -406,7 +406,9 @@ impl Config {
             }
         }
         if !self.server.plaintext
-            && (self.trust.tls_cert.is_none() || self.trust.tls_key.is_none() || self.trust.roots.is_empty())
+            && (self.trust.tls_cert.is_none()
+                || self.trust.tls_key.is_none()
+                || self.trust.roots.is_empty())
         {
             return Err(bad(
                 "TLS needs trust.tls_cert, trust.tls_key and at least one trust.roots file; \

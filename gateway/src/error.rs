@@ -202,7 +202,9 @@ impl GatewayError {
                     Code::Internal
                 }
                 AdapterError::Registry { .. } => Code::Unavailable,
-                AdapterError::Malformed { .. } | AdapterError::Config { .. } | AdapterError::Key(_) => Code::Internal,
+                AdapterError::Malformed { .. }
+                | AdapterError::Config { .. }
+                | AdapterError::Key(_) => Code::Internal,
             },
             Self::Config { .. } | Self::Server(_) => Code::Internal,
         }
@@ -219,9 +221,9 @@ impl GatewayError {
                 AdapterError::Registry { code, .. } => {
                     !(code.starts_with("AUTH") || code.starts_with("VLDT"))
                 }
-                AdapterError::NotFound { .. } | AdapterError::Config { .. } | AdapterError::Key(_) => {
-                    false
-                }
+                AdapterError::NotFound { .. }
+                | AdapterError::Config { .. }
+                | AdapterError::Key(_) => false,
             },
             _ => false,
         }
@@ -262,15 +264,23 @@ impl GatewayError {
         }
         if let Self::Signature { failure, .. } = self {
             return match failure {
-                SignatureFailure::Revoked | SignatureFailure::Expired | SignatureFailure::NotYetValid => {
+                SignatureFailure::Revoked
+                | SignatureFailure::Expired
+                | SignatureFailure::NotYetValid => {
                     "sign again with a valid certificate from the national certification authority"
                 }
                 SignatureFailure::Invalid | SignatureFailure::Malformed => {
                     "sign the exact payload bytes again and send them unchanged"
                 }
-                SignatureFailure::UnknownIssuer => "sign with a certificate issued by a certification authority the gateway trusts",
-                SignatureFailure::KeyUsage => "sign with a signing (not an authentication) certificate",
-                SignatureFailure::SignerMismatch | SignatureFailure::PartyMissing | SignatureFailure::Missing => {
+                SignatureFailure::UnknownIssuer => {
+                    "sign with a certificate issued by a certification authority the gateway trusts"
+                }
+                SignatureFailure::KeyUsage => {
+                    "sign with a signing (not an authentication) certificate"
+                }
+                SignatureFailure::SignerMismatch
+                | SignatureFailure::PartyMissing
+                | SignatureFailure::Missing => {
                     "have every party the document names sign it with their own certificate"
                 }
                 SignatureFailure::WrongDocument => "sign a document for this method and subject",

@@ -137,7 +137,12 @@ fn verify(file: &std::path::Path, cert: &std::path::Path) -> Result<(), GatewayE
                  This proves that the gateway holding this certificate's key relayed exactly these \
                  response bytes for that request, from that registry, at that time. It does not by \
                  itself prove that the certificate was valid then: check it against the CA's CRL.",
-                report.sealed_by, s.sealed_at, s.method, s.registry, s.request_id, s.payload_sha256
+                report.sealed_by,
+                s.sealed_at,
+                s.method,
+                s.registry,
+                s.request_id,
+                s.payload_sha256
             );
             Ok(())
         }

@@ -14,17 +14,17 @@ use tonic::transport::{Certificate, Identity as TlsIdentity, ServerTlsConfig};
 
 use crate::access::AccessControl;
 use crate::api::identity::Identity;
-use crate::config::TrustConfig;
-use crate::pipeline::TrustStages;
-use crate::trust::seal::Sealer;
-use crate::trust::Trust;
 use crate::config::Config;
+use crate::config::TrustConfig;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
+use crate::pipeline::TrustStages;
 use crate::pipeline::{self, cache::Caches};
 use crate::proto::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::routing::{Registries, Router};
+use crate::trust::seal::Sealer;
+use crate::trust::Trust;
 
 /// A running gateway.
 pub struct Gateway {

@@ -92,7 +92,8 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         let Ok(line) = rx.recv_timeout(wait) else {
             break;
         };
-        if let Some(a) = line.strip_prefix("gateway (gRPC over TLS, client certificate required): ") {
+        if let Some(a) = line.strip_prefix("gateway (gRPC over TLS, client certificate required): ")
+        {
             addr = Some(a.trim().to_string());
         }
         if let Some(i) = line.strip_prefix("sample IIN: ") {

@@ -111,7 +111,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mocks = MockSet::start(&config).await?;
     let pop = &mocks.population;
-    let citizen = pop.sample_person().map(|p| p.iin.clone()).unwrap_or_default();
+    let citizen = pop
+        .sample_person()
+        .map(|p| p.iin.clone())
+        .unwrap_or_default();
     let pki = DemoPki::generate(&citizen, Duration::from_secs(args.crl_validity_s))?;
     pki.write(&args.pki_dir)?;
     let ca = CaServer::start(Arc::clone(&pki.ca), args.ca_listen).await?;

@@ -16,9 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME, SERIAL_NUMBER};
-use const_oid::db::rfc5280::{
-    ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION, ID_KP_SERVER_AUTH,
-};
+use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION, ID_KP_SERVER_AUTH};
 use const_oid::AssociatedOid;
 use der::asn1::{BitString, Ia5String, OctetString, PrintableString, SetOfVec, Utf8StringRef};
 use der::{Any, Decode, Encode, EncodePem};
@@ -195,7 +193,10 @@ impl std::fmt::Debug for MockCa {
     }
 }
 
-fn rdn(oid: const_oid::ObjectIdentifier, value: &str) -> Result<RelativeDistinguishedName, PkiError> {
+fn rdn(
+    oid: const_oid::ObjectIdentifier,
+    value: &str,
+) -> Result<RelativeDistinguishedName, PkiError> {
     // serialNumber and country are PrintableString by X.520; names are UTF-8 (Kazakh letters).
     let value = if oid == SERIAL_NUMBER || oid == COUNTRY_NAME {
         Any::encode_from(&PrintableString::new(value).map_err(enc)?).map_err(enc)?
@@ -203,7 +204,8 @@ fn rdn(oid: const_oid::ObjectIdentifier, value: &str) -> Result<RelativeDistingu
         Any::encode_from(&Utf8StringRef::new(value).map_err(enc)?).map_err(enc)?
     };
     let mut set = SetOfVec::new();
-    set.insert(AttributeTypeAndValue { oid, value }).map_err(enc)?;
+    set.insert(AttributeTypeAndValue { oid, value })
+        .map_err(enc)?;
     Ok(RelativeDistinguishedName::from(set))
 }
 
@@ -506,7 +508,11 @@ impl MockCa {
                 })
             })
             .collect::<Result<Vec<_>, PkiError>>()?;
-        let issuer_spki = &self.intermediate.cert.tbs_certificate.subject_public_key_info;
+        let issuer_spki = &self
+            .intermediate
+            .cert
+            .tbs_certificate
+            .subject_public_key_info;
         let tbs = TbsCertList {
             version: Version::V2,
             signature: self.intermediate.key.signature_algorithm()?,

@@ -20,13 +20,27 @@ const ENTITY: &str = "kopir.v1.IdentityService/GetLegalEntity";
 fn write_client(env: &Env, name: &str, issued: &Issued, intermediate: &MockCa) {
     let chain = issued.cert_pem().unwrap() + &intermediate.intermediate_pem().unwrap();
     std::fs::write(env.pki_file(&format!("{name}.crt")), chain).unwrap();
-    std::fs::write(env.pki_file(&format!("{name}.key")), issued.key_pem().unwrap()).unwrap();
+    std::fs::write(
+        env.pki_file(&format!("{name}.key")),
+        issued.key_pem().unwrap(),
+    )
+    .unwrap();
 }
 
 /// A call as client `name`: the handshake's refusal or the call's status.
 async fn call_as(env: &Env, name: &str) -> Result<(), String> {
-    let channel = env.channel_as(name).await.map_err(|e| format!("connect: {e}"))?;
-    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let channel = env
+        .channel_as(name)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let iin = env
+        .demo
+        .mocks
+        .population
+        .sample_person()
+        .unwrap()
+        .iin
+        .clone();
     IdentityServiceClient::new(channel)
         .get_person(person_request(&iin))
         .await
@@ -43,7 +57,10 @@ async fn clients_without_a_valid_certificate_are_refused() {
         bin: bin.into(),
         name: "test client".into(),
     };
-    assert!(call_as(&env, "portal").await.is_ok(), "the demo portal is let in");
+    assert!(
+        call_as(&env, "portal").await.is_ok(),
+        "the demo portal is let in"
+    );
 
     // No client certificate at all.
     let no_cert = kopir_tests::connect(env.demo.gateway.addr, env.pki.path(), None).await;
@@ -77,19 +94,34 @@ async fn clients_without_a_valid_certificate_are_refused() {
         .issue(&client(&portal), KeyAlgorithm::Rsa2048, Window::days(30))
         .unwrap();
     write_client(&env, "revoked", &revoked, &ca);
-    call_as(&env, "revoked").await.expect("valid before revocation");
+    call_as(&env, "revoked")
+        .await
+        .expect("valid before revocation");
     assert!(ca.revoke(&revoked.serial_hex()));
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let e = call_as(&env, "revoked").await.unwrap_err();
-    assert!(e.starts_with("Unauthenticated") && e.contains("revoked"), "{e}");
-    assert!(call_as(&env, "portal").await.is_ok(), "others are unaffected");
+    assert!(
+        e.starts_with("Unauthenticated") && e.contains("revoked"),
+        "{e}"
+    );
+    assert!(
+        call_as(&env, "portal").await.is_ok(),
+        "others are unaffected"
+    );
 }
 
 #[tokio::test]
 async fn a_client_calling_an_unlisted_method_is_denied_by_name() {
     let env = Env::start(test_config()).await;
     let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
-    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let iin = env
+        .demo
+        .mocks
+        .population
+        .sample_person()
+        .unwrap()
+        .iin
+        .clone();
     let s = bank
         .clone()
         .get_address_reference(pb::GetAddressReferenceRequest {
@@ -118,27 +150,39 @@ async fn a_client_calling_an_unlisted_method_is_denied_by_name() {
         .unwrap();
     write_client(&env, "unlisted", &other, &ca);
     let e = call_as(&env, "unlisted").await.unwrap_err();
-    assert!(e.starts_with("PermissionDenied") && e.contains("not in the access list"), "{e}");
+    assert!(
+        e.starts_with("PermissionDenied") && e.contains("not in the access list"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn the_access_list_reloads_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kopir.toml");
-    let original = kopir_gateway::config::EMBEDDED.replace(
-        "reload_interval_ms = 1000",
-        "reload_interval_ms = 100",
-    );
+    let original = kopir_gateway::config::EMBEDDED
+        .replace("reload_interval_ms = 1000", "reload_interval_ms = 100");
     std::fs::write(&path, &original).unwrap();
     let env = Env::start(Config::load(&path).unwrap()).await;
     let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
-    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let iin = env
+        .demo
+        .mocks
+        .population
+        .sample_person()
+        .unwrap()
+        .iin
+        .clone();
     let reference = || pb::GetAddressReferenceRequest {
         meta: None,
         iin: Some(pb::Iin { value: iin.clone() }),
         signed: None,
     };
-    let s = bank.clone().get_address_reference(reference()).await.unwrap_err();
+    let s = bank
+        .clone()
+        .get_address_reference(reference())
+        .await
+        .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);
 
     let widened = original.replace(
@@ -148,15 +192,25 @@ async fn the_access_list_reloads_without_a_restart() {
     assert_ne!(widened, original);
     std::fs::write(&path, &widened).unwrap();
     let reloaded = Env::eventually(Duration::from_secs(5), async || {
-        bank.clone().get_address_reference(reference()).await.is_ok()
+        bank.clone()
+            .get_address_reference(reference())
+            .await
+            .is_ok()
     })
     .await;
-    assert!(reloaded, "the bank was not let in after the access list changed");
+    assert!(
+        reloaded,
+        "the bank was not let in after the access list changed"
+    );
 
     // A broken file leaves the list in force.
     std::fs::write(&path, "this is not toml [").unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(bank.clone().get_address_reference(reference()).await.is_ok());
+    assert!(bank
+        .clone()
+        .get_address_reference(reference())
+        .await
+        .is_ok());
 }
 
 /// The signed-request fixture: a gateway where the address reference needs the requester's
@@ -171,7 +225,11 @@ async fn signing_env() -> Env {
 fn sign(issued: &Issued, ca: &MockCa, payload: &[u8]) -> Vec<u8> {
     issued
         .key
-        .sign_cms(Content::Detached(payload), &issued.cert, &[ca.intermediate().clone()])
+        .sign_cms(
+            Content::Detached(payload),
+            &issued.cert,
+            &[ca.intermediate().clone()],
+        )
         .unwrap()
 }
 
@@ -185,7 +243,11 @@ fn address_document(iin: &str) -> Vec<u8> {
     .unwrap()
 }
 
-async fn address_reference(env: &Env, iin: &str, signed: Option<pb::SignedDocument>) -> tonic::Status {
+async fn address_reference(
+    env: &Env,
+    iin: &str,
+    signed: Option<pb::SignedDocument>,
+) -> tonic::Status {
     match env
         .identity()
         .get_address_reference(pb::GetAddressReferenceRequest {
@@ -211,7 +273,14 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
     let env = signing_env().await;
     let ca = env.demo.pki.ca.clone();
     let citizen = &env.demo.pki.citizen;
-    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let iin = env
+        .demo
+        .mocks
+        .population
+        .sample_person()
+        .unwrap()
+        .iin
+        .clone();
     let doc = address_document(&iin);
     let signed = |payload: Vec<u8>, sigs: Vec<Vec<u8>>| {
         Some(pb::SignedDocument {
@@ -221,20 +290,34 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
     };
 
     // Valid (RSA-2048 citizen certificate).
-    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(citizen, &ca, &doc)])).await;
+    let s = address_reference(
+        &env,
+        &iin,
+        signed(doc.clone(), vec![sign(citizen, &ca, &doc)]),
+    )
+    .await;
     assert_eq!(s.code(), Code::Ok, "{}", s.message());
-    assert!(env.demo.gateway.trust.cached_chains() >= 1, "the verified chain is cached");
+    assert!(
+        env.demo.gateway.trust.cached_chains() >= 1,
+        "the verified chain is cached"
+    );
 
     // No signature where the method needs one.
     let s = address_reference(&env, &iin, None).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::FailedPrecondition, "SIGNATURE_MISSING"));
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::FailedPrecondition, "SIGNATURE_MISSING")
+    );
 
     // One payload byte flipped after signing.
     let mut flipped = doc.clone();
     let at = flipped.len() / 2;
     flipped[at] ^= 0x01;
     let s = address_reference(&env, &iin, signed(flipped, vec![sign(citizen, &ca, &doc)])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "SIGNATURE_INVALID"));
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::Unauthenticated, "SIGNATURE_INVALID")
+    );
     assert!(s.message().contains("payload differs"), "{}", s.message());
 
     // Signed with a key other than the certificate's.
@@ -242,8 +325,16 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
         cert: citizen.cert.clone(),
         key: KeyPair::generate(KeyAlgorithm::EcdsaP256).unwrap(),
     };
-    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(&impostor, &ca, &doc)])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "SIGNATURE_INVALID"));
+    let s = address_reference(
+        &env,
+        &iin,
+        signed(doc.clone(), vec![sign(&impostor, &ca, &doc)]),
+    )
+    .await;
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::Unauthenticated, "SIGNATURE_INVALID")
+    );
     assert!(s.message().contains("does not verify"), "{}", s.message());
 
     // An expired certificate.
@@ -259,8 +350,16 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
         .unwrap()
     };
     let expired = person(Window::expired());
-    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(&expired, &ca, &doc)])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "CERTIFICATE_EXPIRED"));
+    let s = address_reference(
+        &env,
+        &iin,
+        signed(doc.clone(), vec![sign(&expired, &ca, &doc)]),
+    )
+    .await;
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::Unauthenticated, "CERTIFICATE_EXPIRED")
+    );
 
     // A certificate from a CA the gateway does not trust.
     let foreign = MockCa::new(KeyAlgorithm::EcdsaP256, Duration::from_secs(60)).unwrap();
@@ -274,8 +373,16 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
             Window::days(30),
         )
         .unwrap();
-    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(&stranger, &foreign, &doc)])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "CERTIFICATE_UNKNOWN_ISSUER"));
+    let s = address_reference(
+        &env,
+        &iin,
+        signed(doc.clone(), vec![sign(&stranger, &foreign, &doc)]),
+    )
+    .await;
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::Unauthenticated, "CERTIFICATE_UNKNOWN_ISSUER")
+    );
 
     // Revoked after the gateway first fetched the CRL: accepted, revoked, refused at nextUpdate.
     let soon_revoked = person(Window::days(30));
@@ -285,25 +392,58 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
     assert!(ca.revoke(&soon_revoked.serial_hex()));
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let s = address_reference(&env, &iin, signed(doc.clone(), vec![sig])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::Unauthenticated, "CERTIFICATE_REVOKED"));
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::Unauthenticated, "CERTIFICATE_REVOKED")
+    );
 
     // Signed by someone other than the requester the document names.
     let officer = &env.demo.pki.officer;
-    let s = address_reference(&env, &iin, signed(doc.clone(), vec![sign(officer, &ca, &doc)])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::PermissionDenied, "SIGNER_MISMATCH"));
+    let s = address_reference(
+        &env,
+        &iin,
+        signed(doc.clone(), vec![sign(officer, &ca, &doc)]),
+    )
+    .await;
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::PermissionDenied, "SIGNER_MISMATCH")
+    );
 
     // A document for another subject.
     let other = env.demo.mocks.population.person_order[1].clone();
-    let s = address_reference(&env, &other, signed(doc.clone(), vec![sign(citizen, &ca, &doc)])).await;
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::InvalidArgument, "SIGNED_DOCUMENT_MISMATCH"));
+    let s = address_reference(
+        &env,
+        &other,
+        signed(doc.clone(), vec![sign(citizen, &ca, &doc)]),
+    )
+    .await;
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::InvalidArgument, "SIGNED_DOCUMENT_MISMATCH")
+    );
 }
 
 #[tokio::test]
 async fn a_contract_needs_every_partys_signature() {
     let env = signing_env().await;
     let ca = env.demo.pki.ca.clone();
-    let citizen_iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
-    let entity = env.demo.mocks.population.sample_entity().unwrap().bin.clone();
+    let citizen_iin = env
+        .demo
+        .mocks
+        .population
+        .sample_person()
+        .unwrap()
+        .iin
+        .clone();
+    let entity = env
+        .demo
+        .mocks
+        .population
+        .sample_entity()
+        .unwrap()
+        .bin
+        .clone();
     let contract = serde_json::to_vec(&serde_json::json!({
         "method": ENTITY,
         "subject": entity,
@@ -317,7 +457,9 @@ async fn a_contract_needs_every_partys_signature() {
     let citizen_sig = sign(&env.demo.pki.citizen, &ca, &contract);
     let lookup = |sigs: Vec<Vec<u8>>| pb::GetLegalEntityRequest {
         meta: None,
-        bin: Some(pb::Bin { value: entity.clone() }),
+        bin: Some(pb::Bin {
+            value: entity.clone(),
+        }),
         signed: Some(pb::SignedDocument {
             payload: contract.clone(),
             signatures: sigs,
@@ -328,9 +470,15 @@ async fn a_contract_needs_every_partys_signature() {
         .get_legal_entity(lookup(vec![officer_sig.clone()]))
         .await
         .unwrap_err();
-    assert_eq!((s.code(), reason(&s).as_str()), (Code::FailedPrecondition, "PARTY_SIGNATURE_MISSING"));
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::FailedPrecondition, "PARTY_SIGNATURE_MISSING")
+    );
     assert!(s.message().contains("pledgor"), "{}", s.message());
-    assert!(!s.message().contains(&citizen_iin), "no personal number in messages");
+    assert!(
+        !s.message().contains(&citizen_iin),
+        "no personal number in messages"
+    );
     let ok = env
         .identity()
         .get_legal_entity(lookup(vec![officer_sig, citizen_sig]))
@@ -343,7 +491,14 @@ async fn a_contract_needs_every_partys_signature() {
 async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
     use prost::Message;
     let env = Env::start(test_config()).await;
-    let iin = env.demo.mocks.population.sample_person().unwrap().iin.clone();
+    let iin = env
+        .demo
+        .mocks
+        .population
+        .sample_person()
+        .unwrap()
+        .iin
+        .clone();
     let response = env
         .identity()
         .get_person(person_request(&iin))
@@ -356,7 +511,10 @@ async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
         kopir_gateway::trust::read_pem_certificates(&env.pki_file("gateway-seal.crt")).unwrap();
     let report = kopir_gateway::trust::seal::verify_sealed(&bytes, &certs[0]).unwrap();
     assert_eq!(report.statement.registry, "persons");
-    assert_eq!(report.statement.request_id, response.info.unwrap().request_id);
+    assert_eq!(
+        report.statement.request_id,
+        response.info.unwrap().request_id
+    );
     for at in [3, bytes.len() / 3, bytes.len() - 5] {
         let mut changed = bytes.clone();
         changed[at] ^= 0x20;

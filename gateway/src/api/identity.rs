@@ -10,11 +10,11 @@ use kopir_proto::convert;
 use std::sync::Arc;
 
 use super::{context, respond, run, status, Origin, Sealed};
-use crate::trust::seal::Sealer;
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
 use crate::proto::v1::identity_service_server::IdentityService;
+use crate::trust::seal::Sealer;
 
 /// The identity service over the pipeline.
 #[derive(Clone)]
@@ -114,9 +114,13 @@ impl IdentityService for Identity {
             reply,
             ..
         } = self
-            .lookup(&request, msg.meta.as_ref(), msg.signed.as_ref(), METHOD, || {
-                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
-            })
+            .lookup(
+                &request,
+                msg.meta.as_ref(),
+                msg.signed.as_ref(),
+                METHOD,
+                || super::iin("iin", msg.iin.as_ref()).map(Operation::Person),
+            )
             .await?;
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
@@ -140,9 +144,13 @@ impl IdentityService for Identity {
             reply,
             ..
         } = self
-            .lookup(&request, msg.meta.as_ref(), msg.signed.as_ref(), METHOD, || {
-                super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
-            })
+            .lookup(
+                &request,
+                msg.meta.as_ref(),
+                msg.signed.as_ref(),
+                METHOD,
+                || super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity),
+            )
             .await?;
         let Record::LegalEntity(e) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
@@ -166,9 +174,13 @@ impl IdentityService for Identity {
             received_at,
             reply,
         } = self
-            .lookup(&request, msg.meta.as_ref(), msg.signed.as_ref(), METHOD, || {
-                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
-            })
+            .lookup(
+                &request,
+                msg.meta.as_ref(),
+                msg.signed.as_ref(),
+                METHOD,
+                || super::iin("iin", msg.iin.as_ref()).map(Operation::Person),
+            )
             .await?;
         let requested_at = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let Record::Person(p) = reply.record.as_ref() else {

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use crate::error::GatewayError;
 use crate::pipeline::deadline::parse_grpc_timeout;
-use crate::trust::document::SignedDocument;
-use crate::trust::seal::Sealer;
 use crate::pipeline::{CallContext, Pipeline, Reply};
 use crate::proto::v1 as pb;
+use crate::trust::document::SignedDocument;
+use crate::trust::seal::Sealer;
 
 /// Response and error metadata key carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-kopir-request-id";
@@ -177,7 +177,12 @@ pub fn respond<T: Sealed>(
     if let Some(sealer) = sealer {
         // The seal covers the message as encoded without it; see trust::seal.
         let seal = sealer
-            .seal(&message.encode_to_vec(), request_id, origin.registry, origin.method)
+            .seal(
+                &message.encode_to_vec(),
+                request_id,
+                origin.registry,
+                origin.method,
+            )
             .map_err(|e| status(e, Some(request_id)))?;
         message.set_seal(seal);
     }

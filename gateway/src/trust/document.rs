@@ -102,8 +102,13 @@ impl Party {
     }
 
     fn signed_by(&self, holder: &Holder) -> bool {
-        self.iin.as_ref().is_none_or(|i| holder.iin.as_ref() == Some(i))
-            && self.bin.as_ref().is_none_or(|b| holder.bin.as_ref() == Some(b))
+        self.iin
+            .as_ref()
+            .is_none_or(|i| holder.iin.as_ref() == Some(i))
+            && self
+                .bin
+                .as_ref()
+                .is_none_or(|b| holder.bin.as_ref() == Some(b))
     }
 
     fn masked(&self) -> String {
@@ -154,7 +159,10 @@ impl Trust {
                 SignerRule::None => Ok(None),
                 SignerRule::Requester => Err(refuse(
                     SignatureFailure::Missing,
-                    format!("{} requires a request document signed by the requester", call.method),
+                    format!(
+                        "{} requires a request document signed by the requester",
+                        call.method
+                    ),
                 )),
                 SignerRule::Parties => Err(refuse(
                     SignatureFailure::Missing,

@@ -17,8 +17,8 @@ use der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
 use der::{Any, Decode};
 use kopir_adapters::identifiers::{Bin, Iin};
 use rustls_pki_types::{CertificateDer, UnixTime};
-use sha2::{Digest, Sha256};
 use rustls_pki_types::{SignatureVerificationAlgorithm, TrustAnchor};
+use sha2::{Digest, Sha256};
 use x509_cert::ext::pkix::KeyUsage;
 use x509_cert::Certificate;
 
@@ -227,11 +227,10 @@ impl Trust {
         let mut anchors = Vec::new();
         for path in &config.roots {
             for der in read_pem_certificates(path)? {
-                let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| {
-                    GatewayError::Config {
+                let anchor =
+                    webpki::anchor_from_trusted_cert(&der).map_err(|e| GatewayError::Config {
                         detail: format!("{}: not a usable root certificate: {e:?}", path.display()),
-                    }
-                })?;
+                    })?;
                 anchors.push(anchor.to_owned());
             }
         }

@@ -40,10 +40,7 @@ fn unavailable(detail: String) -> GatewayError {
 /// A CRL's nextUpdate, which path validation needs but does not expose.
 fn next_update(der: &[u8]) -> Result<Option<SystemTime>, String> {
     let crl = CertificateList::from_der(der).map_err(|e| e.to_string())?;
-    Ok(crl
-        .tbs_cert_list
-        .next_update
-        .map(|t| t.to_system_time()))
+    Ok(crl.tbs_cert_list.next_update.map(|t| t.to_system_time()))
 }
 
 impl Revocation {

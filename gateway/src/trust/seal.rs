@@ -75,7 +75,8 @@ impl Sealer {
         let leaf = certs
             .next()
             .ok_or_else(|| config_error(format!("{} holds no certificate", cert.display())))?;
-        if key_pair.public_key_info().ok().as_ref() != Some(&leaf.tbs_certificate.subject_public_key_info)
+        if key_pair.public_key_info().ok().as_ref()
+            != Some(&leaf.tbs_certificate.subject_public_key_info)
         {
             return Err(config_error(format!(
                 "the sealing key {} does not belong to the certificate {}",
@@ -137,8 +138,10 @@ fn split_seal(message: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
                 0
             }
             1 => 8,
-            2 => usize::try_from(prost::encoding::decode_varint(&mut rest).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?,
+            2 => usize::try_from(
+                prost::encoding::decode_varint(&mut rest).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?,
             5 => 4,
             w => return Err(format!("wire type {w} is not protobuf")),
         };
@@ -202,11 +205,18 @@ pub fn verify_sealed(message: &[u8], seal_cert: &CertificateDer<'_>) -> Result<S
         .map_err(|e| e.to_string())?;
     let algorithm = Algorithms::default()
         .by_oid(&signer.signature_algorithm.oid)
-        .ok_or_else(|| format!("unsupported seal algorithm {}", signer.signature_algorithm.oid))?;
+        .ok_or_else(|| {
+            format!(
+                "unsupported seal algorithm {}",
+                signer.signature_algorithm.oid
+            )
+        })?;
     let ee = webpki::EndEntityCert::try_from(seal_cert)
         .map_err(|e| format!("the sealing certificate is unreadable: {e:?}"))?;
     ee.verify_signature(algorithm, &attrs, signer.signature.as_bytes())
-        .map_err(|_| "the seal's signature does not verify with this sealing certificate".to_string())?;
+        .map_err(|_| {
+            "the seal's signature does not verify with this sealing certificate".to_string()
+        })?;
     let statement: SealStatement = serde_json::from_slice(statement_bytes.as_bytes())
         .map_err(|e| format!("the seal's statement is not the gateway's: {e}"))?;
     if statement.payload_sha256 != sha256_hex(&sealed) {

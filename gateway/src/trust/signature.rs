@@ -55,7 +55,10 @@ fn chain_failure(e: ChainError, index: usize) -> GatewayError {
     };
     use webpki::Error as W;
     let (failure, detail) = match &path {
-        W::CertExpired { .. } => (SignatureFailure::Expired, "the signer's certificate has expired"),
+        W::CertExpired { .. } => (
+            SignatureFailure::Expired,
+            "the signer's certificate has expired",
+        ),
         W::CertNotValidYet { .. } => (
             SignatureFailure::NotYetValid,
             "the signer's certificate is not valid yet",
@@ -82,10 +85,7 @@ fn chain_failure(e: ChainError, index: usize) -> GatewayError {
     fail(failure, index, format!("{detail} ({path:?})"))
 }
 
-fn signed_attribute<'a>(
-    info: &'a SignerInfo,
-    oid: const_oid::ObjectIdentifier,
-) -> Option<&'a der::Any> {
+fn signed_attribute(info: &SignerInfo, oid: const_oid::ObjectIdentifier) -> Option<&der::Any> {
     info.signed_attrs
         .as_ref()?
         .iter()
@@ -113,7 +113,10 @@ fn find_signer<'a>(
         c.tbs_certificate.issuer == isn.issuer
             && c.tbs_certificate.serial_number == isn.serial_number
     })?;
-    let others = certs.into_iter().filter(|c| !std::ptr::eq(*c, leaf)).collect();
+    let others = certs
+        .into_iter()
+        .filter(|c| !std::ptr::eq(*c, leaf))
+        .collect();
     Some((leaf, others))
 }
 
@@ -151,7 +154,10 @@ impl Trust {
         if signer_info.digest_alg.oid != ID_SHA_256 {
             return Err(malformed(
                 index,
-                format!("unsupported digest algorithm {}", signer_info.digest_alg.oid),
+                format!(
+                    "unsupported digest algorithm {}",
+                    signer_info.digest_alg.oid
+                ),
             ));
         }
         let (leaf, others) = find_signer(&signed, &signer_info.sid).ok_or_else(|| {
