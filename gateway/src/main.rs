@@ -83,6 +83,11 @@ enum Command {
         /// the middle third of the run, half on a healthy one.
         #[arg(long)]
         failover: bool,
+        /// Run the trust scenario instead: signature verification cost (cold and cached chain),
+        /// sealing cost, and cache-hit throughput in plaintext against TLS with client
+        /// certificates; the table goes to OUT/trust.txt too.
+        #[arg(long, conflicts_with = "failover")]
+        trust: bool,
         /// Rounds of the suite: each scenario runs this many times, alternating with the others.
         #[arg(long, default_value_t = 2)]
         rounds: usize,
@@ -196,6 +201,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             concurrency,
             latency_ms,
             failover,
+            trust,
             rounds,
             out,
             quiet,
@@ -208,6 +214,12 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             };
             let table = if failover {
                 bench::failover_table(&bench::failover(&options).await?, &options)
+            } else if trust {
+                let table = bench::trust::run(&options, rounds).await?.table(&options);
+                std::fs::create_dir_all(&out)
+                    .and_then(|()| std::fs::write(out.join("trust.txt"), &table))
+                    .map_err(|e| GatewayError::Server(format!("{}: {e}", out.display())))?;
+                table
             } else {
                 let suite = SuiteOptions {
                     rounds: rounds.max(1),

@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod nginx;
 pub mod suite;
+pub mod trust;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct BenchOptions {
     pub registry_latency_ms: u64,
     /// HTTP/2 connections the clients share.
     pub connections: usize,
+    /// TLS settings of the clients (CA, client certificate); plaintext when absent.
+    pub client_tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl Default for BenchOptions {
@@ -40,6 +43,7 @@ impl Default for BenchOptions {
             concurrency: 64,
             registry_latency_ms: 3,
             connections: 8,
+            client_tls: None,
         }
     }
 }
@@ -87,11 +91,22 @@ impl Measured {
     }
 }
 
-pub(crate) async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>, GatewayError> {
+pub(crate) async fn channels(
+    addr: SocketAddr,
+    n: usize,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<Vec<Channel>, GatewayError> {
     let mut out = Vec::with_capacity(n);
+    let server = |e: tonic::transport::Error| GatewayError::Server(e.to_string());
     for _ in 0..n.max(1) {
-        let ch = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| GatewayError::Server(e.to_string()))?
+        let endpoint = match tls {
+            Some(tls) => Endpoint::from_shared(format!("https://localhost:{}", addr.port()))
+                .map_err(server)?
+                .tls_config(tls.clone())
+                .map_err(server)?,
+            None => Endpoint::from_shared(format!("http://{addr}")).map_err(server)?,
+        };
+        let ch = endpoint
             .tcp_nodelay(true)
             .connect()
             .await
@@ -126,7 +141,7 @@ pub async fn drive(
     options: &BenchOptions,
     registry_calls: impl Fn() -> u64,
 ) -> Result<Measured, GatewayError> {
-    let chans = channels(addr, options.connections).await?;
+    let chans = channels(addr, options.connections, options.client_tls.as_ref()).await?;
     let calls_before = registry_calls();
     let start = Instant::now();
     let until = start + options.duration;
@@ -267,7 +282,7 @@ pub async fn failover(options: &BenchOptions) -> Result<Vec<PhaseResult>, Gatewa
         }
     }
     let d = demo::start(&demo_options(options), Some(config)).await?;
-    let chans = channels(d.gateway.addr, options.connections).await?;
+    let chans = channels(d.gateway.addr, options.connections, None).await?;
     let iins = Arc::new(d.mocks.population.person_order.clone());
     let bins = Arc::new(d.mocks.population.entity_order.clone());
     let start = Instant::now();

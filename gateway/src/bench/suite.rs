@@ -132,7 +132,7 @@ pub async fn suite(
 
     let all: Arc<Vec<String>> = Arc::new(mocks.population.person_order.clone());
     let hot: Arc<Vec<String>> = Arc::new(all.iter().take(1000).cloned().collect());
-    let chans = channels(hit.addr, 1).await?;
+    let chans = channels(hit.addr, 1, None).await?;
     let mut client = IdentityServiceClient::new(chans[0].clone());
     for iin in hot.iter() {
         client

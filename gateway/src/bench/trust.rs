@@ -1,0 +1,233 @@
+//! `kopir bench --trust`: what trust costs. Signature verification per request with a cold chain
+//! (path validation and CRL check) and a cached one (digest and signature only), for RSA-2048 and
+//! ECDSA P-256 signers; sealing per response; and GetPerson cache-hit throughput through the
+//! gateway in plaintext and with TLS and client certificates, alternating rounds.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kopir_adapters::signing::Content;
+use kopir_mocks::pki::{CaServer, DemoPki, Issued};
+use kopir_mocks::{MockConfig, MockSet};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity as TlsIdentity};
+
+use super::{bench_config, channels, drive, request, BenchOptions, Measured};
+use crate::config::TrustConfig;
+use crate::demo::{point_at_mocks, point_at_pki};
+use crate::error::GatewayError;
+use crate::proto::v1::identity_service_client::IdentityServiceClient;
+use crate::server::Gateway;
+use crate::trust::seal::Sealer;
+use crate::trust::Trust;
+
+/// Mean cost of one operation, µs.
+#[derive(Debug, Clone, Copy)]
+pub struct Cost {
+    /// Mean µs per operation.
+    pub mean_us: f64,
+    /// Operations timed.
+    pub n: u32,
+}
+
+/// The trust benchmark's results.
+pub struct TrustReport {
+    /// (signer algorithm, cold chain, cached chain).
+    pub verification: Vec<(&'static str, Cost, Cost)>,
+    /// Sealing one response (ECDSA P-256).
+    pub seal: Cost,
+    /// Cache-hit GetPerson, plaintext.
+    pub plaintext: Measured,
+    /// Cache-hit GetPerson, TLS with client certificates.
+    pub tls: Measured,
+}
+
+fn server(e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Server(e.to_string())
+}
+
+async fn time<F: std::future::Future<Output = Result<(), GatewayError>>>(
+    n: u32,
+    mut op: impl FnMut() -> F,
+) -> Result<Cost, GatewayError> {
+    let start = Instant::now();
+    for _ in 0..n {
+        op().await?;
+    }
+    Ok(Cost {
+        mean_us: start.elapsed().as_secs_f64() * 1e6 / f64::from(n),
+        n,
+    })
+}
+
+async fn verification_cost(
+    trust: &Trust,
+    signer: &Issued,
+    pki: &DemoPki,
+) -> Result<(Cost, Cost), GatewayError> {
+    let payload = br#"{"method":"kopir.v1.IdentityService/GetPerson","subject":"900502400668"}"#;
+    let cms = signer
+        .key
+        .sign_cms(
+            Content::Detached(payload),
+            &signer.cert,
+            &[pki.ca.intermediate().clone()],
+        )
+        .map_err(server)?;
+    let verify = || async { trust.verify_signature(payload, &cms, 0).await.map(|_| ()) };
+    let cold = time(200, || {
+        trust.forget_chains();
+        verify()
+    })
+    .await?;
+    verify().await?;
+    let cached = time(2000, verify).await?;
+    Ok((cold, cached))
+}
+
+async fn gateway(
+    mocks: &MockSet,
+    dir: &std::path::Path,
+    crl_url: &str,
+    plaintext: bool,
+) -> Result<Gateway, GatewayError> {
+    let mut config = bench_config()?;
+    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.server.plaintext = plaintext;
+    point_at_mocks(&mut config, mocks)?;
+    point_at_pki(&mut config, dir, crl_url)?;
+    Gateway::start(config).await
+}
+
+/// Runs the trust benchmark with `options` (duration per round, concurrency), `rounds` times.
+pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, GatewayError> {
+    let dir = std::env::temp_dir().join(format!("kopir-bench-trust-{}", std::process::id()));
+    let pki = DemoPki::generate("900502400668", Duration::from_secs(3600)).map_err(server)?;
+    pki.write(&dir).map_err(server)?;
+    let ca = CaServer::start(Arc::clone(&pki.ca), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(server)?;
+
+    let mut trust_config = TrustConfig {
+        roots: vec![dir.join("root.crt")],
+        ..TrustConfig::default()
+    };
+    trust_config.crls = vec![url::Url::parse(&ca.crl_url()).map_err(server)?];
+    let trust = Trust::new(&trust_config)?;
+    trust.revocation().refresh().await?;
+    let mut verification = Vec::new();
+    for (name, signer) in [("RSA-2048", &pki.citizen), ("ECDSA P-256", &pki.officer)] {
+        let (cold, cached) = verification_cost(&trust, signer, &pki).await?;
+        verification.push((name, cold, cached));
+    }
+    let sealer = Sealer::load(&dir.join("gateway-seal.crt"), &dir.join("gateway-seal.key"))?;
+    let body = vec![0x2a_u8; 600];
+    let seal = time(2000, || async {
+        sealer
+            .seal(
+                &body,
+                "req",
+                "persons",
+                "kopir.v1.IdentityService/GetPerson",
+            )
+            .map(|_| ())
+    })
+    .await?;
+
+    let mocks =
+        MockSet::start(&MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms))
+            .await
+            .map_err(server)?;
+    let plain_gw = gateway(&mocks, &dir, &ca.crl_url(), true).await?;
+    let tls_gw = gateway(&mocks, &dir, &ca.crl_url(), false).await?;
+    let read = |f: &str| std::fs::read(dir.join(f)).map_err(server);
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("root.crt")?))
+        .identity(TlsIdentity::from_pem(
+            read("portal.crt")?,
+            read("portal.key")?,
+        ))
+        .domain_name("localhost");
+    let hot: Arc<Vec<String>> = Arc::new(
+        mocks
+            .population
+            .person_order
+            .iter()
+            .take(1000)
+            .cloned()
+            .collect(),
+    );
+    let tls_options = BenchOptions {
+        client_tls: Some(tls),
+        ..options.clone()
+    };
+    for (gw, opts) in [(&plain_gw, options), (&tls_gw, &tls_options)] {
+        let chans = channels(gw.addr, 1, opts.client_tls.as_ref()).await?;
+        let mut client = IdentityServiceClient::new(chans[0].clone());
+        for iin in hot.iter() {
+            client
+                .get_person(request(iin))
+                .await
+                .map_err(|s| server(format!("warm-up failed: {s}")))?;
+        }
+    }
+    let (mut plaintext, mut tls) = (Measured::empty()?, Measured::empty()?);
+    for _ in 0..rounds.max(1) {
+        let m = drive(plain_gw.addr, hot.clone(), options, || {
+            mocks.persons.calls()
+        })
+        .await?;
+        plaintext.merge(&m)?;
+        let m = drive(tls_gw.addr, hot.clone(), &tls_options, || {
+            mocks.persons.calls()
+        })
+        .await?;
+        tls.merge(&m)?;
+    }
+    plain_gw.stop().await?;
+    tls_gw.stop().await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(TrustReport {
+        verification,
+        seal,
+        plaintext,
+        tls,
+    })
+}
+
+impl TrustReport {
+    /// The report as a table.
+    pub fn table(&self, options: &BenchOptions) -> String {
+        let mut out =
+            String::from("signature verification per request (one signer, CRL in force)\n");
+        out.push_str("signer        cold chain µs   cached chain µs\n");
+        for (name, cold, cached) in &self.verification {
+            out.push_str(&format!(
+                "{name:<13} {:>13.0}   {:>15.0}\n",
+                cold.mean_us, cached.mean_us
+            ));
+        }
+        out.push_str(&format!(
+            "sealing one response (ECDSA P-256): {:.0} µs\n\n",
+            self.seal.mean_us
+        ));
+        out.push_str(&format!(
+            "GetPerson cache hit, {} concurrent, {} ms registry latency\n",
+            options.concurrency, options.registry_latency_ms
+        ));
+        out.push_str("transport                  req/s      p50 ms   p99 ms   errors\n");
+        for (name, m) in [
+            ("plaintext (dev mode)", &self.plaintext),
+            ("TLS + client certificate", &self.tls),
+        ] {
+            out.push_str(&format!(
+                "{name:<24} {:>9.0}   {:>7.2}  {:>7.2}   {}\n",
+                m.throughput(),
+                m.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                m.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                m.errors
+            ));
+        }
+        out
+    }
+}
