@@ -58,6 +58,17 @@ impl Env {
         Self { demo, channel, pki }
     }
 
+    /// The IIN of the population's sample person (the demo citizen).
+    pub fn sample_iin(&self) -> String {
+        self.demo
+            .mocks
+            .population
+            .sample_person()
+            .expect("the population holds a person")
+            .iin
+            .clone()
+    }
+
     /// A file of the demo PKI set.
     pub fn pki_file(&self, name: &str) -> PathBuf {
         self.pki.path().join(name)

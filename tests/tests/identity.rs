@@ -173,14 +173,7 @@ async fn legal_entity_and_address_reference() {
 #[tokio::test]
 async fn bad_check_digit_is_refused_at_the_edge() {
     let env = Env::start(test_config()).await;
-    let good = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let good = env.sample_iin();
     let last = good.as_bytes()[11] - b'0';
     let bad = format!("{}{}", &good[..11], (last + 1) % 10);
     let before = env.demo.mocks.persons.calls();
@@ -232,14 +225,7 @@ async fn bad_check_digit_is_refused_at_the_edge() {
 #[tokio::test]
 async fn second_lookup_is_served_from_cache() {
     let env = Env::start(test_config()).await;
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     let before = env.demo.mocks.persons.calls();
     let first = env
         .identity()
@@ -307,14 +293,7 @@ async fn stopped_registry_is_unavailable_and_not_serving() {
     );
 
     env.demo.mocks.persons.stop().await;
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     let err = env
         .identity()
         .get_person(person_request(&iin))
@@ -361,14 +340,7 @@ async fn slow_registry_exceeds_the_service_deadline() {
         .deadline_ms = 200;
     let env = Env::start(config).await;
     env.demo.mocks.persons.set_latency_ms(1_000);
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     let started = Instant::now();
     let err = env
         .identity()

@@ -16,6 +16,17 @@ use tonic_types::StatusExt;
 const ADDRESS: &str = "kopir.v1.IdentityService/GetAddressReference";
 const ENTITY: &str = "kopir.v1.IdentityService/GetLegalEntity";
 
+fn reference_request(
+    iin: &str,
+    signed: Option<pb::SignedDocument>,
+) -> pb::GetAddressReferenceRequest {
+    pb::GetAddressReferenceRequest {
+        meta: None,
+        iin: Some(pb::Iin { value: iin.into() }),
+        signed,
+    }
+}
+
 /// Writes `issued` as `NAME.crt` (with the intermediate) and `NAME.key` into the env's PKI folder.
 fn write_client(env: &Env, name: &str, issued: &Issued, intermediate: &MockCa) {
     let chain = issued.cert_pem().unwrap() + &intermediate.intermediate_pem().unwrap();
@@ -33,14 +44,7 @@ async fn call_as(env: &Env, name: &str) -> Result<(), String> {
         .channel_as(name)
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     IdentityServiceClient::new(channel)
         .get_person(person_request(&iin))
         .await
@@ -114,21 +118,10 @@ async fn clients_without_a_valid_certificate_are_refused() {
 async fn a_client_calling_an_unlisted_method_is_denied_by_name() {
     let env = Env::start(test_config()).await;
     let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     let s = bank
         .clone()
-        .get_address_reference(pb::GetAddressReferenceRequest {
-            meta: None,
-            iin: Some(pb::Iin { value: iin.clone() }),
-            signed: None,
-        })
+        .get_address_reference(reference_request(&iin, None))
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);
@@ -165,19 +158,8 @@ async fn the_access_list_reloads_without_a_restart() {
     std::fs::write(&path, &original).unwrap();
     let env = Env::start(Config::load(&path).unwrap()).await;
     let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
-    let reference = || pb::GetAddressReferenceRequest {
-        meta: None,
-        iin: Some(pb::Iin { value: iin.clone() }),
-        signed: None,
-    };
+    let iin = env.sample_iin();
+    let reference = || reference_request(&iin, None);
     let s = bank
         .clone()
         .get_address_reference(reference())
@@ -250,11 +232,7 @@ async fn address_reference(
 ) -> tonic::Status {
     match env
         .identity()
-        .get_address_reference(pb::GetAddressReferenceRequest {
-            meta: None,
-            iin: Some(pb::Iin { value: iin.into() }),
-            signed,
-        })
+        .get_address_reference(reference_request(iin, signed))
         .await
     {
         Ok(_) => tonic::Status::ok(""),
@@ -273,14 +251,7 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
     let env = signing_env().await;
     let ca = env.demo.pki.ca.clone();
     let citizen = &env.demo.pki.citizen;
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     let doc = address_document(&iin);
     let signed = |payload: Vec<u8>, sigs: Vec<Vec<u8>>| {
         Some(pb::SignedDocument {
@@ -428,14 +399,7 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
 async fn a_contract_needs_every_partys_signature() {
     let env = signing_env().await;
     let ca = env.demo.pki.ca.clone();
-    let citizen_iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let citizen_iin = env.sample_iin();
     let entity = env
         .demo
         .mocks
@@ -491,14 +455,7 @@ async fn a_contract_needs_every_partys_signature() {
 async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
     use prost::Message;
     let env = Env::start(test_config()).await;
-    let iin = env
-        .demo
-        .mocks
-        .population
-        .sample_person()
-        .unwrap()
-        .iin
-        .clone();
+    let iin = env.sample_iin();
     let response = env
         .identity()
         .get_person(person_request(&iin))
