@@ -9,7 +9,7 @@ use kopir_proto::convert;
 
 use std::sync::Arc;
 
-use super::{context, respond, run, status, Origin, Sealed};
+use super::{context, respond, run, status, Envelope, Origin, Sealed};
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
@@ -74,15 +74,13 @@ struct Answered {
 
 impl Identity {
     /// The steps every method shares: edge context, the operation from the message, the pipeline.
-    async fn lookup<T>(
+    async fn lookup<T: Envelope>(
         &self,
         request: &Request<T>,
-        meta: Option<&pb::RequestMeta>,
-        signed: Option<&pb::SignedDocument>,
         method: &'static str,
         op: impl FnOnce() -> Result<Operation, GatewayError>,
     ) -> Result<Answered, Status> {
-        let ctx = context(request, meta, signed, method).map_err(|e| status(e, None))?;
+        let ctx = context(request, method).map_err(|e| status(e, None))?;
         let request_id = ctx.request_id.clone();
         let received_at = ctx.received_at;
         let op = op().map_err(|e| status(e, Some(&request_id)))?;
@@ -114,13 +112,9 @@ impl IdentityService for Identity {
             reply,
             ..
         } = self
-            .lookup(
-                &request,
-                msg.meta.as_ref(),
-                msg.signed.as_ref(),
-                METHOD,
-                || super::iin("iin", msg.iin.as_ref()).map(Operation::Person),
-            )
+            .lookup(&request, METHOD, || {
+                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+            })
             .await?;
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
@@ -144,13 +138,9 @@ impl IdentityService for Identity {
             reply,
             ..
         } = self
-            .lookup(
-                &request,
-                msg.meta.as_ref(),
-                msg.signed.as_ref(),
-                METHOD,
-                || super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity),
-            )
+            .lookup(&request, METHOD, || {
+                super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
+            })
             .await?;
         let Record::LegalEntity(e) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
@@ -174,13 +164,9 @@ impl IdentityService for Identity {
             received_at,
             reply,
         } = self
-            .lookup(
-                &request,
-                msg.meta.as_ref(),
-                msg.signed.as_ref(),
-                METHOD,
-                || super::iin("iin", msg.iin.as_ref()).map(Operation::Person),
-            )
+            .lookup(&request, METHOD, || {
+                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+            })
             .await?;
         let requested_at = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let Record::Person(p) = reply.record.as_ref() else {

@@ -23,14 +23,40 @@ pub const CACHE_HEADER: &str = "x-kopir-cache";
 /// Response metadata key present (`true`) when a stale cached record stood in for the registry.
 pub const STALE_HEADER: &str = "x-kopir-stale";
 
+/// A request message with the fields every method shares: `meta` and `signed`.
+pub trait Envelope {
+    /// Ids, requester and purpose.
+    fn meta(&self) -> Option<&pb::RequestMeta>;
+    /// The signed request document, if any.
+    fn signed(&self) -> Option<&pb::SignedDocument>;
+}
+
+macro_rules! envelope {
+    ($($t:ty),*) => {$(
+        impl Envelope for $t {
+            fn meta(&self) -> Option<&pb::RequestMeta> {
+                self.meta.as_ref()
+            }
+            fn signed(&self) -> Option<&pb::SignedDocument> {
+                self.signed.as_ref()
+            }
+        }
+    )*};
+}
+envelope!(
+    pb::GetPersonRequest,
+    pb::GetLegalEntityRequest,
+    pb::GetAddressReferenceRequest
+);
+
 /// The edge: builds the call context from the request metadata and the message's `meta`.
-pub fn context<T>(
+pub fn context<T: Envelope>(
     request: &Request<T>,
-    meta: Option<&pb::RequestMeta>,
-    signed: Option<&pb::SignedDocument>,
     method: &'static str,
 ) -> Result<CallContext, GatewayError> {
-    let meta = meta.cloned().unwrap_or_default();
+    let message = request.get_ref();
+    let signed = message.signed();
+    let meta = message.meta().cloned().unwrap_or_default();
     let request_id = if meta.request_id.is_empty() {
         uuid::Uuid::now_v7().to_string()
     } else if meta.request_id.len() <= 128
