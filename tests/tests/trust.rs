@@ -240,6 +240,15 @@ async fn address_reference(
     }
 }
 
+fn assert_refused(s: &tonic::Status, code: Code, why: &str) {
+    assert_eq!(
+        (s.code(), reason(s).as_str()),
+        (code, why),
+        "{}",
+        s.message()
+    );
+}
+
 fn reason(s: &tonic::Status) -> String {
     s.get_details_error_info()
         .map(|i| i.reason)
@@ -259,14 +268,10 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
             signatures: sigs,
         })
     };
+    let signed_by = |who: &Issued, by: &MockCa| signed(doc.clone(), vec![sign(who, by, &doc)]);
 
     // Valid (RSA-2048 citizen certificate).
-    let s = address_reference(
-        &env,
-        &iin,
-        signed(doc.clone(), vec![sign(citizen, &ca, &doc)]),
-    )
-    .await;
+    let s = address_reference(&env, &iin, signed_by(citizen, &ca)).await;
     assert_eq!(s.code(), Code::Ok, "{}", s.message());
     assert!(
         env.demo.gateway.trust.cached_chains() >= 1,
@@ -275,20 +280,14 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
 
     // No signature where the method needs one.
     let s = address_reference(&env, &iin, None).await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::FailedPrecondition, "SIGNATURE_MISSING")
-    );
+    assert_refused(&s, Code::FailedPrecondition, "SIGNATURE_MISSING");
 
     // One payload byte flipped after signing.
     let mut flipped = doc.clone();
     let at = flipped.len() / 2;
     flipped[at] ^= 0x01;
     let s = address_reference(&env, &iin, signed(flipped, vec![sign(citizen, &ca, &doc)])).await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::Unauthenticated, "SIGNATURE_INVALID")
-    );
+    assert_refused(&s, Code::Unauthenticated, "SIGNATURE_INVALID");
     assert!(s.message().contains("payload differs"), "{}", s.message());
 
     // Signed with a key other than the certificate's.
@@ -296,16 +295,8 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
         cert: citizen.cert.clone(),
         key: KeyPair::generate(KeyAlgorithm::EcdsaP256).unwrap(),
     };
-    let s = address_reference(
-        &env,
-        &iin,
-        signed(doc.clone(), vec![sign(&impostor, &ca, &doc)]),
-    )
-    .await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::Unauthenticated, "SIGNATURE_INVALID")
-    );
+    let s = address_reference(&env, &iin, signed_by(&impostor, &ca)).await;
+    assert_refused(&s, Code::Unauthenticated, "SIGNATURE_INVALID");
     assert!(s.message().contains("does not verify"), "{}", s.message());
 
     // An expired certificate.
@@ -321,16 +312,8 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
         .unwrap()
     };
     let expired = person(Window::expired());
-    let s = address_reference(
-        &env,
-        &iin,
-        signed(doc.clone(), vec![sign(&expired, &ca, &doc)]),
-    )
-    .await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::Unauthenticated, "CERTIFICATE_EXPIRED")
-    );
+    let s = address_reference(&env, &iin, signed_by(&expired, &ca)).await;
+    assert_refused(&s, Code::Unauthenticated, "CERTIFICATE_EXPIRED");
 
     // A certificate from a CA the gateway does not trust.
     let foreign = MockCa::new(KeyAlgorithm::EcdsaP256, Duration::from_secs(60)).unwrap();
@@ -344,16 +327,8 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
             Window::days(30),
         )
         .unwrap();
-    let s = address_reference(
-        &env,
-        &iin,
-        signed(doc.clone(), vec![sign(&stranger, &foreign, &doc)]),
-    )
-    .await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::Unauthenticated, "CERTIFICATE_UNKNOWN_ISSUER")
-    );
+    let s = address_reference(&env, &iin, signed_by(&stranger, &foreign)).await;
+    assert_refused(&s, Code::Unauthenticated, "CERTIFICATE_UNKNOWN_ISSUER");
 
     // Revoked after the gateway first fetched the CRL: accepted, revoked, refused at nextUpdate.
     let soon_revoked = person(Window::days(30));
@@ -363,36 +338,17 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
     assert!(ca.revoke(&soon_revoked.serial_hex()));
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let s = address_reference(&env, &iin, signed(doc.clone(), vec![sig])).await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::Unauthenticated, "CERTIFICATE_REVOKED")
-    );
+    assert_refused(&s, Code::Unauthenticated, "CERTIFICATE_REVOKED");
 
     // Signed by someone other than the requester the document names.
     let officer = &env.demo.pki.officer;
-    let s = address_reference(
-        &env,
-        &iin,
-        signed(doc.clone(), vec![sign(officer, &ca, &doc)]),
-    )
-    .await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::PermissionDenied, "SIGNER_MISMATCH")
-    );
+    let s = address_reference(&env, &iin, signed_by(officer, &ca)).await;
+    assert_refused(&s, Code::PermissionDenied, "SIGNER_MISMATCH");
 
     // A document for another subject.
     let other = env.demo.mocks.population.person_order[1].clone();
-    let s = address_reference(
-        &env,
-        &other,
-        signed(doc.clone(), vec![sign(citizen, &ca, &doc)]),
-    )
-    .await;
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::InvalidArgument, "SIGNED_DOCUMENT_MISMATCH")
-    );
+    let s = address_reference(&env, &other, signed_by(citizen, &ca)).await;
+    assert_refused(&s, Code::InvalidArgument, "SIGNED_DOCUMENT_MISMATCH");
 }
 
 #[tokio::test]
@@ -434,10 +390,7 @@ async fn a_contract_needs_every_partys_signature() {
         .get_legal_entity(lookup(vec![officer_sig.clone()]))
         .await
         .unwrap_err();
-    assert_eq!(
-        (s.code(), reason(&s).as_str()),
-        (Code::FailedPrecondition, "PARTY_SIGNATURE_MISSING")
-    );
+    assert_refused(&s, Code::FailedPrecondition, "PARTY_SIGNATURE_MISSING");
     assert!(s.message().contains("pledgor"), "{}", s.message());
     assert!(
         !s.message().contains(&citizen_iin),
