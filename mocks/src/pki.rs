@@ -19,7 +19,7 @@ use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME, SERIA
 use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION, ID_KP_SERVER_AUTH};
 use const_oid::AssociatedOid;
 use der::asn1::{BitString, Ia5String, OctetString, PrintableString, SetOfVec, Utf8StringRef};
-use der::{Any, Decode, Encode, EncodePem};
+use der::{Any, Encode, EncodePem};
 use kopir_adapters::signing::{KeyAlgorithm, KeyPair};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -545,8 +545,8 @@ impl MockCa {
         .map_err(enc)
     }
 
-    /// Root then intermediate, as PEM: what a relying party that knows no intermediates trusts.
-    pub fn roots_pem(&self) -> Result<String, PkiError> {
+    /// The root as PEM: the trust anchor relying parties configure.
+    pub fn root_pem(&self) -> Result<String, PkiError> {
         self.root.cert_pem()
     }
 
@@ -554,11 +554,6 @@ impl MockCa {
     pub fn intermediate_pem(&self) -> Result<String, PkiError> {
         self.intermediate.cert_pem()
     }
-}
-
-/// Parses a DER certificate (test and tool convenience).
-pub fn parse_certificate(der: &[u8]) -> Result<Certificate, PkiError> {
-    Certificate::from_der(der).map_err(enc)
 }
 
 /// The CA's HTTP face: `GET /crl` (DER, `application/pkix-crl`), `GET /root.pem`,
@@ -637,7 +632,7 @@ fn pem_response(pem: Result<String, PkiError>) -> axum::response::Response {
 }
 
 async fn root_pem(State(ca): State<Arc<MockCa>>) -> axum::response::Response {
-    pem_response(ca.roots_pem())
+    pem_response(ca.root_pem())
 }
 
 async fn intermediate_pem(State(ca): State<Arc<MockCa>>) -> axum::response::Response {
@@ -751,8 +746,9 @@ impl DemoPki {
             let path = dir.join(file);
             std::fs::write(&path, bytes).map_err(io(&path))
         };
-        write("root.crt", self.ca.roots_pem()?.as_bytes())?;
-        write("intermediate.crt", self.ca.intermediate_pem()?.as_bytes())?;
+        let intermediate = self.ca.intermediate_pem()?;
+        write("root.crt", self.ca.root_pem()?.as_bytes())?;
+        write("intermediate.crt", intermediate.as_bytes())?;
         write("crl.der", &self.ca.crl_der()?)?;
         for (file, issued) in [
             ("gateway-tls", &self.gateway_tls),
@@ -763,7 +759,7 @@ impl DemoPki {
             ("officer", &self.officer),
         ] {
             // Leaf then intermediate: what a TLS peer or a signer sends along.
-            let chain = issued.cert_pem()? + &self.ca.intermediate_pem()?;
+            let chain = issued.cert_pem()? + &intermediate;
             write(&format!("{file}.crt"), chain.as_bytes())?;
             write(&format!("{file}.key"), issued.key_pem()?.as_bytes())?;
         }

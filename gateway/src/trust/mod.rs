@@ -217,10 +217,6 @@ fn may_sign(cert: &Certificate) -> bool {
         .unwrap_or(false)
 }
 
-fn unix_now() -> UnixTime {
-    UnixTime::now()
-}
-
 impl Trust {
     /// Loads the configured roots and sets up CRL fetching (nothing is fetched yet).
     pub fn new(config: &TrustConfig) -> Result<Self, GatewayError> {
@@ -310,7 +306,7 @@ impl Trust {
             &self.algorithms.all,
             &self.anchors,
             intermediates,
-            unix_now(),
+            UnixTime::now(),
             eku,
             revocation,
             None,
