@@ -3,7 +3,12 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let files = ["kopir/v1/common.proto", "kopir/v1/identity.proto"];
+    let files = [
+        "kopir/v1/common.proto",
+        "kopir/v1/identity.proto",
+        "kopir/v1/operator.proto",
+        "kopir/v1/privacy.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());
     }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod identifiers;
 pub mod legal_entities;
 pub mod model;
+pub mod notary;
 pub mod persons;
 pub mod signing;
 pub mod syncchannel;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// A postal address as the state databases keep it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Address {
     /// Country name.
     pub country: String,
@@ -22,7 +22,7 @@ pub struct Address {
 }
 
 /// Kind of identity document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum DocumentType {
     /// National ID card (жеке куәлік).
     IdCard,
@@ -35,7 +35,7 @@ pub enum DocumentType {
 }
 
 /// An identity document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IdentityDocument {
     /// Kind of document.
     pub kind: DocumentType,
@@ -50,7 +50,7 @@ pub struct IdentityDocument {
 }
 
 /// Permanent registration at the place of residence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Registration {
     /// Where.
     pub address: Address,
@@ -59,7 +59,7 @@ pub struct Registration {
 }
 
 /// Temporary registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TemporaryRegistration {
     /// Where.
     pub address: Address,
@@ -70,7 +70,7 @@ pub struct TemporaryRegistration {
 }
 
 /// Deregistration from the place of residence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Deregistration {
     /// When.
     pub date: NaiveDate,
@@ -81,7 +81,7 @@ pub struct Deregistration {
 }
 
 /// Whether the person is alive, per the persons database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum LifeStatus {
     /// Alive.
     Alive,
@@ -90,7 +90,7 @@ pub enum LifeStatus {
 }
 
 /// A person's record in the persons database (ГБД ФЛ).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Person {
     /// The 12-digit IIN.
     pub iin: String,
@@ -133,7 +133,7 @@ impl Person {
 }
 
 /// Registration status of a legal entity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum EntityStatus {
     /// Operating.
     Active,
@@ -146,7 +146,7 @@ pub enum EntityStatus {
 }
 
 /// The head of a legal entity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EntityHead {
     /// Head's IIN.
     pub iin: String,
@@ -157,7 +157,7 @@ pub struct EntityHead {
 }
 
 /// A legal entity's record in the legal-entities database (ГБД ЮЛ).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LegalEntity {
     /// The 12-digit BIN.
     pub bin: String,
@@ -180,10 +180,51 @@ pub struct LegalEntity {
 }
 
 /// A registry's answer with the time the registry says it produced it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Fetched<T> {
     /// The record.
     pub record: T,
     /// The registry's response time stamp.
     pub registry_time: DateTime<Utc>,
+}
+
+/// How a relative is related to a person (civil-registration links the persons database holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Relation {
+    /// Husband or wife.
+    Spouse,
+    /// Mother or father.
+    Parent,
+    /// Son or daughter.
+    Child,
+}
+
+impl Relation {
+    /// The code the persons database uses.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Spouse => "SPOUSE",
+            Self::Parent => "PARENT",
+            Self::Child => "CHILD",
+        }
+    }
+
+    /// The relation of a code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "SPOUSE" => Some(Self::Spouse),
+            "PARENT" => Some(Self::Parent),
+            "CHILD" => Some(Self::Child),
+            _ => None,
+        }
+    }
+}
+
+/// A close relative of a person: spouse, parent or child.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Relative {
+    /// The relative's IIN.
+    pub iin: String,
+    /// What the relative is to the person.
+    pub relation: Relation,
 }

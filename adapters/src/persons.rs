@@ -7,13 +7,16 @@ use crate::error::AdapterError;
 use crate::identifiers::Iin;
 use crate::model::{
     Address, Deregistration, DocumentType, Fetched, IdentityDocument, LifeStatus, Person,
-    Registration, TemporaryRegistration,
+    Registration, Relation, Relative, TemporaryRegistration,
 };
 use crate::syncchannel::{child, date, required, text, SyncChannelClient};
 use crate::Registry;
 
 /// SyncChannel service id of the person-by-IIN lookup.
 pub const SERVICE_PERSON_BY_IIN: &str = "GBDFL_PERSON_BY_IIN";
+
+/// SyncChannel service id of the close-relatives lookup (spouse, parents, children).
+pub const SERVICE_RELATIVES: &str = "GBDFL_RELATIVES";
 
 /// What the gateway asks of a persons database.
 #[async_trait]
@@ -24,6 +27,13 @@ pub trait PersonsRegistry: Registry {
         iin: &Iin,
         correlation_id: &str,
     ) -> Result<Fetched<Person>, AdapterError>;
+
+    /// The person's spouse, parents and children, as civil registration links them.
+    async fn relatives(
+        &self,
+        iin: &Iin,
+        correlation_id: &str,
+    ) -> Result<Vec<Relative>, AdapterError>;
 }
 
 /// The persons database reached through its SyncChannel endpoint.
@@ -68,6 +78,38 @@ impl PersonsRegistry for SyncChannelPersons {
                 other => other,
             })
     }
+
+    async fn relatives(
+        &self,
+        iin: &Iin,
+        correlation_id: &str,
+    ) -> Result<Vec<Relative>, AdapterError> {
+        let data = format!("<iin>{}</iin>", iin.as_str());
+        let fetched = self
+            .client
+            .call(SERVICE_RELATIVES, &data, correlation_id, parse_relatives)
+            .await;
+        match fetched {
+            Ok(f) => Ok(f.record),
+            // No such person has no relatives the gateway could rely on.
+            Err(AdapterError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn parse_relatives(n: Node<'_, '_>) -> Result<Vec<Relative>, String> {
+    n.descendants()
+        .filter(|c| c.has_tag_name("relative"))
+        .map(|r| {
+            let relation = text(r, "relation").unwrap_or("");
+            Ok(Relative {
+                iin: required(r, "iin")?.to_string(),
+                relation: Relation::from_code(relation)
+                    .ok_or_else(|| format!("unknown relation {relation:?}"))?,
+            })
+        })
+        .collect()
 }
 
 /// Reads the address components of an address element.

@@ -35,6 +35,13 @@ pub fn known_methods() -> &'static [String] {
     })
 }
 
+/// Whether a list of full method names and `Service/*` wildcards covers `method`.
+pub fn covers(list: &[String], method: &str) -> bool {
+    let service = method.split_once('/').map(|(s, _)| s);
+    list.iter()
+        .any(|a| a == method || a.strip_suffix("/*").is_some_and(|s| Some(s) == service))
+}
+
 /// The rules in force.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
@@ -57,16 +64,23 @@ impl Policy {
         let Some(entry) = self.clients.get(bin) else {
             return Err(None);
         };
-        let service = method.split_once('/').map(|(s, _)| s);
-        let listed = entry
-            .allow
-            .iter()
-            .any(|a| a == method || a.strip_suffix("/*").is_some_and(|s| Some(s) == service));
-        if listed {
+        if covers(&entry.allow, method) {
             Ok(&entry.name)
         } else {
             Err(Some(&entry.name))
         }
+    }
+
+    /// The legal basis on which client `bin` reads personal data through `method` without the
+    /// person's consent, when it has one.
+    pub fn lawful_basis(&self, bin: &str, method: &str) -> Option<&str> {
+        let lawful = self.clients.get(bin)?.lawful.as_ref()?;
+        covers(&lawful.methods, method).then_some(lawful.basis.as_str())
+    }
+
+    /// The configured name of client `bin`.
+    pub fn client_name(&self, bin: &str) -> Option<&str> {
+        self.clients.get(bin).map(|c| c.name.as_str())
     }
 
     /// Who must sign `method`'s requests.

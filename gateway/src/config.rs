@@ -35,6 +35,9 @@ pub struct Config {
     /// Who must sign each method's requests (full method name → rule); reloaded with `access`.
     #[serde(default)]
     pub signatures: BTreeMap<String, SignerRule>,
+    /// Where the journal is kept, and which bodies for how long.
+    #[serde(default)]
+    pub journal: JournalConfig,
     /// The file this configuration was read from, watched for access-list changes.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -49,6 +52,78 @@ pub struct ClientAccess {
     /// Full method names (`kopir.v1.IdentityService/GetPerson`) or a service's wildcard
     /// (`kopir.v1.IdentityService/*`).
     pub allow: Vec<String>,
+    /// A state body's lawful access to personal data without the person's consent.
+    #[serde(default)]
+    pub lawful: Option<LawfulAccess>,
+}
+
+/// Reads of personal data a client may make on its own account without the person's consent,
+/// and the law that allows it (journaled with every such read).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LawfulAccess {
+    /// The legal basis, as it is to appear in the journal and the person's access log.
+    pub basis: String,
+    /// The methods it covers (full names or `Service/*`).
+    pub methods: Vec<String>,
+}
+
+/// Which journal backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalBackend {
+    /// No journal (benchmarks only: requests are then answered without an audit record).
+    Off,
+    /// An SQLite file (embedded default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database shared by several replicas.
+    Postgres,
+}
+
+/// The journal's place and policies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalConfig {
+    /// Backend.
+    pub backend: JournalBackend,
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// The PostgreSQL connection string (`postgres://user@host:port/db`).
+    pub url: Option<String>,
+    /// The PostgreSQL schema holding the journal and consent tables.
+    pub schema: String,
+    /// Most records appended in one transaction (group commit).
+    pub batch_max: usize,
+    /// How often expired bodies are pruned.
+    pub prune_interval_s: u64,
+    /// Body policy by method or `Service/*`; methods not listed keep no body.
+    pub bodies: BTreeMap<String, BodyPolicy>,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            backend: JournalBackend::Sqlite,
+            path: PathBuf::from("kopir-journal.db"),
+            url: None,
+            schema: "kopir".into(),
+            batch_max: 1024,
+            prune_interval_s: 3600,
+            bodies: BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether a method's payloads are journaled, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyPolicy {
+    /// Keep request and response bodies (digests are always kept).
+    pub keep: bool,
+    /// Prune bodies this long after the request ("30d", "12h"); kept for good when absent.
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
 }
 
 /// Trust material and verification settings.
@@ -140,6 +215,8 @@ pub struct ServerConfig {
 pub enum Protocol {
     /// The e-gov gateway's SyncChannel SOAP envelope.
     Syncchannel,
+    /// Plain REST/JSON (the notary system).
+    Rest,
 }
 
 /// One registry: where it is, how to speak to it, and the gateway's policies for it.
@@ -150,9 +227,11 @@ pub struct RegistryConfig {
     pub protocol: Protocol,
     /// Endpoint URL.
     pub url: url::Url,
-    /// SyncChannel sender id.
+    /// Sender id the registry knows the gateway by (SyncChannel sender, REST basic auth user).
+    #[serde(default)]
     pub sender_id: String,
-    /// SyncChannel sender password; never printed.
+    /// Sender password; never printed.
+    #[serde(default)]
     pub sender_password: String,
     /// Per-call deadline, retries included. Default: the regulations' per-step limit for a
     /// request to a state database, 1.5 min (seed 003 §4.3 table 2 action 3; seed 002 §4).
@@ -167,6 +246,7 @@ pub struct RegistryConfig {
     /// Health probe period.
     pub health_interval_ms: u64,
     /// Cache policy.
+    #[serde(default)]
     pub cache: CacheConfig,
     /// Retries, circuit breaker and concurrency limit.
     #[serde(default)]
@@ -255,6 +335,17 @@ pub struct CacheConfig {
     /// cannot answer (breaker open or unreachable); 0 never serves stale data.
     #[serde(default)]
     pub stale_s: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl_s: 60,
+            negative_ttl_s: 10,
+            max_entries: 10_000,
+            stale_s: 0,
+        }
+    }
 }
 
 impl RegistryConfig {
@@ -399,6 +490,21 @@ impl Config {
                     )));
                 }
             }
+        }
+        for (bin, entry) in &self.access {
+            for m in entry.lawful.iter().flat_map(|l| &l.methods) {
+                if !known(m) {
+                    return Err(bad(format!("access.\"{bin}\".lawful: unknown method {m:?}")));
+                }
+            }
+        }
+        for m in self.journal.bodies.keys() {
+            if !known(m) {
+                return Err(bad(format!("journal.bodies: unknown method {m:?}")));
+            }
+        }
+        if self.journal.backend == JournalBackend::Postgres && self.journal.url.is_none() {
+            return Err(bad("journal.url is required with journal.backend = \"postgres\"".into()));
         }
         for m in self.signatures.keys() {
             if !methods.iter().any(|k| k == m) {

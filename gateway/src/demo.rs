@@ -89,6 +89,7 @@ pub fn point_at_mocks(config: &mut Config, mocks: &MockSet) -> Result<(), Gatewa
     for (id, url) in [
         (RegistryId::Persons, mocks.persons.url()),
         (RegistryId::LegalEntities, mocks.legal_entities.url()),
+        (RegistryId::Notary, mocks.notary.url()),
     ] {
         let r = config
             .registry_mut(id)

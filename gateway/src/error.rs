@@ -92,6 +92,59 @@ pub enum GatewayError {
     /// Revocation status cannot be established (CRL unreachable or past its nextUpdate).
     #[error("revocation status cannot be checked: {0}")]
     RevocationUnavailable(String),
+    /// The journal cannot record the call, so it is not answered.
+    #[error("{0}; the request was not answered because it could not be journaled")]
+    Journal(#[from] crate::journal::JournalError),
+    /// Personal data of someone else without their consent (seed 004).
+    #[error("{failure}: {requester} may not read the {scope} of person {subject}: {detail}")]
+    Consent {
+        /// Which consent problem.
+        failure: ConsentFailure,
+        /// The requester (`bin:…` or a masked `iin:…`).
+        requester: String,
+        /// The masked IIN of the person.
+        subject: String,
+        /// What data ("person record", "address reference").
+        scope: String,
+        /// The specifics.
+        detail: String,
+    },
+}
+
+/// Why a read of personal data lacks consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentFailure {
+    /// No consent at all.
+    Missing,
+    /// Consents exist but have lapsed.
+    Expired,
+    /// Consents exist but for other data.
+    OutOfScope,
+    /// The consent was withdrawn.
+    Revoked,
+}
+
+impl ConsentFailure {
+    /// The `google.rpc.ErrorInfo` reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Missing => "CONSENT_MISSING",
+            Self::Expired => "CONSENT_EXPIRED",
+            Self::OutOfScope => "CONSENT_OUT_OF_SCOPE",
+            Self::Revoked => "CONSENT_REVOKED",
+        }
+    }
+}
+
+impl std::fmt::Display for ConsentFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Missing => "consent missing",
+            Self::Expired => "consent expired",
+            Self::OutOfScope => "consent out of scope",
+            Self::Revoked => "consent revoked",
+        })
+    }
 }
 
 /// Why a signed request was refused; the `reason` of the status's `google.rpc.ErrorInfo`.
@@ -188,7 +241,12 @@ impl GatewayError {
             Self::RateLimited { .. } | Self::Shed { .. } => Code::ResourceExhausted,
             Self::BreakerOpen { .. } | Self::RevocationUnavailable(_) => Code::Unavailable,
             Self::Unauthenticated(_) => Code::Unauthenticated,
-            Self::PermissionDenied { .. } => Code::PermissionDenied,
+            Self::PermissionDenied { .. } | Self::Consent { .. } => Code::PermissionDenied,
+            Self::Journal(j) => match j {
+                crate::journal::JournalError::Database(_)
+                | crate::journal::JournalError::Closed => Code::Unavailable,
+                _ => Code::Internal,
+            },
             Self::Signature { failure, .. } => failure.code(),
             Self::Adapter(a) => match a {
                 AdapterError::NotFound { .. } => Code::NotFound,
@@ -259,6 +317,9 @@ impl GatewayError {
         if let Self::RateLimited { .. } = self {
             return "slow down: the status details carry the delay before the next request is let through";
         }
+        if let Self::Consent { .. } = self {
+            return "the person gives consent by one-time code on the egov.kz portal (ConsentService.GrantConsent), or a notarised consent is registered in the notary system; close relatives (spouse, parents, children) need none";
+        }
         if let Self::Shed { .. } = self {
             return "retry after a short, jittered backoff";
         }
@@ -302,12 +363,17 @@ impl GatewayError {
 impl From<GatewayError> for Status {
     fn from(e: GatewayError) -> Self {
         let message = format!("{e}; {}", e.advice());
-        if let GatewayError::Signature { failure, .. } = &e {
+        let reason = match &e {
+            GatewayError::Signature { failure, .. } => Some(failure.reason()),
+            GatewayError::Consent { failure, .. } => Some(failure.reason()),
+            _ => None,
+        };
+        if let Some(reason) = reason {
             return Status::with_error_details(
                 e.code(),
                 message,
                 ErrorDetails::with_error_info(
-                    failure.reason(),
+                    reason,
                     ERROR_DOMAIN,
                     std::collections::HashMap::new(),
                 ),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod health;
+pub mod journal;
 pub mod pipeline;
 pub mod proto;
 pub mod resilience;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEntities};
+use kopir_adapters::notary::{NotaryRegistry, RestNotary};
 use kopir_adapters::persons::{PersonsRegistry, SyncChannelPersons};
 use kopir_adapters::syncchannel::{Endpoint, SyncChannelClient};
 use kopir_adapters::{AdapterError, Registry};
@@ -29,17 +30,20 @@ pub enum RegistryId {
     Persons,
     /// Legal-entities database (ГБД ЮЛ).
     LegalEntities,
+    /// Notary system (ЕНИС).
+    Notary,
 }
 
 impl RegistryId {
     /// Every routed registry, in declaration order (health state is indexed by it).
-    pub const ALL: [RegistryId; 2] = [Self::Persons, Self::LegalEntities];
+    pub const ALL: [RegistryId; 3] = [Self::Persons, Self::LegalEntities, Self::Notary];
 
     /// The name used in config, health and logs.
     pub fn name(self) -> &'static str {
         match self {
             Self::Persons => "persons",
             Self::LegalEntities => "legal_entities",
+            Self::Notary => "notary",
         }
     }
 
@@ -60,19 +64,38 @@ pub struct Registries {
     pub persons: Arc<dyn PersonsRegistry>,
     /// Legal-entities database.
     pub legal_entities: Arc<dyn LegalEntitiesRegistry>,
+    /// Notary system.
+    pub notary: Arc<dyn NotaryRegistry>,
 }
 
-fn syncchannel(id: RegistryId, r: &RegistryConfig) -> Result<SyncChannelClient, GatewayError> {
-    let Protocol::Syncchannel = r.protocol;
-    let endpoint = Endpoint {
+fn endpoint(r: &RegistryConfig) -> Endpoint {
+    Endpoint {
         url: r.url.clone(),
         sender_id: r.sender_id.clone(),
         sender_password: r.sender_password.clone(),
         connect_timeout: Duration::from_millis(r.connect_timeout_ms),
         request_timeout: Duration::from_millis(r.request_timeout_ms),
         pool_max_idle: r.pool_max_idle,
-    };
-    Ok(SyncChannelClient::new(id.name(), endpoint)?)
+    }
+}
+
+fn expect(id: RegistryId, r: &RegistryConfig, protocol: Protocol) -> Result<(), GatewayError> {
+    if r.protocol == protocol {
+        Ok(())
+    } else {
+        Err(GatewayError::Config {
+            detail: format!(
+                "registries.{}.protocol: this registry speaks {protocol:?}, not {:?}",
+                id.name(),
+                r.protocol
+            ),
+        })
+    }
+}
+
+fn syncchannel(id: RegistryId, r: &RegistryConfig) -> Result<SyncChannelClient, GatewayError> {
+    expect(id, r, Protocol::Syncchannel)?;
+    Ok(SyncChannelClient::new(id.name(), endpoint(r))?)
 }
 
 impl Registries {
@@ -83,9 +106,15 @@ impl Registries {
             RegistryId::LegalEntities,
             config.registry(RegistryId::LegalEntities)?,
         )?;
+        let notary = config.registry(RegistryId::Notary)?;
+        expect(RegistryId::Notary, notary, Protocol::Rest)?;
         Ok(Self {
             persons: Arc::new(SyncChannelPersons::new(persons)),
             legal_entities: Arc::new(SyncChannelLegalEntities::new(entities)),
+            notary: Arc::new(RestNotary::new(
+                RegistryId::Notary.name(),
+                endpoint(notary),
+            )?),
         })
     }
 
@@ -94,6 +123,7 @@ impl Registries {
         match id {
             RegistryId::Persons => self.persons.clone() as Arc<dyn Registry>,
             RegistryId::LegalEntities => self.legal_entities.clone() as Arc<dyn Registry>,
+            RegistryId::Notary => self.notary.clone() as Arc<dyn Registry>,
         }
     }
 }
@@ -105,10 +135,15 @@ async fn call_adapter(
     health: RegistryHealth,
     req: GatewayRequest,
 ) -> Result<Reply, GatewayError> {
-    let registry = req.op.registry();
+    let Some(registry) = req.op.registry() else {
+        return Err(GatewayError::Server(
+            "a local operation reached the registry router".into(),
+        ));
+    };
     let span = tracing::info_span!("adapter", registry = registry.name());
     async move {
         let correlation = req.ctx.request_id.as_str();
+        let started = std::time::Instant::now();
         let result: Result<Record, AdapterError> = match &req.op {
             Operation::Person(iin) => registries
                 .persons
@@ -120,7 +155,12 @@ async fn call_adapter(
                 .entity(bin, correlation)
                 .await
                 .map(Record::LegalEntity),
+            _ => Err(AdapterError::Config {
+                registry: registry.name().into(),
+                detail: "no adapter call for this operation".into(),
+            }),
         };
+        req.ctx.trail.registry(registry.name(), started.elapsed());
         health.observe(registry, result.as_ref().map(|_| ())).await;
         Ok(Reply {
             record: Arc::new(result?),
@@ -184,10 +224,10 @@ impl Router {
 impl Router {
     /// Calls the route of the request's registry.
     pub async fn route(&self, req: GatewayRequest) -> Result<Reply, GatewayError> {
-        match self.routes.get(&req.op.registry()).cloned() {
+        match req.op.registry().and_then(|r| self.routes.get(&r)).cloned() {
             Some(route) => route.oneshot(req).await,
             None => Err(GatewayError::Config {
-                detail: format!("no route to the {} registry", req.op.registry().name()),
+                detail: "no route for this operation".into(),
             }),
         }
     }

@@ -18,7 +18,9 @@ use crate::config::Config;
 use crate::config::TrustConfig;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
-use crate::pipeline::TrustStages;
+use crate::journal::retention::Policies;
+use crate::journal::Journal;
+use crate::pipeline::{AuditStages, TrustStages};
 use crate::pipeline::{self, cache::Caches};
 use crate::proto::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
@@ -73,11 +75,24 @@ impl Gateway {
                 None
             }
         };
+        let store = crate::journal::open(&config.journal).await?;
+        let bodies = Policies::new(config.journal.bodies.clone());
+        let journal = store
+            .clone()
+            .map(|s| Journal::start(s, config.journal.batch_max));
+        if journal.is_none() {
+            tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
+        }
         let pipeline = pipeline::build(
             &config,
             TrustStages {
                 trust: trust.clone(),
                 access: access.clone(),
+            },
+            AuditStages {
+                journal: journal.clone(),
+                bodies: bodies.clone(),
+                registries: registries.clone(),
             },
             router.clone(),
             caches.clone(),
@@ -133,6 +148,12 @@ impl Gateway {
         });
         let mut probes = health.spawn_probes(registries, &config);
         probes.extend(trust.revocation().spawn_refresher());
+        if let Some(store) = store {
+            probes.push(bodies.spawn_pruner(
+                store,
+                Duration::from_secs(config.journal.prune_interval_s.max(1)),
+            ));
+        }
         if let Some(path) = &config.source {
             probes.push(access.spawn_watch(
                 path.clone(),

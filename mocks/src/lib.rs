@@ -6,6 +6,7 @@ pub mod control;
 pub mod faults;
 pub mod grpc_front;
 pub mod names;
+pub mod notary;
 pub mod pki;
 pub mod population;
 pub mod registry;
@@ -57,6 +58,8 @@ pub struct MockConfig {
     pub persons_addr: SocketAddr,
     /// Legal-entities database listen address.
     pub entities_addr: SocketAddr,
+    /// Notary system (REST) listen address.
+    pub notary_addr: SocketAddr,
     /// Control endpoint listen address; `None` runs without one.
     pub control_addr: Option<SocketAddr>,
     /// Listen address of the registries' direct gRPC front (benchmark floor); `None`: not served.
@@ -77,6 +80,7 @@ impl Default for MockConfig {
             population: PopulationSpec::default(),
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 18081)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 18082)),
+            notary_addr: SocketAddr::from(([127, 0, 0, 1], 18084)),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 18080))),
             grpc_front_addr: None,
             persons_faults: Faults {
@@ -106,6 +110,7 @@ impl MockConfig {
         Self {
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            notary_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..Self::default()
         }
@@ -120,6 +125,8 @@ pub struct MockSet {
     pub persons: Arc<MockRegistry>,
     /// Legal-entities database.
     pub legal_entities: Arc<MockRegistry>,
+    /// The notary system.
+    pub notary: Arc<notary::MockNotary>,
     /// The control endpoint's address, when it runs.
     pub control_addr: Option<SocketAddr>,
     /// The direct gRPC front's address, when it runs.
@@ -147,6 +154,15 @@ impl MockSet {
             sender,
         )
         .await?;
+        let notary = Arc::new(
+            notary::MockNotary::start(
+                config.notary_addr,
+                &population,
+                sender,
+                pki::DEMO_BANK_BIN,
+            )
+            .await?,
+        );
         let persons = Arc::new(persons);
         let legal_entities = Arc::new(legal_entities);
         let control_addr = match config.control_addr {
@@ -168,6 +184,7 @@ impl MockSet {
             population,
             persons,
             legal_entities,
+            notary,
             control_addr,
             grpc_front_addr,
         })

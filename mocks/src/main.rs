@@ -32,6 +32,9 @@ struct Args {
     /// Legal-entities database (ГБД ЮЛ) listen address.
     #[arg(long, default_value = "127.0.0.1:18082")]
     entities_listen: SocketAddr,
+    /// Notary system (REST/JSON) listen address.
+    #[arg(long, default_value = "127.0.0.1:18084")]
+    notary_listen: SocketAddr,
     /// Added latency per call of every registry, in milliseconds.
     #[arg(long, default_value_t = 3)]
     latency_ms: u64,
@@ -90,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         persons_addr: args.persons_listen,
         entities_addr: args.entities_listen,
+        notary_addr: args.notary_listen,
         control_addr: Some(args.control_listen),
         ..MockConfig::default().with_latency_ms(args.latency_ms)
     };

@@ -8,7 +8,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use kopir_adapters::identifiers::check_digit;
 use kopir_adapters::model::{
     Address, Deregistration, DocumentType, EntityHead, EntityStatus, IdentityDocument, LegalEntity,
-    LifeStatus, Person, Registration, TemporaryRegistration,
+    LifeStatus, Person, Registration, Relation, TemporaryRegistration,
 };
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -48,6 +48,8 @@ pub struct Population {
     pub person_order: Vec<String>,
     /// BINs in generation order.
     pub entity_order: Vec<String>,
+    /// Close relatives by IIN (spouses, parents, children), both directions recorded.
+    pub relatives: BTreeMap<String, Vec<(String, Relation)>>,
 }
 
 /// The day the population is "as of": fixed so the same seed gives the same data on any day.
@@ -291,6 +293,37 @@ fn entity(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>, heads: &[&Person]) 
     }
 }
 
+/// Families without using the RNG (so adding them changed no other record): consecutive persons
+/// in generation order form households of three; the two eldest adults marry, and the youngest
+/// is their child when at least 18 years younger than both.
+fn families(
+    order: &[String],
+    persons: &BTreeMap<String, Person>,
+) -> BTreeMap<String, Vec<(String, Relation)>> {
+    let mut links: BTreeMap<String, Vec<(String, Relation)>> = BTreeMap::new();
+    let mut link = |a: &Person, b: &Person, b_is: Relation, a_is: Relation| {
+        links.entry(a.iin.clone()).or_default().push((b.iin.clone(), b_is));
+        links.entry(b.iin.clone()).or_default().push((a.iin.clone(), a_is));
+    };
+    for household in order.chunks_exact(3) {
+        let mut members: Vec<&Person> = household.iter().filter_map(|i| persons.get(i)).collect();
+        members.sort_by_key(|p| p.birth_date);
+        let [a, b, c] = members[..] else { continue };
+        let adult = |p: &Person| as_of().years_since(p.birth_date).unwrap_or(0) >= 18;
+        if !(adult(a) && adult(b)) {
+            continue;
+        }
+        link(a, b, Relation::Spouse, Relation::Spouse);
+        if b.birth_date.years_since(c.birth_date).is_none()
+            && c.birth_date.years_since(b.birth_date).unwrap_or(0) >= 18
+        {
+            link(a, c, Relation::Child, Relation::Parent);
+            link(b, c, Relation::Child, Relation::Parent);
+        }
+    }
+    links
+}
+
 impl Population {
     /// Generates the population for a spec; deterministic in the spec.
     pub fn generate(spec: PopulationSpec) -> Self {
@@ -318,12 +351,25 @@ impl Population {
             entity_order.push(e.bin.clone());
             entities.insert(e.bin.clone(), e);
         }
+        let relatives = families(&person_order, &persons);
         Self {
             persons,
             entities,
             person_order,
             entity_order,
+            relatives,
         }
+    }
+
+    /// Two persons the population links as `relation` (the second is the first's `relation`).
+    pub fn sample_relatives(&self, relation: Relation) -> Option<(String, String)> {
+        self.person_order.iter().find_map(|iin| {
+            self.relatives
+                .get(iin)?
+                .iter()
+                .find(|(_, r)| *r == relation)
+                .map(|(other, _)| (iin.clone(), other.clone()))
+        })
     }
 
     /// A living person with a permanent registration, to show in demos.

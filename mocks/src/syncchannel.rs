@@ -171,6 +171,21 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
                 ),
             },
         },
+        (RegistryKind::Persons, "GBDFL_RELATIVES") => match Iin::parse(text(data, "iin")) {
+            Err(e) => ("VLDT001", format!("iin: {e}"), String::new()),
+            Ok(iin) => match pop.persons.get(iin.as_str()) {
+                Some(_) => (
+                    "SCSS001",
+                    "OK".to_string(),
+                    xml::relatives(pop.relatives.get(iin.as_str()).map_or(&[][..], |v| v)),
+                ),
+                None => (
+                    "NOTF001",
+                    "no person with this IIN".to_string(),
+                    String::new(),
+                ),
+            },
+        },
         (RegistryKind::LegalEntities, "GBDUL_ENTITY_BY_BIN") => {
             match Bin::parse(text(data, "bin")) {
                 Err(e) => ("VLDT001", format!("bin: {e}"), String::new()),

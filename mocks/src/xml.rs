@@ -153,3 +153,17 @@ pub fn legal_entity(e: &LegalEntity) -> String {
         .close("legalEntity");
     x.finish()
 }
+
+/// The persons database's `<relatives>` list.
+pub fn relatives(list: &[(String, kopir_adapters::model::Relation)]) -> String {
+    let mut x = Xml::default();
+    x.open("relatives");
+    for (iin, relation) in list {
+        x.open("relative")
+            .leaf("iin", iin)
+            .leaf("relation", relation.code())
+            .close("relative");
+    }
+    x.close("relatives");
+    x.finish()
+}

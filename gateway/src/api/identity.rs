@@ -43,6 +43,7 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
     let registry_time = match reply.record.as_ref() {
         Record::Person(f) => f.registry_time,
         Record::LegalEntity(f) => f.registry_time,
+        _ => Utc::now(),
     };
     pb::ResponseInfo {
         request_id: request_id.to_string(),

@@ -113,6 +113,7 @@ pub fn context<T: Envelope>(
             })
         }),
         signers: None,
+        trail: Arc::default(),
     })
 }
 

@@ -180,7 +180,9 @@ impl Stage for Cache {
     {
         let caches = self.caches.clone();
         {
-            let registry = req.op.registry();
+            let (Some(registry), Some(key)) = (req.op.registry(), req.op.cache_key()) else {
+                return inner.oneshot(req).await;
+            };
             let Some(rc) = caches.by_registry.get(&registry) else {
                 return inner.oneshot(req).await;
             };
@@ -190,7 +192,6 @@ impl Stage for Cache {
                 hit = tracing::field::Empty,
                 stale = tracing::field::Empty
             );
-            let key = req.op.cache_key();
             match rc.cache.get(&key).await {
                 Some(entry) if rc.fresh(&entry) => {
                     span.record("hit", true);

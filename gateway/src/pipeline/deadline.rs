@@ -41,9 +41,8 @@ impl Stage for Deadline {
         let registry = req.op.registry();
         // Validation guarantees every routed registry has a deadline; the fallback is only a
         // guard against a config built by hand.
-        let configured = self
-            .deadlines
-            .get(&registry)
+        let configured = registry
+            .and_then(|r| self.deadlines.get(&r))
             .copied()
             .unwrap_or(Duration::from_secs(90));
         // The client's deadline is cut by a little slack so the gateway answers with its own
@@ -60,7 +59,7 @@ impl Stage for Deadline {
         match tokio::time::timeout(deadline, inner.oneshot(req)).await {
             Ok(result) => result,
             Err(_) => Err(GatewayError::DeadlineExceeded {
-                registry: registry.name().to_string(),
+                registry: registry.map_or("journal", |r| r.name()).to_string(),
                 deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
                 source_of,
             }),

@@ -7,7 +7,10 @@
 
 pub mod cache;
 pub mod check;
+pub mod consent;
 pub mod deadline;
+pub mod journal;
+pub mod local;
 pub mod rate_limit;
 pub mod stage;
 pub mod stages;
@@ -56,6 +59,51 @@ pub struct CallContext {
     pub signed: Option<Arc<SignedDocument>>,
     /// The verified signers (set by the signature stage).
     pub signers: Option<Arc<Signers>>,
+    /// What later stages learn about the call, for its journal record.
+    pub trail: Arc<Trail>,
+}
+
+/// Facts later stages note for the journal stage, which wraps them: shared by every copy of the
+/// call context.
+#[derive(Debug, Default)]
+pub struct Trail(std::sync::Mutex<TrailNotes>);
+
+/// What a [`Trail`] holds.
+#[derive(Debug, Default, Clone)]
+pub struct TrailNotes {
+    /// The person who signed the request (`iin:<IIN>`).
+    pub actor: String,
+    /// The registry called and the time it took.
+    pub registry: Option<(&'static str, Duration)>,
+    /// The legal basis of access to personal data.
+    pub basis: String,
+}
+
+impl Trail {
+    fn with(&self, f: impl FnOnce(&mut TrailNotes)) {
+        if let Ok(mut notes) = self.0.lock() {
+            f(&mut notes);
+        }
+    }
+    /// Notes the signer.
+    pub fn actor(&self, actor: String) {
+        self.with(|n| n.actor = actor);
+    }
+    /// Notes a registry call (the last attempt's registry; times add up over retries).
+    pub fn registry(&self, name: &'static str, took: Duration) {
+        self.with(|n| {
+            let before = n.registry.map_or(Duration::ZERO, |(_, d)| d);
+            n.registry = Some((name, before + took));
+        });
+    }
+    /// Notes the basis on which personal data was read.
+    pub fn basis(&self, basis: String) {
+        self.with(|n| n.basis = basis);
+    }
+    /// What was noted.
+    pub fn notes(&self) -> TrailNotes {
+        self.0.lock().map(|n| n.clone()).unwrap_or_default()
+    }
 }
 
 /// What the caller wants done, in the gateway's terms.
@@ -65,39 +113,70 @@ pub enum Operation {
     Person(Iin),
     /// A legal entity's record.
     LegalEntity(Bin),
+    /// The reads of a person's data, from the journal (the person's access log).
+    ListAccesses {
+        /// Whose accesses.
+        iin: Iin,
+        /// Paging.
+        page: crate::journal::Query,
+    },
+    /// A journal search (operators).
+    SearchJournal(crate::journal::Query),
+    /// A consent given through the portal, to store.
+    GrantConsent(crate::journal::ConsentRecord),
+    /// A consent to withdraw.
+    RevokeConsent {
+        /// The person who gave it.
+        subject: Iin,
+        /// Its id.
+        id: String,
+    },
 }
 
 impl Operation {
     /// Whether repeating the operation has the effect of doing it once: every lookup is; the
     /// writes to come (pledge submissions) are not, and are never retried.
     pub fn is_idempotent(&self) -> bool {
+        !matches!(self, Self::GrantConsent(_) | Self::RevokeConsent { .. })
+    }
+
+    /// The registry that answers this operation; none for the gateway's own services.
+    pub fn registry(&self) -> Option<RegistryId> {
         match self {
-            Self::Person(_) | Self::LegalEntity(_) => true,
+            Self::Person(_) => Some(RegistryId::Persons),
+            Self::LegalEntity(_) => Some(RegistryId::LegalEntities),
+            _ => None,
         }
     }
 
-    /// The registry that answers this operation.
-    pub fn registry(&self) -> RegistryId {
+    /// The IIN or BIN the request is about, empty when none.
+    pub fn subject(&self) -> &str {
         match self {
-            Self::Person(_) => RegistryId::Persons,
-            Self::LegalEntity(_) => RegistryId::LegalEntities,
+            Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.as_str(),
+            Self::RevokeConsent { subject, .. } => subject.as_str(),
+            Self::LegalEntity(bin) => bin.as_str(),
+            Self::GrantConsent(c) => &c.subject,
+            Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
         }
     }
 
     /// The identifier the request is about, masked for logs.
     pub fn subject_masked(&self) -> String {
         match self {
-            Self::Person(iin) => iin.masked(),
+            Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.masked(),
+            Self::RevokeConsent { subject, .. } => subject.masked(),
             Self::LegalEntity(bin) => bin.masked(),
+            Self::GrantConsent(_) | Self::SearchJournal(_) => String::new(),
         }
     }
 
     /// The cache key: what the registry is asked, not who asks. Access checks run before the
     /// cache, so sharing entries between clients leaks nothing a client may not read anyway.
-    pub fn cache_key(&self) -> String {
+    /// None for what is never cached.
+    pub fn cache_key(&self) -> Option<String> {
         match self {
-            Self::Person(iin) => iin.as_str().to_string(),
-            Self::LegalEntity(bin) => bin.as_str().to_string(),
+            Self::Person(_) | Self::LegalEntity(_) => Some(self.subject().to_string()),
+            _ => None,
         }
     }
 }
@@ -112,13 +191,24 @@ pub struct GatewayRequest {
 }
 
 /// A registry record. Always held in an `Arc` (see [`Reply`]), so the variants' sizes do not matter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[allow(clippy::large_enum_variant)]
 pub enum Record {
     /// From the persons database.
     Person(Fetched<Person>),
     /// From the legal-entities database.
     LegalEntity(Fetched<LegalEntity>),
+    /// Journal records (a search, or a person's accesses).
+    Journal {
+        /// The page.
+        records: Vec<crate::journal::Record>,
+        /// The cursor of the next page, when there is one.
+        next: Option<i64>,
+    },
+    /// A stored consent.
+    Consent(crate::journal::ConsentRecord),
+    /// Done, nothing to return.
+    Done,
 }
 
 /// The pipeline's answer.
@@ -139,6 +229,17 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// The assembled pipeline, cheap to clone and shareable between tasks.
 pub type Pipeline = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
 
+/// What the journal and consent stages share.
+#[derive(Clone)]
+pub struct AuditStages {
+    /// The journal, when one is configured.
+    pub journal: Option<crate::journal::Journal>,
+    /// Which bodies the journal keeps.
+    pub bodies: crate::journal::retention::Policies,
+    /// The registries the consent check asks (family links, notarised consents).
+    pub registries: Arc<crate::routing::Registries>,
+}
+
 /// What the trust stages share: the trust store and the swappable access policy.
 #[derive(Debug, Clone)]
 pub struct TrustStages {
@@ -152,13 +253,20 @@ pub struct TrustStages {
 pub fn build(
     config: &Config,
     trust: TrustStages,
+    audit: AuditStages,
     router: Router,
     caches: cache::Caches,
 ) -> Pipeline {
+    // The journal stage sits right after identify, not after consent as DESIGN.md first drew it,
+    // so refusals (access list, signatures, consent) are journaled with the client who tried.
     let stack = ServiceBuilder::new()
         .layer(check::layer(stages::Identify {
             trust: trust.trust.clone(),
             plaintext: config.server.plaintext,
+        }))
+        .layer(stage::StageLayer::new(journal::JournalStage {
+            journal: audit.journal.clone(),
+            bodies: audit.bodies.clone(),
         }))
         .layer(check::layer(stages::Authorize {
             access: trust.access.clone(),
@@ -169,11 +277,14 @@ pub fn build(
         .layer(stage::StageLayer::new(deadline::Deadline::new(config)))
         .layer(check::layer(stages::VerifySignatures {
             trust: trust.trust,
-            access: trust.access,
+            access: trust.access.clone(),
         }))
-        .layer(check::layer(stages::Consent))
-        .layer(check::layer(stages::Journal))
+        .layer(check::layer(consent::Consent {
+            access: trust.access.clone(),
+            store: audit.journal.as_ref().map(|j| j.store().clone()),
+            registries: audit.registries,
+        }))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))
-        .service(router.into_service());
+        .service(local::dispatch(router, audit.journal));
     BoxCloneSyncService::new(stack)
 }

@@ -1,6 +1,5 @@
-//! The pipeline's check stages: identify, authorize and signatures (rate limiting has its own
-//! module); consent and journal are wired in their places and pass requests through until the
-//! journal issue fills them.
+//! The pipeline's check stages: identify, authorize and signatures (rate limiting, consent and
+//! the journal have their own modules).
 
 use std::sync::Arc;
 
@@ -79,7 +78,7 @@ impl Check for VerifySignatures {
     const NAME: &'static str = "verify_signatures";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
         let rule = self.access.policy().signer_rule(req.ctx.method);
-        let subject = req.op.cache_key();
+        let subject = req.op.subject();
         let signers = self
             .trust
             .verify_document(
@@ -87,36 +86,17 @@ impl Check for VerifySignatures {
                 rule,
                 CallFacts {
                     method: req.ctx.method,
-                    subject: Some(&subject),
+                    subject: (!subject.is_empty()).then_some(subject),
                     client_bin: req.ctx.client_bin.as_ref(),
                 },
             )
             .await?;
         if let Some(s) = signers {
+            if let Some(iin) = s.requester_iin() {
+                req.ctx.trail.actor(format!("iin:{}", iin.as_str()));
+            }
             Arc::make_mut(&mut req.ctx).signers = Some(Arc::new(s));
         }
-        Ok(())
-    }
-}
-
-/// Consent of the data subject (journal issue). Passes every request for now.
-#[derive(Clone, Copy)]
-pub struct Consent;
-
-impl Check for Consent {
-    const NAME: &'static str = "consent";
-    async fn check(&self, _req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        Ok(())
-    }
-}
-
-/// Durable request record (journal issue). Passes every request for now.
-#[derive(Clone, Copy)]
-pub struct Journal;
-
-impl Check for Journal {
-    const NAME: &'static str = "journal";
-    async fn check(&self, _req: &mut GatewayRequest) -> Result<(), GatewayError> {
         Ok(())
     }
 }

@@ -129,6 +129,17 @@ pub struct Signers {
     pub document: RequestDocument,
 }
 
+impl Signers {
+    /// The requester's IIN, when the document names a person as requester and that person signed.
+    pub fn requester_iin(&self) -> Option<Iin> {
+        let iin = Iin::parse(self.document.requester.as_ref()?.iin.as_deref()?).ok()?;
+        self.signatures
+            .iter()
+            .any(|s| s.chain.holder.iin.as_ref() == Some(&iin))
+            .then_some(iin)
+    }
+}
+
 fn refuse(failure: SignatureFailure, detail: String) -> GatewayError {
     GatewayError::Signature { failure, detail }
 }

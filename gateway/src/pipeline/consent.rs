@@ -1,0 +1,164 @@
+//! Consent of the person whose data is read (seed 004, service 5; seed 000 on digital documents):
+//! a requester may read another person's record or address reference only with that person's
+//! consent, given by one-time code through the portal (stored here) or before a notary (found in
+//! the notary system). Exempt: the person's own data, their spouse, parents and children, and a
+//! state body reading on its own account under a configured legal basis.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use kopir_adapters::identifiers::Iin;
+use kopir_adapters::model::Relation;
+
+use super::check::Check;
+use super::{GatewayRequest, Operation};
+use crate::access::AccessControl;
+use crate::error::{ConsentFailure, GatewayError};
+use crate::journal::Store;
+use crate::routing::Registries;
+
+/// IdentityService's person-record read.
+pub const GET_PERSON: &str = "kopir.v1.IdentityService/GetPerson";
+/// IdentityService's address-reference read.
+pub const GET_ADDRESS_REFERENCE: &str = "kopir.v1.IdentityService/GetAddressReference";
+
+/// The consent scope a method reads under, and its name for people; none when the method reads
+/// no one's personal data.
+pub fn scope_of(method: &str) -> Option<(&'static str, &'static str)> {
+    match method {
+        GET_PERSON => Some(("person", "person record")),
+        GET_ADDRESS_REFERENCE => Some(("address", "address reference")),
+        _ => None,
+    }
+}
+
+/// Every consent scope.
+pub const SCOPES: [&str; 2] = ["person", "address"];
+
+/// The consent check.
+#[derive(Clone)]
+pub struct Consent {
+    /// Lawful access per client.
+    pub access: AccessControl,
+    /// Consents given through the portal.
+    pub store: Option<Arc<dyn Store>>,
+    /// Persons database (family links) and notary system (notarised consents).
+    pub registries: Arc<Registries>,
+}
+
+/// Whether one consent allows reading `scope` now.
+fn judge(
+    revoked: bool,
+    from: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
+    scopes: &[String],
+    scope: &str,
+) -> Result<(), ConsentFailure> {
+    let now = Utc::now();
+    if !scopes.iter().any(|s| s == scope) {
+        Err(ConsentFailure::OutOfScope)
+    } else if revoked {
+        Err(ConsentFailure::Revoked)
+    } else if until <= now || from.is_some_and(|f| f > now) {
+        Err(ConsentFailure::Expired)
+    } else {
+        Ok(())
+    }
+}
+
+fn relation_name(r: Relation) -> &'static str {
+    match r {
+        Relation::Spouse => "spouse",
+        Relation::Parent => "parent",
+        Relation::Child => "child",
+    }
+}
+
+impl Check for Consent {
+    const NAME: &'static str = "consent";
+    async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
+        let (Some((scope, what)), Operation::Person(subject)) = (scope_of(req.ctx.method), &req.op)
+        else {
+            return Ok(());
+        };
+        let trail = &req.ctx.trail;
+        let person: Option<Iin> = req.ctx.signers.as_ref().and_then(|s| s.requester_iin());
+        // A request signed by a person is that person's; unsigned, it is the organisation's own.
+        let (grantee, shown) = match &person {
+            Some(iin) if iin == subject => {
+                trail.basis("own data".into());
+                return Ok(());
+            }
+            Some(iin) => (format!("iin:{}", iin.as_str()), format!("iin:{}", iin.masked())),
+            None => {
+                let bin = req.ctx.client_bin.as_ref().map(|b| b.as_str()).unwrap_or("");
+                if let Some(basis) = self.access.policy().lawful_basis(bin, req.ctx.method) {
+                    trail.basis(format!("lawful access: {basis}"));
+                    return Ok(());
+                }
+                (format!("bin:{bin}"), format!("bin:{bin}"))
+            }
+        };
+        let correlation = req.ctx.request_id.as_str();
+        if let Some(iin) = &person {
+            let relatives = self.registries.persons.relatives(iin, correlation).await?;
+            if let Some(r) = relatives.iter().find(|r| r.iin == subject.as_str()) {
+                trail.basis(format!(
+                    "family link: {} (no consent needed)",
+                    relation_name(r.relation)
+                ));
+                return Ok(());
+            }
+        }
+        let mut failures = Vec::new();
+        if let Some(store) = &self.store {
+            for c in store.consents(subject.as_str(), &grantee).await? {
+                match judge(c.revoked_at.is_some(), None, c.expires_at, &c.scope, scope) {
+                    Ok(()) => {
+                        trail.basis(format!("consent {} given by {}", c.id, c.way));
+                        return Ok(());
+                    }
+                    Err(f) => failures.push(f),
+                }
+            }
+        }
+        let notarised = self.registries.notary.consents(subject, correlation).await?;
+        for c in notarised.iter().filter(|c| {
+            let g = match (&c.grantee_iin, &c.grantee_bin) {
+                (Some(i), _) => format!("iin:{i}"),
+                (None, Some(b)) => format!("bin:{b}"),
+                (None, None) => String::new(),
+            };
+            g == grantee
+        }) {
+            match judge(c.revoked, Some(c.valid_from), c.valid_until, &c.scope, scope) {
+                Ok(()) => {
+                    trail.basis(format!("notarised consent {}", c.number));
+                    return Ok(());
+                }
+                Err(f) => failures.push(f),
+            }
+        }
+        let failure = [
+            ConsentFailure::Expired,
+            ConsentFailure::Revoked,
+            ConsentFailure::OutOfScope,
+        ]
+        .into_iter()
+        .find(|f| failures.contains(f))
+        .unwrap_or(ConsentFailure::Missing);
+        let detail = match failure {
+            ConsentFailure::Missing => "no consent of this person for this requester was found, neither given through the portal nor notarised".to_string(),
+            ConsentFailure::Expired => "the person's consent for this requester has lapsed".to_string(),
+            ConsentFailure::Revoked => "the person withdrew their consent for this requester".to_string(),
+            ConsentFailure::OutOfScope => format!("the person's consent for this requester does not cover the {what} (scope \"{scope}\")"),
+        };
+        Err(GatewayError::Consent {
+            failure,
+            requester: shown,
+            subject: subject.masked(),
+            scope: what.to_string(),
+            detail,
+        })
+    }
+}

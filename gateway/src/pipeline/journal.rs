@@ -1,0 +1,104 @@
+//! The journal stage: a request record on the way in, a response record on the way out, and no
+//! answer leaves before both are durable (group commit makes that cheap; see [`crate::journal`]).
+
+use chrono::Utc;
+use tower::{Service, ServiceExt};
+
+use super::stage::Stage;
+use super::{CallContext, GatewayRequest, Reply};
+use crate::error::GatewayError;
+use crate::journal::chain::digest;
+use crate::journal::retention::Policies;
+use crate::journal::{Entry, Journal, Kind};
+
+/// Journals every call that passed identification.
+#[derive(Clone)]
+pub struct JournalStage {
+    /// The journal; none turns the stage into a pass-through (benchmark baselines only).
+    pub journal: Option<Journal>,
+    /// Which bodies are kept.
+    pub bodies: Policies,
+}
+
+fn entry(ctx: &CallContext, subject: &str, kind: Kind, payload: String, keep: bool) -> Entry {
+    Entry {
+        kind,
+        request_id: ctx.request_id.clone(),
+        correlation_id: ctx.correlation_id.clone(),
+        client: ctx.client.clone(),
+        actor: String::new(),
+        method: ctx.method.to_string(),
+        subject: subject.to_string(),
+        purpose: ctx.purpose.clone(),
+        started_at: ctx.received_at,
+        ended_at: None,
+        outcome: None,
+        registry: String::new(),
+        registry_us: None,
+        note: String::new(),
+        payload_digest: digest(payload.as_bytes()),
+        body: keep.then_some(payload),
+    }
+}
+
+/// The request as journaled: the signed document when there is one (the exact bytes signed),
+/// else what was asked.
+fn request_payload(req: &GatewayRequest) -> String {
+    match &req.ctx.signed {
+        Some(doc) if !doc.payload.is_empty() => String::from_utf8_lossy(&doc.payload).into_owned(),
+        _ => serde_json::json!({
+            "method": req.ctx.method,
+            "subject": req.op.subject(),
+            "purpose": req.ctx.purpose,
+        })
+        .to_string(),
+    }
+}
+
+impl Stage for JournalStage {
+    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
+    where
+        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
+        S::Future: Send,
+    {
+        let Some(journal) = self.journal.clone() else {
+            return inner.oneshot(req).await;
+        };
+        let ctx = req.ctx.clone();
+        let subject = req.op.subject().to_string();
+        let keep = self.bodies.of(ctx.method).keep;
+        let request = journal
+            .submit(entry(&ctx, &subject, Kind::Request, request_payload(&req), keep))
+            .await;
+
+        let result = inner.oneshot(req).await;
+
+        let notes = ctx.trail.notes();
+        let (outcome, note, payload) = match &result {
+            Ok(reply) => {
+                let mut note = notes.basis;
+                if reply.from_cache {
+                    note.push_str(if note.is_empty() { "" } else { "; " });
+                    note.push_str(if reply.stale { "stale cache" } else { "cache" });
+                }
+                let body = serde_json::to_string(reply.record.as_ref())
+                    .map_err(|e| GatewayError::Server(format!("journal body: {e}")))?;
+                (0, note, body)
+            }
+            Err(e) => (e.code() as i32, e.to_string(), String::new()),
+        };
+        let mut response = entry(&ctx, &subject, Kind::Response, payload, keep && outcome == 0);
+        response.actor = notes.actor;
+        response.ended_at = Some(Utc::now());
+        response.outcome = Some(outcome);
+        response.note = note;
+        if let Some((name, took)) = notes.registry {
+            response.registry = name.to_string();
+            response.registry_us = Some(i64::try_from(took.as_micros()).unwrap_or(i64::MAX));
+        }
+        let response = journal.submit(response).await;
+        request.durable().await?;
+        response.durable().await?;
+        result
+    }
+}

@@ -1,0 +1,101 @@
+//! The pipeline's innermost step: registry operations go to the router; the gateway's own
+//! services (journal search, access log, consents) are answered from the journal database here,
+//! after the same identify, journal, authorize and signature stages as every registry call.
+
+use std::sync::Arc;
+
+use tower::util::BoxCloneSyncService;
+use tower::service_fn;
+
+use super::consent::{GET_ADDRESS_REFERENCE, GET_PERSON};
+use super::{GatewayRequest, Operation, Record, Reply};
+use crate::error::{GatewayError, SignatureFailure};
+use crate::journal::{Journal, JournalError, Kind, Query};
+use crate::routing::Router;
+
+/// The innermost service.
+pub fn dispatch(
+    router: Router,
+    journal: Option<Journal>,
+) -> BoxCloneSyncService<GatewayRequest, Reply, GatewayError> {
+    BoxCloneSyncService::new(service_fn(move |req: GatewayRequest| {
+        let (router, journal) = (router.clone(), journal.clone());
+        async move {
+            if req.op.registry().is_some() {
+                return router.route(req).await;
+            }
+            let record = local(journal.as_ref(), &req).await?;
+            Ok(Reply {
+                record: Arc::new(record),
+                from_cache: false,
+                stale: false,
+            })
+        }
+    }))
+}
+
+fn page(records: Vec<crate::journal::Record>, limit: usize) -> Record {
+    let next = (records.len() >= limit.clamp(1, 1_000))
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    Record::Journal { records, next }
+}
+
+async fn local(journal: Option<&Journal>, req: &GatewayRequest) -> Result<Record, GatewayError> {
+    let store = journal
+        .map(|j| j.store().clone())
+        .ok_or(GatewayError::Journal(JournalError::Config(
+            "this gateway runs without a journal (journal.backend = \"off\")".into(),
+        )))?;
+    let signer = req.ctx.signers.as_ref().and_then(|s| s.requester_iin());
+    match &req.op {
+        Operation::ListAccesses { iin, page: q } => {
+            if signer.as_ref() != Some(iin) {
+                return Err(GatewayError::Signature {
+                    failure: SignatureFailure::SignerMismatch,
+                    detail: format!(
+                        "a person's access log is shown only to that person: sign the request as its requester with the certificate of IIN {}",
+                        iin.masked()
+                    ),
+                });
+            }
+            let query = Query {
+                subject: Some(iin.as_str().to_string()),
+                methods: vec![GET_PERSON.into(), GET_ADDRESS_REFERENCE.into()],
+                kind: Some(Kind::Response),
+                outcome: Some(0),
+                newest_first: true,
+                ..q.clone()
+            };
+            Ok(page(store.search(&query).await?, query.limit))
+        }
+        Operation::SearchJournal(q) => Ok(page(store.search(q).await?, q.limit)),
+        Operation::GrantConsent(c) => {
+            let by_signature = c.way == "signature";
+            if by_signature && signer.as_ref().map(|i| i.as_str()) != Some(c.subject.as_str()) {
+                return Err(GatewayError::Signature {
+                    failure: SignatureFailure::SignerMismatch,
+                    detail: "a consent by digital signature must be signed by the person who gives it (requester and subject: their IIN)".into(),
+                });
+            }
+            store.put_consent(c).await?;
+            Ok(Record::Consent(c.clone()))
+        }
+        Operation::RevokeConsent { subject, id } => {
+            if store
+                .revoke_consent(id, subject.as_str(), chrono::Utc::now())
+                .await?
+            {
+                Ok(Record::Done)
+            } else {
+                Err(GatewayError::FailedPrecondition(format!(
+                    "person {} has no consent {id} in force",
+                    subject.masked()
+                )))
+            }
+        }
+        Operation::Person(_) | Operation::LegalEntity(_) => Err(GatewayError::Server(
+            "a registry operation reached the local services".into(),
+        )),
+    }
+}

@@ -1,0 +1,189 @@
+//! Mock notary system (ЕНИС): notarised consents over REST/JSON, as a notary's office registers
+//! them. Seeded with a few consents for the demo bank; tests register and revoke their own.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{Duration, Utc};
+use kopir_adapters::identifiers::Iin;
+use kopir_adapters::notary::NotarisedConsent;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::population::Population;
+use crate::MockError;
+
+/// The notary system's state: consents by number.
+pub struct NotaryState {
+    consents: Mutex<BTreeMap<String, NotarisedConsent>>,
+    credentials: String,
+    next: Mutex<u64>,
+}
+
+/// A running mock notary system.
+pub struct MockNotary {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    state: Arc<NotaryState>,
+}
+
+/// What a notary registers (the number is assigned by the system).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewConsent {
+    /// The person who consents.
+    pub subject_iin: String,
+    /// The person allowed, when a person is.
+    #[serde(default)]
+    pub grantee_iin: Option<String>,
+    /// The organisation allowed, when one is.
+    #[serde(default)]
+    pub grantee_bin: Option<String>,
+    /// Consent scopes.
+    pub scope: Vec<String>,
+    /// Days it holds from now (negative: lapsed already).
+    pub valid_days: i64,
+}
+
+impl NotaryState {
+    fn register(&self, c: NewConsent) -> Result<NotarisedConsent, String> {
+        Iin::parse(&c.subject_iin).map_err(|e| format!("subject_iin: {e}"))?;
+        if c.grantee_iin.is_none() && c.grantee_bin.is_none() {
+            return Err("name grantee_iin or grantee_bin".into());
+        }
+        let number = {
+            let mut n = self.next.lock().map_err(|_| "lock poisoned".to_string())?;
+            *n += 1;
+            format!("NC-{:07}", *n)
+        };
+        let now = Utc::now();
+        let (from, until) = if c.valid_days >= 0 {
+            (now - Duration::days(1), now + Duration::days(c.valid_days))
+        } else {
+            (now + Duration::days(c.valid_days - 365), now + Duration::days(c.valid_days))
+        };
+        let consent = NotarisedConsent {
+            number: number.clone(),
+            subject_iin: c.subject_iin,
+            grantee_iin: c.grantee_iin,
+            grantee_bin: c.grantee_bin,
+            scope: c.scope,
+            valid_from: from,
+            valid_until: until,
+            revoked: false,
+            notary: "Нотариус А. Демо, Астана".into(),
+        };
+        self.consents
+            .lock()
+            .map_err(|_| "lock poisoned".to_string())?
+            .insert(number, consent.clone());
+        Ok(consent)
+    }
+}
+
+fn authorised(state: &NotaryState, headers: &HeaderMap) -> bool {
+    use base64::Engine;
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .is_some_and(|d| d == state.credentials.as_bytes())
+}
+
+#[derive(Deserialize)]
+struct BySubject {
+    subject_iin: String,
+}
+
+async fn list(
+    State(state): State<Arc<NotaryState>>,
+    headers: HeaderMap,
+    Query(q): Query<BySubject>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return (StatusCode::UNAUTHORIZED, "unknown sender").into_response();
+    }
+    let Ok(consents) = state.consents.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let found: Vec<&NotarisedConsent> = consents
+        .values()
+        .filter(|c| c.subject_iin == q.subject_iin)
+        .collect();
+    Json(json!({ "consents": found })).into_response()
+}
+
+async fn create(State(state): State<Arc<NotaryState>>, Json(c): Json<NewConsent>) -> Response {
+    match state.register(c) {
+        Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+async fn revoke(State(state): State<Arc<NotaryState>>, Path(number): Path<String>) -> Response {
+    let Ok(mut consents) = state.consents.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match consents.get_mut(&number) {
+        Some(c) => {
+            c.revoked = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+impl MockNotary {
+    /// Serves on `addr`, seeded with consents of the population's first persons for `bank_bin`.
+    pub async fn start(
+        addr: SocketAddr,
+        population: &Population,
+        sender: (&str, &str),
+        bank_bin: &str,
+    ) -> Result<Self, MockError> {
+        let state = Arc::new(NotaryState {
+            consents: Mutex::new(BTreeMap::new()),
+            credentials: format!("{}:{}", sender.0, sender.1),
+            next: Mutex::new(0),
+        });
+        for iin in population.person_order.iter().skip(1).take(5) {
+            state
+                .register(NewConsent {
+                    subject_iin: iin.clone(),
+                    grantee_iin: None,
+                    grantee_bin: Some(bank_bin.to_string()),
+                    scope: vec!["person".into(), "address".into()],
+                    valid_days: 365,
+                })
+                .map_err(MockError::Faults)?;
+        }
+        let app = Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/api/v1/consents", get(list).post(create))
+            .route("/api/v1/consents/{number}/revoke", post(revoke))
+            .with_state(state.clone());
+        let (listener, addr) = crate::bind(addr).await?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "mock notary stopped");
+            }
+        });
+        Ok(Self { addr, state })
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Registers a notarised consent, as a notary's office would.
+    pub fn register(&self, c: NewConsent) -> Result<NotarisedConsent, String> {
+        self.state.register(c)
+    }
+}
