@@ -128,8 +128,7 @@ impl NotaryRegistry for RestNotary {
         subject: &Iin,
         correlation_id: &str,
     ) -> Result<Vec<NotarisedConsent>, AdapterError> {
-        let span =
-            tracing::info_span!("registry.call", registry = %self.registry, service_id = "consents");
+        let span = tracing::info_span!("registry.call", registry = %self.registry, service_id = "consents");
         self.fetch_consents(subject, correlation_id)
             .instrument(span)
             .await

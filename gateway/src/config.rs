@@ -494,7 +494,9 @@ impl Config {
         for (bin, entry) in &self.access {
             for m in entry.lawful.iter().flat_map(|l| &l.methods) {
                 if !known(m) {
-                    return Err(bad(format!("access.\"{bin}\".lawful: unknown method {m:?}")));
+                    return Err(bad(format!(
+                        "access.\"{bin}\".lawful: unknown method {m:?}"
+                    )));
                 }
             }
         }
@@ -504,7 +506,9 @@ impl Config {
             }
         }
         if self.journal.backend == JournalBackend::Postgres && self.journal.url.is_none() {
-            return Err(bad("journal.url is required with journal.backend = \"postgres\"".into()));
+            return Err(bad(
+                "journal.url is required with journal.backend = \"postgres\"".into(),
+            ));
         }
         for m in self.signatures.keys() {
             if !methods.iter().any(|k| k == m) {

@@ -66,6 +66,14 @@ enum Command {
         #[arg(long)]
         cert: PathBuf,
     },
+    /// The journal: verify its hash chain, search it, export a range with its chain proof.
+    Journal {
+        /// TOML configuration naming the journal database (the embedded default without it).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: kopir_gateway::journal::cli::JournalCommand,
+    },
     /// Measure GetPerson throughput and latency: direct, through nginx, and through the gateway
     /// (cache miss and hit), against the mock registries; or, with --failover, a registry
     /// failing under load.
@@ -196,6 +204,24 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             d.gateway.stop().await
         }
         Command::Verify { file, cert } => verify(&file, &cert),
+        Command::Journal { config, command } => {
+            let config = match config {
+                Some(path) => Config::load(&path)?,
+                None => Config::embedded()?,
+            };
+            let store = kopir_gateway::journal::open(&config.journal)
+                .await?
+                .ok_or_else(|| GatewayError::Config {
+                    detail: "journal.backend is \"off\": there is no journal to read".into(),
+                })?;
+            if kopir_gateway::journal::cli::run(store.as_ref(), command).await? {
+                Ok(())
+            } else {
+                Err(GatewayError::FailedPrecondition(
+                    "the journal's hash chain is broken".into(),
+                ))
+            }
+        }
         Command::Bench {
             seconds,
             concurrency,

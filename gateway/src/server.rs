@@ -14,15 +14,19 @@ use tonic::transport::{Certificate, Identity as TlsIdentity, ServerTlsConfig};
 
 use crate::access::AccessControl;
 use crate::api::identity::Identity;
+use crate::api::journal::JournalApi;
 use crate::config::Config;
 use crate::config::TrustConfig;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::journal::retention::Policies;
 use crate::journal::Journal;
-use crate::pipeline::{AuditStages, TrustStages};
 use crate::pipeline::{self, cache::Caches};
+use crate::pipeline::{AuditStages, TrustStages};
+use crate::proto::v1::access_log_service_server::AccessLogServiceServer;
+use crate::proto::v1::consent_service_server::ConsentServiceServer;
 use crate::proto::v1::identity_service_server::IdentityServiceServer;
+use crate::proto::v1::operator_service_server::OperatorServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::routing::{Registries, Router};
 use crate::trust::seal::Sealer;
@@ -98,6 +102,7 @@ impl Gateway {
             caches.clone(),
         );
 
+        let journal_api = JournalApi::new(pipeline.clone(), sealer.clone(), access.clone());
         let reflection = |e: tonic_reflection::server::Error| {
             GatewayError::Server(format!("reflection descriptors: {e}"))
         };
@@ -137,7 +142,13 @@ impl Gateway {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(IdentityServiceServer::new(Identity::new(pipeline, sealer)));
+            .add_service(IdentityServiceServer::new(Identity::new(
+                pipeline.clone(),
+                sealer.clone(),
+            )))
+            .add_service(OperatorServiceServer::new(journal_api.clone()))
+            .add_service(AccessLogServiceServer::new(journal_api.clone()))
+            .add_service(ConsentServiceServer::new(journal_api));
         let server = tokio::spawn(async move {
             routes
                 .serve_with_incoming_shutdown(incoming, async {

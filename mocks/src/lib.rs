@@ -155,13 +155,8 @@ impl MockSet {
         )
         .await?;
         let notary = Arc::new(
-            notary::MockNotary::start(
-                config.notary_addr,
-                &population,
-                sender,
-                pki::DEMO_BANK_BIN,
-            )
-            .await?,
+            notary::MockNotary::start(config.notary_addr, &population, sender, pki::DEMO_BANK_BIN)
+                .await?,
         );
         let persons = Arc::new(persons);
         let legal_entities = Arc::new(legal_entities);

@@ -65,7 +65,10 @@ impl NotaryState {
         let (from, until) = if c.valid_days >= 0 {
             (now - Duration::days(1), now + Duration::days(c.valid_days))
         } else {
-            (now + Duration::days(c.valid_days - 365), now + Duration::days(c.valid_days))
+            (
+                now + Duration::days(c.valid_days - 365),
+                now + Duration::days(c.valid_days),
+            )
         };
         let consent = NotarisedConsent {
             number: number.clone(),

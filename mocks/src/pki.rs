@@ -651,6 +651,8 @@ async fn revoke(State(ca): State<Arc<MockCa>>, Path(serial): Path<String>) -> St
 pub const DEMO_PORTAL_BIN: &str = "000940001238";
 /// BIN of the demo bank.
 pub const DEMO_BANK_BIN: &str = "990140004565";
+/// BIN of the gateway's operating organisation in the demo set (its operators' client).
+pub const DEMO_OPERATOR_BIN: &str = "160940007774";
 /// IIN of the demo bank's officer who signs for it.
 pub const DEMO_OFFICER_IIN: &str = "850101300510";
 
@@ -668,6 +670,8 @@ pub struct DemoPki {
     pub portal: Issued,
     /// The bank's TLS client certificate.
     pub bank: Issued,
+    /// The gateway operators' TLS client certificate.
+    pub operator: Issued,
     /// A citizen's signing certificate.
     pub citizen: Issued,
     /// The bank officer's signing certificate.
@@ -708,6 +712,14 @@ impl DemoPki {
                 &Holder::Client {
                     bin: DEMO_BANK_BIN.into(),
                     name: "Demo Bank IS".into(),
+                },
+                ec,
+                year,
+            )?,
+            operator: ca.issue(
+                &Holder::Client {
+                    bin: DEMO_OPERATOR_BIN.into(),
+                    name: "Köpir operations".into(),
                 },
                 ec,
                 year,
@@ -755,6 +767,7 @@ impl DemoPki {
             ("gateway-seal", &self.seal),
             ("portal", &self.portal),
             ("bank", &self.bank),
+            ("operator", &self.operator),
             ("citizen", &self.citizen),
             ("officer", &self.officer),
         ] {

@@ -302,8 +302,14 @@ fn families(
 ) -> BTreeMap<String, Vec<(String, Relation)>> {
     let mut links: BTreeMap<String, Vec<(String, Relation)>> = BTreeMap::new();
     let mut link = |a: &Person, b: &Person, b_is: Relation, a_is: Relation| {
-        links.entry(a.iin.clone()).or_default().push((b.iin.clone(), b_is));
-        links.entry(b.iin.clone()).or_default().push((a.iin.clone(), a_is));
+        links
+            .entry(a.iin.clone())
+            .or_default()
+            .push((b.iin.clone(), b_is));
+        links
+            .entry(b.iin.clone())
+            .or_default()
+            .push((a.iin.clone(), a_is));
     };
     for household in order.chunks_exact(3) {
         let mut members: Vec<&Person> = household.iter().filter_map(|i| persons.get(i)).collect();

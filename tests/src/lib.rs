@@ -42,8 +42,12 @@ impl Env {
     }
 
     /// As [`start`](Self::start), with CRLs valid for `crl_validity` (the gateway refetches then).
-    pub async fn start_with_crl(config: Config, crl_validity: Duration) -> Self {
+    pub async fn start_with_crl(mut config: Config, crl_validity: Duration) -> Self {
         let pki = tempfile::tempdir().expect("temp dir");
+        // Each test journals into its own file unless it chose a database itself.
+        if config.journal.path == Path::new("kopir-journal.db") {
+            config.journal.path = pki.path().join("journal.db");
+        }
         let options = DemoOptions {
             mocks: MockConfig::ephemeral().with_latency_ms(0),
             crl_validity,
@@ -59,6 +63,12 @@ impl Env {
     }
 
     /// The IIN of the population's sample person (the demo citizen).
+    /// A person who gave the demo bank a notarised consent (seeded in the mock notary system).
+    pub fn consenting_iin(&self) -> String {
+        self.demo.mocks.population.person_order[1].clone()
+    }
+
+    /// A sample person's IIN.
     pub fn sample_iin(&self) -> String {
         self.demo
             .mocks

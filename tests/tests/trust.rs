@@ -127,7 +127,12 @@ async fn a_client_calling_an_unlisted_method_is_denied_by_name() {
     assert_eq!(s.code(), Code::PermissionDenied);
     assert!(s.message().contains("Demo Bank"), "{}", s.message());
     assert!(s.message().contains(ADDRESS), "{}", s.message());
-    assert!(bank.clone().get_person(person_request(&iin)).await.is_ok());
+    let consenting = env.consenting_iin();
+    assert!(bank
+        .clone()
+        .get_person(person_request(&consenting))
+        .await
+        .is_ok());
 
     // An organisation with a valid certificate but no entry at all.
     let ca = env.demo.pki.ca.clone();
@@ -158,7 +163,7 @@ async fn the_access_list_reloads_without_a_restart() {
     std::fs::write(&path, &original).unwrap();
     let env = Env::start(Config::load(&path).unwrap()).await;
     let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
-    let iin = env.sample_iin();
+    let iin = env.consenting_iin();
     let reference = || reference_request(&iin, None);
     let s = bank
         .clone()

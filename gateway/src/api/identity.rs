@@ -3,13 +3,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use kopir_adapters::model::LifeStatus;
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 use kopir_proto::convert;
 
 use std::sync::Arc;
 
-use super::{context, respond, run, status, Envelope, Origin, Sealed};
+use super::{respond, status, Envelope, Origin, Sealed};
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
@@ -81,17 +80,8 @@ impl Identity {
         method: &'static str,
         op: impl FnOnce() -> Result<Operation, GatewayError>,
     ) -> Result<Answered, Status> {
-        let ctx = context(request, method).map_err(|e| status(e, None))?;
-        let request_id = ctx.request_id.clone();
-        let received_at = ctx.received_at;
-        let op = op().map_err(|e| status(e, Some(&request_id)))?;
-        let span = tracing::info_span!(
-            "request",
-            method,
-            subject = %op.subject_masked(),
-            request_id = %request_id
-        );
-        let reply = run(&self.pipeline, ctx, op).instrument(span).await?;
+        let received_at = chrono::Utc::now();
+        let (request_id, reply) = super::call(&self.pipeline, request, method, op).await?;
         Ok(Answered {
             request_id,
             received_at,

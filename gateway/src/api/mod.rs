@@ -1,6 +1,7 @@
 //! The gRPC services: thin translations between protobuf messages and the pipeline.
 
 pub mod identity;
+pub mod journal;
 
 use chrono::Utc;
 use kopir_adapters::identifiers::{Bin, Iin};
@@ -46,7 +47,11 @@ macro_rules! envelope {
 envelope!(
     pb::GetPersonRequest,
     pb::GetLegalEntityRequest,
-    pb::GetAddressReferenceRequest
+    pb::GetAddressReferenceRequest,
+    pb::SearchJournalRequest,
+    pb::ListAccessesRequest,
+    pb::GrantConsentRequest,
+    pb::RevokeConsentRequest
 );
 
 /// The edge: builds the call context from the request metadata and the message's `meta`.
@@ -161,6 +166,28 @@ pub async fn run(
         .map_err(|e| status(e, Some(&request_id)))
 }
 
+/// The steps every method shares: the edge context, the operation from the message, and the
+/// pipeline under a request span; the request id and the pipeline's reply.
+pub async fn call<T: Envelope>(
+    pipeline: &Pipeline,
+    request: &Request<T>,
+    method: &'static str,
+    op: impl FnOnce() -> Result<crate::pipeline::Operation, GatewayError>,
+) -> Result<(String, Reply), Status> {
+    use tracing::Instrument;
+    let ctx = context(request, method).map_err(|e| status(e, None))?;
+    let request_id = ctx.request_id.clone();
+    let op = op().map_err(|e| status(e, Some(&request_id)))?;
+    let span = tracing::info_span!(
+        "request",
+        method,
+        subject = %op.subject_masked(),
+        request_id = %request_id
+    );
+    let reply = run(pipeline, ctx, op).instrument(span).await?;
+    Ok((request_id, reply))
+}
+
 /// A response message that carries the gateway's seal in field 15.
 pub trait Sealed: prost::Message {
     /// Sets the seal field.
@@ -179,7 +206,10 @@ macro_rules! sealed {
 sealed!(
     pb::GetPersonResponse,
     pb::GetLegalEntityResponse,
-    pb::GetAddressReferenceResponse
+    pb::GetAddressReferenceResponse,
+    pb::ListAccessesResponse,
+    pb::GrantConsentResponse,
+    pb::RevokeConsentResponse
 );
 
 /// Where a response came from, for its seal.

@@ -8,6 +8,7 @@
 //! every request into one transaction (group commit), so durability costs one fsync per batch.
 
 pub mod chain;
+pub mod cli;
 pub mod postgres;
 pub mod query;
 pub mod retention;
@@ -50,7 +51,9 @@ impl Kind {
         match s {
             "request" => Ok(Self::Request),
             "response" => Ok(Self::Response),
-            other => Err(JournalError::Corrupt(format!("unknown record kind {other:?}"))),
+            other => Err(JournalError::Corrupt(format!(
+                "unknown record kind {other:?}"
+            ))),
         }
     }
 }

@@ -103,6 +103,7 @@ impl PostgresStore {
             .map(|p| match p {
                 Param::Text(s) => Box::new(s.clone()) as Box<dyn ToSql + Sync + Send>,
                 Param::Int(i) => Box::new(*i) as Box<dyn ToSql + Sync + Send>,
+                Param::Int32(i) => Box::new(*i) as Box<dyn ToSql + Sync + Send>,
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = values
@@ -344,11 +345,14 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ConsentRecord>, JournalError> {
         let sql =
             format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE subject = $1 AND grantee = $2");
-        self.query(&sql, &[Param::Text(subject.into()), Param::Text(grantee.into())])
-            .await?
-            .iter()
-            .map(read_consent)
-            .collect()
+        self.query(
+            &sql,
+            &[Param::Text(subject.into()), Param::Text(grantee.into())],
+        )
+        .await?
+        .iter()
+        .map(read_consent)
+        .collect()
     }
 
     async fn revoke_consent(

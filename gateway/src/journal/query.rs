@@ -89,8 +89,10 @@ pub struct Query {
 pub enum Param {
     /// Text.
     Text(String),
-    /// Integer.
+    /// 64-bit integer (seqs, times).
     Int(i64),
+    /// 32-bit integer (status codes).
+    Int32(i32),
 }
 
 /// The `LIKE` pattern or exact value of a method filter.
@@ -118,7 +120,11 @@ impl Query {
         ];
         for (column, value) in exact {
             if let Some(v) = value {
-                push(&mut sql, &format!(" AND {column} = ?"), Param::Text(v.clone()));
+                push(
+                    &mut sql,
+                    &format!(" AND {column} = ?"),
+                    Param::Text(v.clone()),
+                );
             }
         }
         if let Some(m) = &self.method {
@@ -135,13 +141,21 @@ impl Query {
             sql.push(')');
         }
         if let Some(t) = self.from {
-            push(&mut sql, " AND started_at >= ?", Param::Int(super::to_micros(t)));
+            push(
+                &mut sql,
+                " AND started_at >= ?",
+                Param::Int(super::to_micros(t)),
+            );
         }
         if let Some(t) = self.to {
-            push(&mut sql, " AND started_at < ?", Param::Int(super::to_micros(t)));
+            push(
+                &mut sql,
+                " AND started_at < ?",
+                Param::Int(super::to_micros(t)),
+            );
         }
         if let Some(o) = self.outcome {
-            push(&mut sql, " AND outcome = ?", Param::Int(i64::from(o)));
+            push(&mut sql, " AND outcome = ?", Param::Int32(o));
         }
         if let Some(k) = self.kind {
             push(&mut sql, " AND kind = ?", Param::Text(k.as_str().into()));

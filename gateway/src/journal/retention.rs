@@ -56,7 +56,9 @@ impl Policies {
                 match self.prune(store.as_ref()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(bodies = n, "journal bodies past retention pruned"),
-                    Err(e) => tracing::warn!(error = %e, "journal pruning failed; tried again next round"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "journal pruning failed; tried again next round")
+                    }
                 }
             }
         })

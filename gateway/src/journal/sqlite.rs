@@ -76,6 +76,7 @@ fn to_sql(params: &[Param]) -> Vec<Box<dyn ToSql>> {
         .map(|p| match p {
             Param::Text(s) => Box::new(s.clone()) as Box<dyn ToSql>,
             Param::Int(i) => Box::new(*i) as Box<dyn ToSql>,
+            Param::Int32(i) => Box::new(*i) as Box<dyn ToSql>,
         })
         .collect()
 }
@@ -119,14 +120,23 @@ fn read_consent(row: &Row<'_>) -> rusqlite::Result<Result<ConsentRecord, Journal
     let scope: String = row.get(3)?;
     let (granted, expires, revoked): (i64, i64, Option<i64>) =
         (row.get(6)?, row.get(7)?, row.get(8)?);
-    let (id, subject, grantee, way, reference) =
-        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(5)?);
+    let (id, subject, grantee, way, reference) = (
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(4)?,
+        row.get(5)?,
+    );
     Ok((|| {
         Ok(ConsentRecord {
             id,
             subject,
             grantee,
-            scope: scope.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+            scope: scope
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             way,
             reference,
             granted_at: from_micros(granted)?,
@@ -248,7 +258,9 @@ impl Store for SqliteStore {
         let c = c.clone();
         Self::with(&self.writer, move |conn| {
             conn.execute(
-                &format!("INSERT INTO consents ({CONSENT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"),
+                &format!(
+                    "INSERT INTO consents ({CONSENT_COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+                ),
                 rusqlite::params![
                     c.id,
                     c.subject,

@@ -89,9 +89,17 @@ impl Check for Consent {
                 trail.basis("own data".into());
                 return Ok(());
             }
-            Some(iin) => (format!("iin:{}", iin.as_str()), format!("iin:{}", iin.masked())),
+            Some(iin) => (
+                format!("iin:{}", iin.as_str()),
+                format!("iin:{}", iin.masked()),
+            ),
             None => {
-                let bin = req.ctx.client_bin.as_ref().map(|b| b.as_str()).unwrap_or("");
+                let bin = req
+                    .ctx
+                    .client_bin
+                    .as_ref()
+                    .map(|b| b.as_str())
+                    .unwrap_or("");
                 if let Some(basis) = self.access.policy().lawful_basis(bin, req.ctx.method) {
                     trail.basis(format!("lawful access: {basis}"));
                     return Ok(());
@@ -122,7 +130,11 @@ impl Check for Consent {
                 }
             }
         }
-        let notarised = self.registries.notary.consents(subject, correlation).await?;
+        let notarised = self
+            .registries
+            .notary
+            .consents(subject, correlation)
+            .await?;
         for c in notarised.iter().filter(|c| {
             let g = match (&c.grantee_iin, &c.grantee_bin) {
                 (Some(i), _) => format!("iin:{i}"),
@@ -131,7 +143,13 @@ impl Check for Consent {
             };
             g == grantee
         }) {
-            match judge(c.revoked, Some(c.valid_from), c.valid_until, &c.scope, scope) {
+            match judge(
+                c.revoked,
+                Some(c.valid_from),
+                c.valid_until,
+                &c.scope,
+                scope,
+            ) {
                 Ok(()) => {
                     trail.basis(format!("notarised consent {}", c.number));
                     return Ok(());

@@ -68,7 +68,13 @@ impl Stage for JournalStage {
         let subject = req.op.subject().to_string();
         let keep = self.bodies.of(ctx.method).keep;
         let request = journal
-            .submit(entry(&ctx, &subject, Kind::Request, request_payload(&req), keep))
+            .submit(entry(
+                &ctx,
+                &subject,
+                Kind::Request,
+                request_payload(&req),
+                keep,
+            ))
             .await;
 
         let result = inner.oneshot(req).await;
@@ -87,7 +93,13 @@ impl Stage for JournalStage {
             }
             Err(e) => (e.code() as i32, e.to_string(), String::new()),
         };
-        let mut response = entry(&ctx, &subject, Kind::Response, payload, keep && outcome == 0);
+        let mut response = entry(
+            &ctx,
+            &subject,
+            Kind::Response,
+            payload,
+            keep && outcome == 0,
+        );
         response.actor = notes.actor;
         response.ended_at = Some(Utc::now());
         response.outcome = Some(outcome);

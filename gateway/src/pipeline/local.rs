@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use tower::util::BoxCloneSyncService;
 use tower::service_fn;
+use tower::util::BoxCloneSyncService;
 
 use super::consent::{GET_ADDRESS_REFERENCE, GET_PERSON};
 use super::{GatewayRequest, Operation, Record, Reply};

@@ -1,0 +1,389 @@
+//! `kopir.v1.OperatorService` (journal search), `kopir.v1.AccessLogService` (who read my data)
+//! and `kopir.v1.ConsentService`: thin translations to the pipeline's local operations.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use kopir_adapters::identifiers::{Bin, Iin};
+use tonic::{Request, Response, Status};
+
+use super::{call, respond, status, Origin, Sealed};
+use crate::access::AccessControl;
+use crate::error::GatewayError;
+use crate::journal::{ConsentRecord, Query};
+use crate::pipeline::consent::{scope_of, SCOPES};
+use crate::pipeline::{Operation, Pipeline, Record};
+use crate::proto::v1 as pb;
+use crate::trust::seal::Sealer;
+
+/// gRPC status code names, by number.
+const CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The name of a gRPC status code.
+pub fn code_name(code: i32) -> String {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| CODES.get(i))
+        .map_or_else(|| code.to_string(), |s| (*s).to_string())
+}
+
+/// A gRPC status code by name or number.
+pub fn parse_code(s: &str) -> Option<i32> {
+    s.parse::<i32>().ok().or_else(|| {
+        CODES
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(s))
+            .and_then(|i| i32::try_from(i).ok())
+    })
+}
+
+fn time(field: &str, s: &str) -> Result<Option<DateTime<Utc>>, GatewayError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| GatewayError::invalid(field, format!("RFC 3339 time expected: {e}")))
+}
+
+fn cursor(token: &str) -> Result<Option<i64>, GatewayError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    token.parse().map(Some).map_err(|_| {
+        GatewayError::invalid(
+            "page_token",
+            "pass the next_page_token of the previous page unchanged",
+        )
+    })
+}
+
+fn limit(page_size: u32) -> usize {
+    if page_size == 0 {
+        100
+    } else {
+        page_size.min(1_000) as usize
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A journal record as the operator API shows it.
+pub fn record(r: &crate::journal::Record) -> pb::JournalRecord {
+    let e = &r.entry;
+    pb::JournalRecord {
+        seq: r.seq,
+        kind: e.kind.as_str().into(),
+        request_id: e.request_id.clone(),
+        correlation_id: e.correlation_id.clone(),
+        client: e.client.clone(),
+        actor: e.actor.clone(),
+        method: e.method.clone(),
+        subject: e.subject.clone(),
+        purpose: e.purpose.clone(),
+        started_at: rfc3339(e.started_at),
+        ended_at: e.ended_at.map(rfc3339).unwrap_or_default(),
+        outcome: e.outcome.map(code_name).unwrap_or_default(),
+        registry: e.registry.clone(),
+        registry_us: e.registry_us.unwrap_or(0),
+        note: e.note.clone(),
+        payload_digest: e.payload_digest.clone(),
+        body: e.body.clone().unwrap_or_default(),
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+    }
+}
+
+/// The journal's gRPC services over the pipeline.
+#[derive(Clone)]
+pub struct JournalApi {
+    pipeline: Pipeline,
+    sealer: Option<Arc<Sealer>>,
+    access: AccessControl,
+}
+
+impl JournalApi {
+    /// The services over `pipeline`; `access` names organisations in the access log.
+    pub fn new(pipeline: Pipeline, sealer: Option<Arc<Sealer>>, access: AccessControl) -> Self {
+        Self {
+            pipeline,
+            sealer,
+            access,
+        }
+    }
+
+    fn sealed<T: Sealed>(
+        &self,
+        message: T,
+        id: &str,
+        method: &str,
+        reply: &crate::pipeline::Reply,
+    ) -> Result<Response<T>, Status> {
+        let origin = Origin {
+            request_id: id,
+            method,
+            registry: "journal",
+        };
+        respond(message, self.sealer.as_deref(), origin, reply)
+    }
+}
+
+fn journal_page(record: &Record) -> Option<(&[crate::journal::Record], String)> {
+    match record {
+        Record::Journal { records, next } => Some((
+            records.as_slice(),
+            next.map(|n| n.to_string()).unwrap_or_default(),
+        )),
+        _ => None,
+    }
+}
+
+fn unexpected(id: &str) -> Status {
+    status(
+        GatewayError::Server("the journal answered another operation".into()),
+        Some(id),
+    )
+}
+
+#[tonic::async_trait]
+impl pb::operator_service_server::OperatorService for JournalApi {
+    async fn search_journal(
+        &self,
+        request: Request<pb::SearchJournalRequest>,
+    ) -> Result<Response<pb::SearchJournalResponse>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/SearchJournal";
+        let m = request.get_ref();
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let (id, reply) = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::SearchJournal(Query {
+                request_id: text(&m.request_id),
+                correlation_id: text(&m.correlation_id),
+                client: text(&m.client),
+                subject: text(&m.subject),
+                method: text(&m.method),
+                methods: Vec::new(),
+                from: time("from", &m.from)?,
+                to: time("to", &m.to)?,
+                outcome: match m.outcome.as_str() {
+                    "" => None,
+                    o => Some(parse_code(o).ok_or_else(|| {
+                        GatewayError::invalid(
+                            "outcome",
+                            "a gRPC status code name (OK, PERMISSION_DENIED, ...) or number",
+                        )
+                    })?),
+                },
+                kind: None,
+                after: cursor(&m.page_token)?,
+                newest_first: m.newest_first,
+                limit: limit(m.page_size),
+            }))
+        })
+        .await?;
+        let (records, next) = journal_page(&reply.record).ok_or_else(|| unexpected(&id))?;
+        let mut response = Response::new(pb::SearchJournalResponse {
+            records: records.iter().map(record).collect(),
+            next_page_token: next,
+        });
+        if let Ok(v) = tonic::metadata::MetadataValue::try_from(id.as_str()) {
+            response.metadata_mut().insert(super::REQUEST_ID_HEADER, v);
+        }
+        Ok(response)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::access_log_service_server::AccessLogService for JournalApi {
+    async fn list_accesses(
+        &self,
+        request: Request<pb::ListAccessesRequest>,
+    ) -> Result<Response<pb::ListAccessesResponse>, Status> {
+        const METHOD: &str = "kopir.v1.AccessLogService/ListAccesses";
+        let m = request.get_ref();
+        let (id, reply) = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::ListAccesses {
+                iin: super::iin("iin", m.iin.as_ref())?,
+                page: Query {
+                    after: cursor(&m.page_token)?,
+                    limit: limit(m.page_size),
+                    ..Query::default()
+                },
+            })
+        })
+        .await?;
+        let (records, next) = journal_page(&reply.record).ok_or_else(|| unexpected(&id))?;
+        let policy = self.access.policy();
+        let accesses = records
+            .iter()
+            .map(|r| {
+                let e = &r.entry;
+                let bin = e
+                    .client
+                    .strip_prefix("bin:")
+                    .unwrap_or(&e.client)
+                    .to_string();
+                pb::Access {
+                    organisation_name: policy.client_name(&bin).unwrap_or("").to_string(),
+                    organisation_bin: bin,
+                    data: scope_of(&e.method)
+                        .map(|(_, w)| w)
+                        .unwrap_or("")
+                        .to_string(),
+                    method: e.method.clone(),
+                    at: rfc3339(e.started_at),
+                    purpose: e.purpose.clone(),
+                    basis: e.note.clone(),
+                    actor_masked: e
+                        .actor
+                        .strip_prefix("iin:")
+                        .and_then(|i| Iin::parse(i).ok())
+                        .map(|i| i.masked())
+                        .unwrap_or_default(),
+                    request_id: e.request_id.clone(),
+                }
+            })
+            .collect();
+        let message = pb::ListAccessesResponse {
+            accesses,
+            next_page_token: next,
+            seal: Vec::new(),
+        };
+        self.sealed(message, &id, METHOD, &reply)
+    }
+}
+
+fn consent_way(way: i32) -> Result<&'static str, GatewayError> {
+    match pb::ConsentWay::try_from(way) {
+        Ok(pb::ConsentWay::OneTimeCode) => Ok("one_time_code"),
+        Ok(pb::ConsentWay::DigitalSignature) => Ok("signature"),
+        _ => Err(GatewayError::invalid(
+            "way",
+            "ONE_TIME_CODE (with the portal's confirmation) or DIGITAL_SIGNATURE (with the person's signed document)",
+        )),
+    }
+}
+
+fn confirmation(way: &str, confirmation: &str) -> Result<(), GatewayError> {
+    if way == "one_time_code" && (confirmation.is_empty() || confirmation.len() > 128) {
+        return Err(GatewayError::invalid(
+            "confirmation",
+            "the portal's one-time-code confirmation reference (1 to 128 characters) is required",
+        ));
+    }
+    Ok(())
+}
+
+fn grant(m: &pb::GrantConsentRequest) -> Result<Operation, GatewayError> {
+    let subject = super::iin("subject", m.subject.as_ref())?;
+    let grantee = match (&m.grantee_bin, &m.grantee_iin) {
+        (Some(b), None) => format!(
+            "bin:{}",
+            Bin::parse(&b.value)
+                .map_err(|e| GatewayError::invalid("grantee_bin.value", e.to_string()))?
+                .as_str()
+        ),
+        (None, Some(i)) => format!(
+            "iin:{}",
+            Iin::parse(&i.value)
+                .map_err(|e| GatewayError::invalid("grantee_iin.value", e.to_string()))?
+                .as_str()
+        ),
+        _ => {
+            return Err(GatewayError::invalid(
+                "grantee_bin",
+                "name exactly one grantee: grantee_bin or grantee_iin",
+            ))
+        }
+    };
+    if m.scope.is_empty() || m.scope.iter().any(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(GatewayError::invalid(
+            "scope",
+            format!("one or more of {}", SCOPES.join(", ")),
+        ));
+    }
+    let now = Utc::now();
+    let expires_at = time("expires_at", &m.expires_at)?
+        .ok_or_else(|| GatewayError::invalid("expires_at", "required (RFC 3339)"))?;
+    if expires_at <= now || expires_at > now + chrono::Duration::days(366) {
+        return Err(GatewayError::invalid(
+            "expires_at",
+            "must be in the future and at most one year ahead",
+        ));
+    }
+    let way = consent_way(m.way)?;
+    confirmation(way, &m.confirmation)?;
+    Ok(Operation::GrantConsent(ConsentRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        subject: subject.as_str().to_string(),
+        grantee,
+        scope: m.scope.clone(),
+        way: way.to_string(),
+        reference: m.confirmation.clone(),
+        granted_at: now,
+        expires_at,
+        revoked_at: None,
+    }))
+}
+
+#[tonic::async_trait]
+impl pb::consent_service_server::ConsentService for JournalApi {
+    async fn grant_consent(
+        &self,
+        request: Request<pb::GrantConsentRequest>,
+    ) -> Result<Response<pb::GrantConsentResponse>, Status> {
+        const METHOD: &str = "kopir.v1.ConsentService/GrantConsent";
+        let m = request.get_ref();
+        let (id, reply) = call(&self.pipeline, &request, METHOD, || grant(m)).await?;
+        let Record::Consent(c) = reply.record.as_ref() else {
+            return Err(unexpected(&id));
+        };
+        let message = pb::GrantConsentResponse {
+            consent_id: c.id.clone(),
+            seal: Vec::new(),
+        };
+        self.sealed(message, &id, METHOD, &reply)
+    }
+
+    async fn revoke_consent(
+        &self,
+        request: Request<pb::RevokeConsentRequest>,
+    ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
+        const METHOD: &str = "kopir.v1.ConsentService/RevokeConsent";
+        let m = request.get_ref();
+        let (id, reply) = call(&self.pipeline, &request, METHOD, || {
+            let way = consent_way(m.way)?;
+            confirmation(way, &m.confirmation)?;
+            Ok(Operation::RevokeConsent {
+                subject: super::iin("subject", m.subject.as_ref())?,
+                id: m.consent_id.clone(),
+            })
+        })
+        .await?;
+        self.sealed(
+            pb::RevokeConsentResponse { seal: Vec::new() },
+            &id,
+            METHOD,
+            &reply,
+        )
+    }
+}
