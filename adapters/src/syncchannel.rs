@@ -288,6 +288,35 @@ pub fn date(node: Node<'_, '_>, name: &str) -> Result<chrono::NaiveDate, String>
         .map_err(|_| format!("<{name}> is not a YYYY-MM-DD date"))
 }
 
+/// A failed HTTP exchange with a registry, by what the caller can do about it: a timeout, or the
+/// registry unreachable. Shared by every HTTP adapter.
+pub fn transport_error(
+    registry: &str,
+    request_timeout: std::time::Duration,
+    e: &reqwest::Error,
+) -> AdapterError {
+    if e.is_timeout() {
+        AdapterError::Timeout {
+            registry: registry.to_string(),
+            timeout_ms: u64::try_from(request_timeout.as_millis()).unwrap_or(u64::MAX),
+        }
+    } else {
+        let reason = if e.is_connect() {
+            "connection failed (registry down or unreachable)".to_string()
+        } else {
+            // reqwest's Display of the innermost cause carries no payload data.
+            format!(
+                "transport error: {}",
+                std::error::Error::source(e).map_or_else(|| e.to_string(), |s| s.to_string())
+            )
+        };
+        AdapterError::Unavailable {
+            registry: registry.to_string(),
+            reason,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,34 +419,5 @@ mod tests {
         assert!(env.contains("<correlationId>a&amp;b</correlationId>"));
         assert!(Document::parse(&env).is_ok());
         assert!(!format!("{c:?}").contains("s3cret"));
-    }
-}
-
-/// A failed HTTP exchange with a registry, by what the caller can do about it: a timeout, or the
-/// registry unreachable. Shared by every HTTP adapter.
-pub fn transport_error(
-    registry: &str,
-    request_timeout: std::time::Duration,
-    e: &reqwest::Error,
-) -> AdapterError {
-    if e.is_timeout() {
-        AdapterError::Timeout {
-            registry: registry.to_string(),
-            timeout_ms: u64::try_from(request_timeout.as_millis()).unwrap_or(u64::MAX),
-        }
-    } else {
-        let reason = if e.is_connect() {
-            "connection failed (registry down or unreachable)".to_string()
-        } else {
-            // reqwest's Display of the innermost cause carries no payload data.
-            format!(
-                "transport error: {}",
-                std::error::Error::source(e).map_or_else(|| e.to_string(), |s| s.to_string())
-            )
-        };
-        AdapterError::Unavailable {
-            registry: registry.to_string(),
-            reason,
-        }
     }
 }

@@ -71,13 +71,12 @@ pub fn link(head_seq: i64, head_hash: &str, entries: Vec<Entry>) -> Vec<Record> 
         .map(|(i, entry)| {
             let seq = head_seq + 1 + i as i64;
             let h = hash(seq, &prev, &entry);
-            let record = Record {
+            Record {
                 seq,
                 entry,
                 prev_hash: std::mem::replace(&mut prev, h.clone()),
                 hash: h,
-            };
-            record
+            }
         })
         .collect()
 }
