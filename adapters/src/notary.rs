@@ -65,16 +65,7 @@ struct ConsentList {
 impl RestNotary {
     /// A client of the notary API at `endpoint.url` (its base URL).
     pub fn new(registry: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(endpoint.connect_timeout)
-            .timeout(endpoint.request_timeout)
-            .pool_max_idle_per_host(endpoint.pool_max_idle)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| AdapterError::Config {
-                registry: registry.to_string(),
-                detail: e.to_string(),
-            })?;
+        let http = endpoint.http_client(registry)?;
         Ok(Self {
             registry: registry.to_string(),
             endpoint,

@@ -62,19 +62,26 @@ pub struct SyncChannelClient {
     http: reqwest::Client,
 }
 
-impl SyncChannelClient {
-    /// Builds the pooled client; fails only on an unusable configuration.
-    pub fn new(registry: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(endpoint.connect_timeout)
-            .timeout(endpoint.request_timeout)
-            .pool_max_idle_per_host(endpoint.pool_max_idle)
+impl Endpoint {
+    /// The pooled HTTP client of this endpoint's limits; fails only on an unusable configuration.
+    pub fn http_client(&self, registry: &str) -> Result<reqwest::Client, AdapterError> {
+        reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| AdapterError::Config {
                 registry: registry.to_string(),
                 detail: e.to_string(),
-            })?;
+            })
+    }
+}
+
+impl SyncChannelClient {
+    /// Builds the pooled client; fails only on an unusable configuration.
+    pub fn new(registry: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
+        let http = endpoint.http_client(registry)?;
         Ok(Self {
             registry: registry.to_string(),
             endpoint,

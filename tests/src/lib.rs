@@ -159,3 +159,19 @@ pub fn unknown_iin(env: &Env) -> String {
         .find(|iin| Iin::parse(iin).is_ok() && !env.demo.mocks.population.persons.contains_key(iin))
         .expect("some valid IIN is not in the population")
 }
+
+/// A detached CMS signature of `payload` by `issued`, with the CA's intermediate attached.
+pub fn sign(
+    issued: &kopir_mocks::pki::Issued,
+    ca: &kopir_mocks::pki::MockCa,
+    payload: &[u8],
+) -> Vec<u8> {
+    issued
+        .key
+        .sign_cms(
+            kopir_adapters::signing::Content::Detached(payload),
+            &issued.cert,
+            &[ca.intermediate().clone()],
+        )
+        .expect("the demo keys sign")
+}

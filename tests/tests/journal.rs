@@ -1,7 +1,6 @@
 //! The journal end to end, on both backends: SQLite always; PostgreSQL when KOPIR_TEST_PG names
 //! a database (`.ci/run` sets it), else those runs say they were skipped.
 
-use kopir_adapters::signing::Content;
 use kopir_gateway::config::{JournalBackend, JournalConfig};
 use kopir_gateway::journal::{self, Entry, Journal, Kind};
 use kopir_gateway::proto::v1 as pb;
@@ -10,8 +9,8 @@ use kopir_gateway::proto::v1::consent_service_client::ConsentServiceClient;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::notary::NewConsent;
-use kopir_mocks::pki::{Issued, MockCa, DEMO_BANK_BIN};
-use kopir_tests::{person_request, test_config, Env};
+use kopir_mocks::pki::DEMO_BANK_BIN;
+use kopir_tests::{person_request, sign, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -211,17 +210,6 @@ async fn concurrent_writers_keep_one_valid_chain() {
         assert_eq!(v.records, 1200);
         assert_eq!(v.head.map(|h| h.0), Some(1200));
     }
-}
-
-fn sign(issued: &Issued, ca: &MockCa, payload: &[u8]) -> Vec<u8> {
-    issued
-        .key
-        .sign_cms(
-            Content::Detached(payload),
-            &issued.cert,
-            &[ca.intermediate().clone()],
-        )
-        .unwrap()
 }
 
 fn signed(env: &Env, method: &str, subject: &str, requester: &str) -> pb::SignedDocument {

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use kopir_adapters::signing::{Content, KeyAlgorithm, KeyPair};
+use kopir_adapters::signing::{KeyAlgorithm, KeyPair};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::trust::document::SignerRule;
 use kopir_gateway::Config;
 use kopir_mocks::pki::{Holder, Issued, MockCa, Window, DEMO_BANK_BIN};
-use kopir_tests::{person_request, test_config, Env};
+use kopir_tests::{person_request, sign, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -207,17 +207,6 @@ async fn signing_env() -> Env {
     c.signatures.insert(ADDRESS.into(), SignerRule::Requester);
     c.signatures.insert(ENTITY.into(), SignerRule::Parties);
     Env::start_with_crl(c, Duration::from_secs(1)).await
-}
-
-fn sign(issued: &Issued, ca: &MockCa, payload: &[u8]) -> Vec<u8> {
-    issued
-        .key
-        .sign_cms(
-            Content::Detached(payload),
-            &issued.cert,
-            &[ca.intermediate().clone()],
-        )
-        .unwrap()
 }
 
 fn address_document(iin: &str) -> Vec<u8> {
