@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use crate::error::AdapterError;
 use crate::identifiers::Iin;
-use crate::syncchannel::{transport_error, Endpoint};
+use crate::syncchannel::{probe, transport_error, Endpoint};
 use crate::Registry;
 
 /// A notarised consent of a person for someone to obtain their data (seed 004 §2, service 5).
@@ -95,20 +95,8 @@ impl Registry for RestNotary {
     }
 
     async fn ping(&self) -> Result<(), AdapterError> {
-        let response = self
-            .http
-            .get(self.url("/health")?)
-            .send()
-            .await
-            .map_err(|e| self.transport(&e))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(AdapterError::Unavailable {
-                registry: self.registry.clone(),
-                reason: format!("health answered HTTP {}", response.status()),
-            })
-        }
+        let url = self.url("/health")?;
+        probe(&self.http, &self.registry, &self.endpoint, url, "health").await
     }
 }
 

@@ -161,20 +161,7 @@ impl SyncChannelClient {
     pub async fn ping(&self) -> Result<(), AdapterError> {
         let mut url = self.endpoint.url.clone();
         url.set_query(Some("wsdl"));
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(AdapterError::Unavailable {
-                registry: self.registry.clone(),
-                reason: format!("WSDL answered HTTP {}", response.status()),
-            })
-        }
+        probe(&self.http, &self.registry, &self.endpoint, url, "WSDL").await
     }
 
     fn envelope(&self, service_id: &str, data: &str, correlation_id: &str) -> String {
@@ -293,6 +280,29 @@ pub fn date(node: Node<'_, '_>, name: &str) -> Result<chrono::NaiveDate, String>
     let s = required(node, name)?;
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("<{name}> is not a YYYY-MM-DD date"))
+}
+
+/// A liveness check: GET `url` and expect a success status; `what` names it in the reason.
+pub async fn probe(
+    http: &reqwest::Client,
+    registry: &str,
+    endpoint: &Endpoint,
+    url: url::Url,
+    what: &str,
+) -> Result<(), AdapterError> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| transport_error(registry, endpoint.request_timeout, &e))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(AdapterError::Unavailable {
+            registry: registry.to_string(),
+            reason: format!("{what} answered HTTP {}", response.status()),
+        })
+    }
 }
 
 /// A failed HTTP exchange with a registry, by what the caller can do about it: a timeout, or the

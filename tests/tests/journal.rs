@@ -62,17 +62,9 @@ async fn tamper(journal: &JournalConfig, sql: &str) {
     }
 }
 
-fn operator(
-    env: &Env,
-    channel: tonic::transport::Channel,
-) -> OperatorServiceClient<tonic::transport::Channel> {
-    let _ = env;
-    OperatorServiceClient::new(channel)
-}
-
 async fn search(env: &Env, request_id: &str) -> Vec<pb::JournalRecord> {
     let channel = env.channel_as("operator").await.unwrap();
-    operator(env, channel)
+    OperatorServiceClient::new(channel)
         .search_journal(pb::SearchJournalRequest {
             request_id: request_id.into(),
             ..Default::default()

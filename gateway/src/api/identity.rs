@@ -1,6 +1,6 @@
 //! `kopir.v1.IdentityService`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{SecondsFormat, Utc};
 use kopir_adapters::model::LifeStatus;
 use tonic::{Request, Response, Status};
 
@@ -8,7 +8,7 @@ use kopir_proto::convert;
 
 use std::sync::Arc;
 
-use super::{respond, status, Envelope, Origin, Sealed};
+use super::{respond, status, Answered, Origin, Sealed};
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
@@ -65,31 +65,6 @@ fn unexpected() -> GatewayError {
     GatewayError::Server("the persons route returned another registry's record".into())
 }
 
-/// A pipeline answer with the ids the response needs.
-struct Answered {
-    request_id: String,
-    received_at: DateTime<Utc>,
-    reply: Reply,
-}
-
-impl Identity {
-    /// The steps every method shares: edge context, the operation from the message, the pipeline.
-    async fn lookup<T: Envelope>(
-        &self,
-        request: &Request<T>,
-        method: &'static str,
-        op: impl FnOnce() -> Result<Operation, GatewayError>,
-    ) -> Result<Answered, Status> {
-        let received_at = chrono::Utc::now();
-        let (request_id, reply) = super::call(&self.pipeline, request, method, op).await?;
-        Ok(Answered {
-            request_id,
-            received_at,
-            reply,
-        })
-    }
-}
-
 #[tonic::async_trait]
 impl IdentityService for Identity {
     async fn get_person(
@@ -102,11 +77,10 @@ impl IdentityService for Identity {
             request_id: id,
             reply,
             ..
-        } = self
-            .lookup(&request, METHOD, || {
-                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
-            })
-            .await?;
+        } = super::call(&self.pipeline, &request, METHOD, || {
+            super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+        })
+        .await?;
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };
@@ -128,11 +102,10 @@ impl IdentityService for Identity {
             request_id: id,
             reply,
             ..
-        } = self
-            .lookup(&request, METHOD, || {
-                super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
-            })
-            .await?;
+        } = super::call(&self.pipeline, &request, METHOD, || {
+            super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
+        })
+        .await?;
         let Record::LegalEntity(e) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };
@@ -154,11 +127,10 @@ impl IdentityService for Identity {
             request_id: id,
             received_at,
             reply,
-        } = self
-            .lookup(&request, METHOD, || {
-                super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
-            })
-            .await?;
+        } = super::call(&self.pipeline, &request, METHOD, || {
+            super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+        })
+        .await?;
         let requested_at = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));

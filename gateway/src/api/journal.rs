@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use kopir_adapters::identifiers::{Bin, Iin};
 use tonic::{Request, Response, Status};
 
-use super::{call, respond, status, Origin, Sealed};
+use super::{call, respond, status, with_request_id, Answered, Origin, Sealed};
 use crate::access::AccessControl;
 use crate::error::GatewayError;
 use crate::journal::{ConsentRecord, Query};
@@ -174,7 +174,11 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         const METHOD: &str = "kopir.v1.OperatorService/SearchJournal";
         let m = request.get_ref();
         let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let (id, reply) = call(&self.pipeline, &request, METHOD, || {
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = call(&self.pipeline, &request, METHOD, || {
             Ok(Operation::SearchJournal(Query {
                 request_id: text(&m.request_id),
                 correlation_id: text(&m.correlation_id),
@@ -201,14 +205,14 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         })
         .await?;
         let (records, next) = journal_page(&reply.record).ok_or_else(|| unexpected(&id))?;
-        let mut response = Response::new(pb::SearchJournalResponse {
-            records: records.iter().map(record).collect(),
-            next_page_token: next,
-        });
-        if let Ok(v) = tonic::metadata::MetadataValue::try_from(id.as_str()) {
-            response.metadata_mut().insert(super::REQUEST_ID_HEADER, v);
-        }
-        Ok(response)
+        // Operator searches are not sealed: they relay no registry's answer.
+        Ok(with_request_id(
+            pb::SearchJournalResponse {
+                records: records.iter().map(record).collect(),
+                next_page_token: next,
+            },
+            &id,
+        ))
     }
 }
 
@@ -220,7 +224,11 @@ impl pb::access_log_service_server::AccessLogService for JournalApi {
     ) -> Result<Response<pb::ListAccessesResponse>, Status> {
         const METHOD: &str = "kopir.v1.AccessLogService/ListAccesses";
         let m = request.get_ref();
-        let (id, reply) = call(&self.pipeline, &request, METHOD, || {
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = call(&self.pipeline, &request, METHOD, || {
             Ok(Operation::ListAccesses {
                 iin: super::iin("iin", m.iin.as_ref())?,
                 page: Query {
@@ -353,7 +361,11 @@ impl pb::consent_service_server::ConsentService for JournalApi {
     ) -> Result<Response<pb::GrantConsentResponse>, Status> {
         const METHOD: &str = "kopir.v1.ConsentService/GrantConsent";
         let m = request.get_ref();
-        let (id, reply) = call(&self.pipeline, &request, METHOD, || grant(m)).await?;
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = call(&self.pipeline, &request, METHOD, || grant(m)).await?;
         let Record::Consent(c) = reply.record.as_ref() else {
             return Err(unexpected(&id));
         };
@@ -370,7 +382,11 @@ impl pb::consent_service_server::ConsentService for JournalApi {
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
         const METHOD: &str = "kopir.v1.ConsentService/RevokeConsent";
         let m = request.get_ref();
-        let (id, reply) = call(&self.pipeline, &request, METHOD, || {
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = call(&self.pipeline, &request, METHOD, || {
             let way = consent_way(m.way)?;
             confirmation(way, &m.confirmation)?;
             Ok(Operation::RevokeConsent {

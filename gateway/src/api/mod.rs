@@ -166,17 +166,28 @@ pub async fn run(
         .map_err(|e| status(e, Some(&request_id)))
 }
 
+/// A pipeline answer with the ids the response needs.
+pub struct Answered {
+    /// The request id.
+    pub request_id: String,
+    /// When the gateway received the request.
+    pub received_at: chrono::DateTime<Utc>,
+    /// The pipeline's reply.
+    pub reply: Reply,
+}
+
 /// The steps every method shares: the edge context, the operation from the message, and the
-/// pipeline under a request span; the request id and the pipeline's reply.
+/// pipeline under a request span.
 pub async fn call<T: Envelope>(
     pipeline: &Pipeline,
     request: &Request<T>,
     method: &'static str,
     op: impl FnOnce() -> Result<crate::pipeline::Operation, GatewayError>,
-) -> Result<(String, Reply), Status> {
+) -> Result<Answered, Status> {
     use tracing::Instrument;
     let ctx = context(request, method).map_err(|e| status(e, None))?;
     let request_id = ctx.request_id.clone();
+    let received_at = ctx.received_at;
     let op = op().map_err(|e| status(e, Some(&request_id)))?;
     let span = tracing::info_span!(
         "request",
@@ -185,7 +196,11 @@ pub async fn call<T: Envelope>(
         request_id = %request_id
     );
     let reply = run(pipeline, ctx, op).instrument(span).await?;
-    Ok((request_id, reply))
+    Ok(Answered {
+        request_id,
+        received_at,
+        reply,
+    })
 }
 
 /// A response message that carries the gateway's seal in field 15.
@@ -223,6 +238,15 @@ pub struct Origin<'a> {
     pub registry: &'a str,
 }
 
+/// A response carrying the request id in its metadata.
+pub fn with_request_id<T>(message: T, request_id: &str) -> Response<T> {
+    let mut response = Response::new(message);
+    if let Ok(v) = MetadataValue::try_from(request_id) {
+        response.metadata_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    response
+}
+
 /// Seals a message (when the gateway has a sealing key) and wraps it with the response metadata.
 pub fn respond<T: Sealed>(
     mut message: T,
@@ -244,10 +268,7 @@ pub fn respond<T: Sealed>(
         message.set_seal(seal);
     }
     let from_cache = reply.from_cache;
-    let mut response = Response::new(message);
-    if let Ok(v) = MetadataValue::try_from(request_id) {
-        response.metadata_mut().insert(REQUEST_ID_HEADER, v);
-    }
+    let mut response = with_request_id(message, request_id);
     response.metadata_mut().insert(
         CACHE_HEADER,
         MetadataValue::from_static(if from_cache { "hit" } else { "miss" }),

@@ -82,7 +82,7 @@ pub fn link(head_seq: i64, head_hash: &str, entries: Vec<Entry>) -> Vec<Record> 
 }
 
 /// The outcome of a chain walk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
     /// Records checked.
     pub records: u64,
@@ -151,7 +151,9 @@ pub fn check(record: &Record, expected_seq: i64, prev: &str) -> Option<Broken> {
     None
 }
 
-/// Walks a chain from `first`, which links to `anchor`, reporting the first broken link.
+/// Walks `records` on from the record before them (`next_seq` - 1, whose hash is `prev`),
+/// adding to `state` up to the first broken link; `next_seq` and `prev` advance, so a chain can
+/// be walked page by page.
 pub fn walk<I: IntoIterator<Item = Record>>(
     records: I,
     state: &mut Verified,
@@ -179,12 +181,7 @@ pub fn walk<I: IntoIterator<Item = Record>>(
 /// Walks the whole chain of a store, page by page, and reports the first broken link.
 pub async fn verify(store: &dyn Store) -> Result<Verified, JournalError> {
     const PAGE: usize = 2_000;
-    let mut state = Verified {
-        records: 0,
-        pruned: 0,
-        head: None,
-        broken: None,
-    };
+    let mut state = Verified::default();
     let (mut next_seq, mut prev) = (1_i64, GENESIS.to_string());
     loop {
         let page = store.range(next_seq, PAGE).await?;
@@ -224,12 +221,7 @@ mod tests {
     }
 
     fn walk_all(records: Vec<Record>) -> Verified {
-        let mut state = Verified {
-            records: 0,
-            pruned: 0,
-            head: None,
-            broken: None,
-        };
+        let mut state = Verified::default();
         let (mut s, mut p) = (1, GENESIS.to_string());
         walk(records, &mut state, &mut s, &mut p);
         state

@@ -160,12 +160,7 @@ pub fn verify_export(path: &Path) -> Result<Verified, JournalError> {
     let records = lines
         .map(|l| serde_json::from_str::<Record>(l).map_err(|e| file_error(path, e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut state = Verified {
-        records: 0,
-        pruned: 0,
-        head: None,
-        broken: None,
-    };
+    let mut state = Verified::default();
     let (mut next, mut prev) = (header.anchor_seq + 1, header.anchor_hash.clone());
     walk(records, &mut state, &mut next, &mut prev);
     Ok(state)
@@ -244,10 +239,8 @@ pub async fn run(store: &dyn Store, command: JournalCommand) -> Result<bool, Jou
                     serde_json::to_string(r).map_err(|e| JournalError::File(e.to_string()))?,
                 );
             }
-            if records.len() >= limit.clamp(1, 1_000) {
-                if let Some(r) = records.last() {
-                    print(&mut out, format!("next: --after {}", r.seq));
-                }
+            if let Some(seq) = query.next_cursor(&records) {
+                print(&mut out, format!("next: --after {seq}"));
             }
             Ok(true)
         }

@@ -104,6 +104,18 @@ pub fn method_filter(method: &str) -> (bool, String) {
 }
 
 impl Query {
+    /// The page size actually used: `limit` within 1..=1000.
+    pub fn page_size(&self) -> usize {
+        self.limit.clamp(1, 1_000)
+    }
+
+    /// The cursor of the page after `page` (its last seq), when `page` was full.
+    pub fn next_cursor(&self, page: &[super::Record]) -> Option<i64> {
+        (page.len() >= self.page_size())
+            .then(|| page.last().map(|r| r.seq))
+            .flatten()
+    }
+
     /// The query as SQL with its parameters.
     pub fn to_sql(&self) -> (String, Vec<Param>) {
         let mut sql = format!("SELECT {COLUMNS} FROM journal WHERE 1=1");
@@ -165,7 +177,7 @@ impl Query {
             push(&mut sql, &format!(" AND seq {op} ?"), Param::Int(a));
         }
         let order = if self.newest_first { "DESC" } else { "ASC" };
-        let limit = self.limit.clamp(1, 1_000);
+        let limit = self.page_size();
         sql.push_str(&format!(" ORDER BY seq {order} LIMIT {limit}"));
         (sql, params)
     }

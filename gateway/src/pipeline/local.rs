@@ -10,7 +10,7 @@ use tower::util::BoxCloneSyncService;
 use super::consent::{GET_ADDRESS_REFERENCE, GET_PERSON};
 use super::{GatewayRequest, Operation, Record, Reply};
 use crate::error::{GatewayError, SignatureFailure};
-use crate::journal::{Journal, JournalError, Kind, Query};
+use crate::journal::{Journal, JournalError, Kind, Query, Store};
 use crate::routing::Router;
 
 /// The innermost service.
@@ -34,11 +34,11 @@ pub fn dispatch(
     }))
 }
 
-fn page(records: Vec<crate::journal::Record>, limit: usize) -> Record {
-    let next = (records.len() >= limit.clamp(1, 1_000))
-        .then(|| records.last().map(|r| r.seq))
-        .flatten();
-    Record::Journal { records, next }
+/// One page of a journal query, with the cursor of the next.
+async fn page(store: &dyn Store, query: &Query) -> Result<Record, GatewayError> {
+    let records = store.search(query).await?;
+    let next = query.next_cursor(&records);
+    Ok(Record::Journal { records, next })
 }
 
 async fn local(journal: Option<&Journal>, req: &GatewayRequest) -> Result<Record, GatewayError> {
@@ -67,9 +67,9 @@ async fn local(journal: Option<&Journal>, req: &GatewayRequest) -> Result<Record
                 newest_first: true,
                 ..q.clone()
             };
-            Ok(page(store.search(&query).await?, query.limit))
+            page(store.as_ref(), &query).await
         }
-        Operation::SearchJournal(q) => Ok(page(store.search(q).await?, q.limit)),
+        Operation::SearchJournal(q) => page(store.as_ref(), q).await,
         Operation::GrantConsent(c) => {
             let by_signature = c.way == "signature";
             if by_signature && signer.as_ref().map(|i| i.as_str()) != Some(c.subject.as_str()) {
