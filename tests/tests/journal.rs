@@ -374,3 +374,28 @@ async fn list_accesses_shows_a_person_their_reads_and_refuses_anyone_else() {
         assert_eq!(refused.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn an_export_carries_its_chain_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    for config in backends(dir.path()) {
+        let j = Journal::start(journal::open(&config).await.unwrap().unwrap(), 64);
+        for i in 0..10 {
+            j.append(entry(i)).await.unwrap();
+        }
+        let out = dir.path().join(format!("{}.jsonl", config.schema));
+        let header = journal::cli::export(j.store().as_ref(), None, None, &out)
+            .await
+            .unwrap();
+        assert_eq!(
+            (header.records, header.anchor_seq, header.head_seq),
+            (10, 0, 10)
+        );
+        let v = journal::cli::verify_export(&out).unwrap();
+        assert_eq!((v.records, v.broken), (10, None));
+        // A changed byte in the file is found.
+        let text = std::fs::read_to_string(&out).unwrap();
+        std::fs::write(&out, text.replacen("concurrency", "concurrencY", 1)).unwrap();
+        assert!(journal::cli::verify_export(&out).unwrap().broken.is_some());
+    }
+}

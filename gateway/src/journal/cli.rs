@@ -110,8 +110,18 @@ pub async fn export(
     };
     let first = store.search(&bound(false)).await?.into_iter().next();
     let last = store.search(&bound(true)).await?.into_iter().next();
-    let verified = super::verify(store).await?;
-    let (head_seq, head_hash) = verified.head.clone().unwrap_or((0, GENESIS.into()));
+    // The newest record, read directly: walking the whole chain only to find it would read every record.
+    let newest = Query {
+        newest_first: true,
+        limit: 1,
+        ..Query::default()
+    };
+    let (head_seq, head_hash) = store
+        .search(&newest)
+        .await?
+        .into_iter()
+        .next()
+        .map_or((0, GENESIS.into()), |r| (r.seq, r.hash));
     let mut header = ExportHeader {
         kopir_journal_export: 1,
         from,
