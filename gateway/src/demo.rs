@@ -164,6 +164,7 @@ impl Demo {
              mock certification authority (CRL): {}\n\
              persons database mock: {}\n\
              legal-entities database mock: {}\n\
+             notary system mock (notarised consents): {}\n\
              mock control endpoint: {}\n\
              sample IIN: {iin}\n\
              sample deregistered IIN: {dereg}\n\
@@ -177,6 +178,7 @@ impl Demo {
             self.ca.crl_url(),
             self.mocks.persons.url(),
             self.mocks.legal_entities.url(),
+            self.mocks.notary.url(),
             self.mocks
                 .control_addr
                 .map(|a| format!("http://{a}/registries"))
