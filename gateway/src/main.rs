@@ -96,6 +96,15 @@ enum Command {
         /// certificates; the table goes to OUT/trust.txt too.
         #[arg(long, conflicts_with = "failover")]
         trust: bool,
+        /// Run the journal scenario instead: GetPerson cache hit and miss with the journal off,
+        /// on SQLite and (with --pg-url or KOPIR_TEST_PG) on PostgreSQL, and the loss against
+        /// off; the table goes to OUT/journal.txt too.
+        #[arg(long, conflicts_with_all = ["failover", "trust"])]
+        journal: bool,
+        /// PostgreSQL for the journal scenario (a throwaway schema is created and dropped);
+        /// defaults to the KOPIR_TEST_PG environment variable.
+        #[arg(long)]
+        pg_url: Option<String>,
         /// Rounds of the suite: each scenario runs this many times, alternating with the others.
         #[arg(long, default_value_t = 2)]
         rounds: usize,
@@ -127,6 +136,13 @@ async fn until_ctrl_c() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// Writes a benchmark's table to OUT/NAME as well as stdout.
+fn save(out: &std::path::Path, name: &str, table: &str) -> Result<(), GatewayError> {
+    std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(out.join(name), table))
+        .map_err(|e| GatewayError::Server(format!("{}: {e}", out.display())))
 }
 
 /// `kopir verify`: prints what a valid seal proves, or why the file does not verify.
@@ -228,6 +244,8 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             latency_ms,
             failover,
             trust,
+            journal,
+            pg_url,
             rounds,
             out,
             quiet,
@@ -242,9 +260,13 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 bench::failover_table(&bench::failover(&options).await?, &options)
             } else if trust {
                 let table = bench::trust::run(&options, rounds).await?.table(&options);
-                std::fs::create_dir_all(&out)
-                    .and_then(|()| std::fs::write(out.join("trust.txt"), &table))
-                    .map_err(|e| GatewayError::Server(format!("{}: {e}", out.display())))?;
+                save(&out, "trust.txt", &table)?;
+                table
+            } else if journal {
+                let pg_url = pg_url.or_else(|| std::env::var("KOPIR_TEST_PG").ok());
+                let report = bench::journal::run(&options, rounds, pg_url.as_deref()).await?;
+                let table = report.table(&options);
+                save(&out, "journal.txt", &table)?;
                 table
             } else {
                 let suite = SuiteOptions {
@@ -254,9 +276,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 };
                 let report = bench::suite::suite(&options, &suite).await?;
                 let table = bench::suite::table(&report);
-                let path = out.join("suite.txt");
-                std::fs::write(&path, &table)
-                    .map_err(|e| GatewayError::Server(format!("{}: {e}", path.display())))?;
+                save(&out, "suite.txt", &table)?;
                 format!(
                     "{table}results: {dir}/suite.txt, {dir}/suite.json, chart: {dir}/suite.png\n",
                     dir = out.display()

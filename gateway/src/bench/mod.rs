@@ -1,25 +1,30 @@
 //! `kopir bench`: load generation and measurement. [`suite`] compares the gateway with a direct
-//! call and with nginx; [`failover`] watches a registry fail and recover under load.
+//! call and with nginx; [`failover`] watches a registry fail and recover under load; [`trust`]
+//! prices signatures, seals and TLS; [`journal`] prices the audit journal.
 
 pub mod chart;
+pub mod journal;
 pub mod nginx;
 pub mod suite;
 pub mod trust;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use kopir_mocks::{Faults, MockConfig};
+use kopir_mocks::pki::{CaServer, DemoPki};
+use kopir_mocks::{Faults, MockConfig, MockSet};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::{Config, Rate};
-use crate::demo::{self, DemoOptions};
+use crate::demo::{self, point_at_mocks, point_at_pki, DemoOptions};
 use crate::error::GatewayError;
 use crate::proto::v1 as pb;
 use crate::proto::v1::identity_service_client::IdentityServiceClient;
 use crate::routing::RegistryId;
+use crate::server::Gateway;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -205,7 +210,51 @@ pub(crate) fn bench_config() -> Result<Config, GatewayError> {
     };
     config.rate_limits.default = unlimited;
     config.rate_limits.clients.clear();
+    // The embedded journal file is the working directory's; a benchmark must not grow it.
+    config.journal.path = std::env::temp_dir().join(format!(
+        "kopir-bench-journal-{}-{}.db",
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    ));
     Ok(config)
+}
+
+/// A throwaway demo PKI in a temporary folder with its CA serving the CRL.
+pub(crate) struct BenchPki {
+    /// Where the keys and certificates are.
+    pub dir: PathBuf,
+    /// The keys and certificates.
+    pub pki: DemoPki,
+    /// The CA's CRL server.
+    pub ca: CaServer,
+}
+
+impl BenchPki {
+    /// Generates and writes the PKI (`tag` names the folder) and starts its CA.
+    pub async fn start(tag: &str) -> Result<Self, GatewayError> {
+        let server = |e: &dyn std::fmt::Display| GatewayError::Server(format!("bench PKI: {e}"));
+        let dir = std::env::temp_dir().join(format!("kopir-bench-{tag}-{}", std::process::id()));
+        let pki =
+            DemoPki::generate("900502400668", Duration::from_secs(3600)).map_err(|e| server(&e))?;
+        pki.write(&dir).map_err(|e| server(&e))?;
+        let ca = CaServer::start(Arc::clone(&pki.ca), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|e| server(&e))?;
+        Ok(Self { dir, pki, ca })
+    }
+}
+
+/// Starts a gateway with `config` on a free port, pointed at `mocks` and the PKI in `dir`.
+pub(crate) async fn gateway(
+    mocks: &MockSet,
+    dir: &std::path::Path,
+    crl_url: &str,
+    mut config: Config,
+) -> Result<Gateway, GatewayError> {
+    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    point_at_mocks(&mut config, mocks)?;
+    point_at_pki(&mut config, dir, crl_url)?;
+    Gateway::start(config).await
 }
 
 fn demo_options(options: &BenchOptions) -> DemoOptions {

@@ -3,21 +3,18 @@
 //! ECDSA P-256 signers; sealing per response; and GetPerson cache-hit throughput through the
 //! gateway in plaintext and with TLS and client certificates, alternating rounds.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kopir_adapters::signing::Content;
-use kopir_mocks::pki::{CaServer, DemoPki, Issued};
+use kopir_mocks::pki::{DemoPki, Issued};
 use kopir_mocks::{MockConfig, MockSet};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity as TlsIdentity};
 
-use super::{bench_config, channels, drive, request, BenchOptions, Measured};
+use super::{bench_config, channels, drive, gateway, request, BenchOptions, BenchPki, Measured};
 use crate::config::TrustConfig;
-use crate::demo::{point_at_mocks, point_at_pki};
 use crate::error::GatewayError;
 use crate::proto::v1::identity_service_client::IdentityServiceClient;
-use crate::server::Gateway;
 use crate::trust::seal::Sealer;
 use crate::trust::Trust;
 
@@ -85,28 +82,9 @@ async fn verification_cost(
     Ok((cold, cached))
 }
 
-async fn gateway(
-    mocks: &MockSet,
-    dir: &std::path::Path,
-    crl_url: &str,
-    plaintext: bool,
-) -> Result<Gateway, GatewayError> {
-    let mut config = bench_config()?;
-    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.server.plaintext = plaintext;
-    point_at_mocks(&mut config, mocks)?;
-    point_at_pki(&mut config, dir, crl_url)?;
-    Gateway::start(config).await
-}
-
 /// Runs the trust benchmark with `options` (duration per round, concurrency), `rounds` times.
 pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, GatewayError> {
-    let dir = std::env::temp_dir().join(format!("kopir-bench-trust-{}", std::process::id()));
-    let pki = DemoPki::generate("900502400668", Duration::from_secs(3600)).map_err(server)?;
-    pki.write(&dir).map_err(server)?;
-    let ca = CaServer::start(Arc::clone(&pki.ca), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(server)?;
+    let BenchPki { dir, pki, ca } = BenchPki::start("trust").await?;
 
     let mut trust_config = TrustConfig {
         roots: vec![dir.join("root.crt")],
@@ -138,8 +116,10 @@ pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, G
         MockSet::start(&MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms))
             .await
             .map_err(server)?;
-    let plain_gw = gateway(&mocks, &dir, &ca.crl_url(), true).await?;
-    let tls_gw = gateway(&mocks, &dir, &ca.crl_url(), false).await?;
+    let mut tls_config = bench_config()?;
+    tls_config.server.plaintext = false;
+    let plain_gw = gateway(&mocks, &dir, &ca.crl_url(), bench_config()?).await?;
+    let tls_gw = gateway(&mocks, &dir, &ca.crl_url(), tls_config).await?;
     let read = |f: &str| std::fs::read(dir.join(f)).map_err(server);
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(read("root.crt")?))
