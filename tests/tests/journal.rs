@@ -1,6 +1,8 @@
 //! The journal end to end, on both backends: SQLite always; PostgreSQL when KOPIR_TEST_PG names
 //! a database (`.ci/run` sets it), else those runs say they were skipped.
 
+use kopir_adapters::model::Relation;
+use kopir_adapters::signing::KeyAlgorithm;
 use kopir_gateway::config::{JournalBackend, JournalConfig};
 use kopir_gateway::journal::{self, Entry, Journal, Kind};
 use kopir_gateway::proto::v1 as pb;
@@ -9,7 +11,7 @@ use kopir_gateway::proto::v1::consent_service_client::ConsentServiceClient;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::notary::NewConsent;
-use kopir_mocks::pki::DEMO_BANK_BIN;
+use kopir_mocks::pki::{Holder, Window, DEMO_BANK_BIN};
 use kopir_tests::{person_request, sign, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -398,4 +400,79 @@ async fn an_export_carries_its_chain_proof() {
         std::fs::write(&out, text.replacen("concurrency", "concurrencY", 1)).unwrap();
         assert!(journal::cli::verify_export(&out).unwrap().broken.is_some());
     }
+}
+
+#[tokio::test]
+async fn a_family_link_needs_no_consent_and_a_stranger_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = backends(dir.path()).remove(0);
+    let env = env_with(&journal).await;
+    let population = &env.demo.mocks.population;
+    let (parent, child) = population.sample_relatives(Relation::Child).unwrap();
+    // Someone outside the parent's household.
+    let stranger = population
+        .person_order
+        .iter()
+        .find(|i| {
+            **i != parent
+                && !population
+                    .relatives
+                    .get(&parent)
+                    .is_some_and(|r| r.iter().any(|(o, _)| o == *i))
+        })
+        .unwrap()
+        .clone();
+    // The parent's own signing certificate, from the demo CA.
+    let signer = env
+        .demo
+        .pki
+        .ca
+        .issue(
+            &Holder::Person {
+                iin: parent.clone(),
+                name: "Test Parent".into(),
+            },
+            KeyAlgorithm::EcdsaP256,
+            Window::days(30),
+        )
+        .unwrap();
+    const METHOD: &str = "kopir.v1.IdentityService/GetPerson";
+    let ask = |subject: &str, id: &str| {
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "method": METHOD,
+            "subject": subject,
+            "requester": {"iin": parent},
+        }))
+        .unwrap();
+        let mut r = with_id(subject, id);
+        r.signed = Some(pb::SignedDocument {
+            signatures: vec![sign(&signer, &env.demo.pki.ca, &payload)],
+            payload,
+        });
+        r
+    };
+
+    let person = env
+        .identity()
+        .get_person(ask(&child, "family-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(person.person.unwrap().iin, child);
+    let s = env
+        .identity()
+        .get_person(ask(&stranger, "family-2"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (s.code(), reason(&s).as_str()),
+        (Code::PermissionDenied, "CONSENT_MISSING"),
+        "{}",
+        s.message()
+    );
+
+    // The journal says on what ground the read was allowed.
+    let records = search(&env, "family-1").await;
+    assert_eq!(records[1].note, "family link: child (no consent needed)");
+    assert_eq!(records[1].actor, format!("iin:{parent}"));
 }

@@ -210,7 +210,7 @@ impl JournalReport {
             ("cache miss", |b: &BackendResult| &b.miss),
         ] {
             out.push_str(&format!(
-                "\n{scenario}\njournal        req/s    loss %   p50 ms   p99 ms   errors\n"
+                "\n{scenario}\njournal        req/s    loss %   p50 ms   p99 ms   CPU µs/call   errors\n"
             ));
             let base_tp = base.map(|b| pick(b).throughput()).unwrap_or(0.0);
             for b in &self.backends {
@@ -221,12 +221,13 @@ impl JournalReport {
                     0.0
                 };
                 out.push_str(&format!(
-                    "{:<10} {:>9.0}   {:>7.1}  {:>7.2}  {:>7.2}   {}\n",
+                    "{:<10} {:>9.0}   {:>7.1}  {:>7.2}  {:>7.2}   {:>11.0}   {}\n",
                     b.name,
                     m.throughput(),
                     loss,
                     m.hist.value_at_quantile(0.5) as f64 / 1000.0,
                     m.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                    m.cpu_per_call_us(),
                     m.errors
                 ));
             }

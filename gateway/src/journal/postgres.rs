@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::chain::{link, GENESIS};
-use super::query::{method_filter, Param, Query, COLUMNS, CONSENT_COLUMNS, SCHEMA};
+use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
 use super::{from_micros, to_micros, ConsentRecord, Entry, JournalError, Kind, Record, Store};
 
 /// The advisory lock key of the journal's head ("kopir" in ASCII).
@@ -54,8 +54,8 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         let created = async {
-            for statement in SCHEMA {
-                client.batch_execute(statement).await?;
+            for statement in tables("BIGINT") {
+                client.batch_execute(&statement).await?;
             }
             Ok::<_, tokio_postgres::Error>(())
         }

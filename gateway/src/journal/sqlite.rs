@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row, ToSql};
 
 use super::chain::{link, GENESIS};
-use super::query::{method_filter, Param, Query, COLUMNS, CONSENT_COLUMNS, SCHEMA};
+use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
 use super::{from_micros, to_micros, ConsentRecord, Entry, JournalError, Kind, Record, Store};
 
 /// The SQLite journal: a writer connection and a reader connection.
@@ -42,8 +42,8 @@ impl SqliteStore {
                 .map_err(|e| JournalError::Database(format!("{}: {e}", dir.display())))?;
         }
         let writer = connect(path)?;
-        for statement in SCHEMA {
-            writer.execute(statement, []).map_err(db)?;
+        for statement in tables("INTEGER") {
+            writer.execute(&statement, []).map_err(db)?;
         }
         let reader = connect(path)?;
         Ok(Self {

@@ -11,6 +11,14 @@ use super::{Entry, JournalError, Store};
 
 type Done = oneshot::Sender<Result<i64, JournalError>>;
 
+/// A batch at least this large means load: the writer then waits [`LINGER`] before taking the
+/// next one. Under load a record waits for a commit anyway; the pause lets more records share it,
+/// and an append of 100 records costs about half as much per record as one of 24 (every commit
+/// rewrites the index pages it touches). Below it, a record is written at once.
+const LINGER_ABOVE: usize = 32;
+/// See [`LINGER_ABOVE`].
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// A handle to the journal; cheap to clone.
 #[derive(Clone)]
 pub struct Journal {
@@ -59,7 +67,15 @@ impl Journal {
 
 async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Entry, Done)>, batch_max: usize) {
     let mut queued = Vec::with_capacity(batch_max);
-    while rx.recv_many(&mut queued, batch_max).await > 0 {
+    let mut last = 0usize;
+    loop {
+        if last >= LINGER_ABOVE {
+            tokio::time::sleep(LINGER).await;
+        }
+        if rx.recv_many(&mut queued, batch_max).await == 0 {
+            break;
+        }
+        last = queued.len();
         let (entries, waiting): (Vec<Entry>, Vec<Done>) = queued.drain(..).unzip();
         let n = waiting.len();
         match store.append(entries).await {

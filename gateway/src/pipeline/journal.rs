@@ -41,17 +41,23 @@ fn entry(ctx: &CallContext, subject: &str, kind: Kind, payload: String, keep: bo
     }
 }
 
-/// The request as journaled: the signed document when there is one (the exact bytes signed),
-/// else what was asked.
-fn request_payload(req: &GatewayRequest) -> String {
+/// The request as journaled, and whether it is worth keeping as a body: the signed document
+/// when there is one (the exact bytes signed: evidence no column holds), else what was asked,
+/// whose every field is a column of the record already, so only its digest is kept.
+fn request_payload(req: &GatewayRequest) -> (String, bool) {
     match &req.ctx.signed {
-        Some(doc) if !doc.payload.is_empty() => String::from_utf8_lossy(&doc.payload).into_owned(),
-        _ => serde_json::json!({
-            "method": req.ctx.method,
-            "subject": req.op.subject(),
-            "purpose": req.ctx.purpose,
-        })
-        .to_string(),
+        Some(doc) if !doc.payload.is_empty() => {
+            (String::from_utf8_lossy(&doc.payload).into_owned(), true)
+        }
+        _ => (
+            serde_json::json!({
+                "method": req.ctx.method,
+                "subject": req.op.subject(),
+                "purpose": req.ctx.purpose,
+            })
+            .to_string(),
+            false,
+        ),
     }
 }
 
@@ -67,13 +73,14 @@ impl Stage for JournalStage {
         let ctx = req.ctx.clone();
         let subject = req.op.subject().to_string();
         let keep = self.bodies.of(ctx.method).keep;
+        let (payload, evidence) = request_payload(&req);
         let request = journal
             .submit(entry(
                 &ctx,
                 &subject,
                 Kind::Request,
-                request_payload(&req),
-                keep,
+                payload,
+                keep && evidence,
             ))
             .await;
 
