@@ -38,6 +38,9 @@ pub struct Config {
     /// Where the journal is kept, and which bodies for how long.
     #[serde(default)]
     pub journal: JournalConfig,
+    /// The Prometheus metrics endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The file this configuration was read from, watched for access-list changes.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -66,6 +69,14 @@ pub struct LawfulAccess {
     pub basis: String,
     /// The methods it covers (full names or `Service/*`).
     pub methods: Vec<String>,
+}
+
+/// Where metrics are served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// HTTP address of `GET /metrics`; none serves no metrics endpoint.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Which journal backend.

@@ -18,6 +18,8 @@ use crate::server::Gateway;
 pub struct DemoOptions {
     /// Gateway gRPC address.
     pub listen: SocketAddr,
+    /// Metrics endpoint address (the configuration's when none).
+    pub metrics_listen: Option<SocketAddr>,
     /// The mock registries.
     pub mocks: MockConfig,
     /// The mock certification authority's HTTP address (CRL).
@@ -32,6 +34,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: None,
             mocks: MockConfig::default(),
             ca_listen: SocketAddr::from(([127, 0, 0, 1], 18083)),
             pki_dir: PathBuf::from("kopir-pki"),
@@ -47,6 +50,7 @@ impl DemoOptions {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
             listen: any,
+            metrics_listen: Some(any),
             mocks: MockConfig::ephemeral(),
             ca_listen: any,
             pki_dir,
@@ -113,6 +117,9 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
         None => Config::embedded()?,
     };
     config.server.listen = options.listen;
+    if let Some(listen) = options.metrics_listen {
+        config.metrics.listen = Some(listen);
+    }
     point_at_mocks(&mut config, &mocks)?;
     let citizen = mocks
         .population
@@ -166,6 +173,7 @@ impl Demo {
              legal-entities database mock: {}\n\
              notary system mock (notarised consents): {}\n\
              mock control endpoint: {}\n\
+             metrics (Prometheus): {}\n\
              sample IIN: {iin}\n\
              sample deregistered IIN: {dereg}\n\
              sample BIN: {bin}\n\
@@ -183,6 +191,10 @@ impl Demo {
                 .control_addr
                 .map(|a| format!("http://{a}/registries"))
                 .unwrap_or_default(),
+            self.gateway
+                .metrics_addr
+                .map(|a| format!("http://{a}/metrics"))
+                .unwrap_or_else(|| "off ([metrics] listen)".into()),
         )
     }
 }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod journal;
+pub mod metrics;
 pub mod pipeline;
 pub mod proto;
 pub mod resilience;

@@ -56,6 +56,12 @@ enum Command {
         /// Folder the demo writes its keys and certificates to.
         #[arg(long, default_value = "kopir-pki")]
         pki_dir: PathBuf,
+        /// The notary system mock's address.
+        #[arg(long, default_value = "127.0.0.1:18084")]
+        notary_listen: SocketAddr,
+        /// The Prometheus metrics endpoint's address.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        metrics_listen: SocketAddr,
     },
     /// Check a sealed response offline: FILE holds a response message's protobuf bytes as
     /// received (seal included); --cert is the gateway's sealing certificate (PEM).
@@ -200,12 +206,16 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             latency_ms,
             ca_listen,
             pki_dir,
+            notary_listen,
+            metrics_listen,
         } => {
             let options = DemoOptions {
                 listen,
+                metrics_listen: Some(metrics_listen),
                 mocks: MockConfig {
                     persons_addr: persons_listen,
                     entities_addr: entities_listen,
+                    notary_addr: notary_listen,
                     control_addr: Some(control_listen),
                     ..MockConfig::default().with_latency_ms(latency_ms)
                 },

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::config::{Config, Protocol, RegistryConfig};
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
+use crate::metrics::Metrics;
 use crate::pipeline::stage::StageLayer;
 use crate::pipeline::{GatewayRequest, Operation, Record, Reply};
 use crate::resilience::breaker::{Breaker, BreakerState};
@@ -133,6 +134,7 @@ impl Registries {
 async fn call_adapter(
     registries: Arc<Registries>,
     health: RegistryHealth,
+    metrics: Metrics,
     req: GatewayRequest,
 ) -> Result<Reply, GatewayError> {
     let Some(registry) = req.op.registry() else {
@@ -161,6 +163,7 @@ async fn call_adapter(
             }),
         };
         req.ctx.trail.registry(registry.name(), started.elapsed());
+        metrics.registry_call(registry, result.is_ok(), started.elapsed());
         health.observe(registry, result.as_ref().map(|_| ())).await;
         Ok(Reply {
             record: Arc::new(result?),
@@ -187,6 +190,7 @@ impl Router {
     pub fn new(
         registries: Arc<Registries>,
         health: RegistryHealth,
+        metrics: Metrics,
         config: &Config,
     ) -> Result<Self, GatewayError> {
         let mut routes = HashMap::new();
@@ -194,7 +198,7 @@ impl Router {
         for id in RegistryId::ALL {
             let res = config.registry(id)?.resilience;
             let breaker = Breaker::new(id.name(), &res);
-            let (regs, h) = (registries.clone(), health.clone());
+            let (regs, h, m) = (registries.clone(), health.clone(), metrics.clone());
             let route = ServiceBuilder::new()
                 .layer(StageLayer::new(Bulkhead::new(
                     id.name(),
@@ -204,7 +208,7 @@ impl Router {
                 .layer(RetryLayer::new(RetryPolicy::new(&res)?))
                 .layer(StageLayer::new(breaker.clone()))
                 .service(service_fn(move |req| {
-                    call_adapter(regs.clone(), h.clone(), req)
+                    call_adapter(regs.clone(), h.clone(), m.clone(), req)
                 }));
             routes.insert(id, BoxCloneSyncService::new(route));
             breakers.insert(id, breaker);

@@ -21,6 +21,7 @@ use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::journal::retention::Policies;
 use crate::journal::Journal;
+use crate::metrics::Metrics;
 use crate::pipeline::{self, cache::Caches};
 use crate::pipeline::{AuditStages, TrustStages};
 use crate::proto::v1::access_log_service_server::AccessLogServiceServer;
@@ -46,6 +47,10 @@ pub struct Gateway {
     pub trust: Arc<Trust>,
     /// Its access list, reloadable.
     pub access: AccessControl,
+    /// Its metrics.
+    pub metrics: Metrics,
+    /// Where `GET /metrics` is served, when it is.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<Result<(), GatewayError>>,
     probes: Vec<JoinHandle<()>>,
@@ -61,7 +66,9 @@ impl Gateway {
             .await;
         let health = RegistryHealth::new(reporter).await;
         let caches = Caches::new(&config);
-        let router = Router::new(registries.clone(), health.clone(), &config)?;
+        let metrics = Metrics::new();
+        let router = Router::new(registries.clone(), health.clone(), metrics.clone(), &config)?;
+        metrics.watch(caches.clone(), router.clone(), health.clone());
         let trust = Arc::new(Trust::new(&config.trust)?);
         if trust.revocation().is_configured() {
             // A CRL that cannot be fetched now is fetched again on first use; start anyway.
@@ -83,7 +90,7 @@ impl Gateway {
         let bodies = Policies::new(config.journal.bodies.clone());
         let journal = store
             .clone()
-            .map(|s| Journal::start(s, config.journal.batch_max));
+            .map(|s| Journal::start_measured(s, config.journal.batch_max, Some(metrics.clone())));
         if journal.is_none() {
             tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
         }
@@ -94,6 +101,7 @@ impl Gateway {
                 access: access.clone(),
             },
             AuditStages {
+                metrics: metrics.clone(),
                 journal: journal.clone(),
                 bodies: bodies.clone(),
                 registries: registries.clone(),
@@ -171,6 +179,14 @@ impl Gateway {
                 Duration::from_millis(config.trust.reload_interval_ms.max(50)),
             ));
         }
+        let metrics_addr = match config.metrics.listen {
+            Some(listen) => {
+                let (bound, task) = metrics.serve(listen).await?;
+                probes.push(task);
+                Some(bound)
+            }
+            None => None,
+        };
         tracing::info!(%addr, "gateway serving gRPC");
         Ok(Self {
             addr,
@@ -179,6 +195,8 @@ impl Gateway {
             router,
             trust,
             access,
+            metrics,
+            metrics_addr,
             shutdown,
             server,
             probes,

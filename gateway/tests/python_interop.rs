@@ -68,6 +68,10 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             "127.0.0.1:0",
             "--ca-listen",
             "127.0.0.1:0",
+            "--notary-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--pki-dir",
         ])
         .arg(out.path().join("pki"))

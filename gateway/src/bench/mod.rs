@@ -239,6 +239,8 @@ pub(crate) fn bench_config() -> Result<Config, GatewayError> {
     };
     config.rate_limits.default = unlimited;
     config.rate_limits.clients.clear();
+    // Benchmarks run several gateways at once: no fixed metrics port.
+    config.metrics.listen = None;
     // The embedded journal file is the working directory's; a benchmark must not grow it.
     config.journal.path = std::env::temp_dir().join(format!(
         "kopir-bench-journal-{}-{}.db",

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Entry, JournalError, Store};
+use crate::metrics::Metrics;
 
 type Done = oneshot::Sender<Result<i64, JournalError>>;
 
@@ -39,10 +40,19 @@ impl Pending {
 impl Journal {
     /// Starts the writer over `store`, appending at most `batch_max` records per transaction.
     pub fn start(store: Arc<dyn Store>, batch_max: usize) -> Self {
+        Self::start_measured(store, batch_max, None)
+    }
+
+    /// As [`start`](Self::start), recording each commit's latency and size in `metrics`.
+    pub fn start_measured(
+        store: Arc<dyn Store>,
+        batch_max: usize,
+        metrics: Option<Metrics>,
+    ) -> Self {
         let batch_max = batch_max.max(1);
         // Room for a few batches: beyond it, requests wait for the writer (backpressure).
         let (queue, rx) = mpsc::channel(batch_max * 4);
-        tokio::spawn(write(store.clone(), rx, batch_max));
+        tokio::spawn(write(store.clone(), rx, batch_max, metrics));
         Self { store, queue }
     }
 
@@ -65,7 +75,12 @@ impl Journal {
     }
 }
 
-async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Entry, Done)>, batch_max: usize) {
+async fn write(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<(Entry, Done)>,
+    batch_max: usize,
+    metrics: Option<Metrics>,
+) {
     let mut queued = Vec::with_capacity(batch_max);
     let mut last = 0usize;
     loop {
@@ -78,7 +93,12 @@ async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Entry, Done)>, bat
         last = queued.len();
         let (entries, waiting): (Vec<Entry>, Vec<Done>) = queued.drain(..).unzip();
         let n = waiting.len();
-        match store.append(entries).await {
+        let started = std::time::Instant::now();
+        let appended = store.append(entries).await;
+        if let (Some(m), Ok(_)) = (&metrics, &appended) {
+            m.journal_commit(n, started.elapsed());
+        }
+        match appended {
             Ok(seqs) => {
                 for (done, seq) in waiting.into_iter().zip(seqs) {
                     let _ = done.send(Ok(seq));

@@ -48,6 +48,8 @@ pub struct RegistryCache {
     hits: AtomicU64,
     misses: AtomicU64,
     stale_served: AtomicU64,
+    /// Entries dropped for room (not for expiry or invalidation); shared with the listener.
+    evictions: Arc<AtomicU64>,
 }
 
 impl RegistryCache {
@@ -75,6 +77,8 @@ pub struct CacheStats {
     pub entries: u64,
     /// Answers served stale because the registry could not answer.
     pub stale_served: u64,
+    /// Entries dropped to make room.
+    pub evictions: u64,
 }
 
 /// The caches of every registry whose cache is on.
@@ -91,11 +95,18 @@ impl Caches {
             .filter_map(|id| {
                 let c: CacheConfig = config.registry(id).ok()?.cache;
                 (c.max_entries > 0).then(|| {
+                    let evictions = Arc::new(AtomicU64::new(0));
+                    let counted = evictions.clone();
                     let cache = moka::future::Cache::builder()
                         .max_capacity(c.max_entries)
                         .expire_after(EntryExpiry {
                             keep: Duration::from_secs(c.ttl_s.saturating_add(c.stale_s)),
                             negative_ttl: Duration::from_secs(c.negative_ttl_s),
+                        })
+                        .eviction_listener(move |_key, _value, cause| {
+                            if cause == moka::notification::RemovalCause::Size {
+                                counted.fetch_add(1, Ordering::Relaxed);
+                            }
                         })
                         .build();
                     let rc = RegistryCache {
@@ -104,6 +115,7 @@ impl Caches {
                         hits: AtomicU64::new(0),
                         misses: AtomicU64::new(0),
                         stale_served: AtomicU64::new(0),
+                        evictions,
                     };
                     (id, rc)
                 })
@@ -121,6 +133,7 @@ impl Caches {
             misses: c.misses.load(Ordering::Relaxed),
             entries: c.cache.entry_count(),
             stale_served: c.stale_served.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed),
         })
     }
 

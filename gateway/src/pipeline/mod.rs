@@ -1,6 +1,7 @@
 //! The request pipeline of DESIGN.md, as tower layers written once for every method:
 //!
-//! identify → authorize → rate limit → deadline → signatures → consent → journal → cache → route
+//! identify → metrics → journal → authorize → rate limit → deadline → signatures → consent →
+//! cache → route
 //!
 //! The gRPC services translate their messages into a [`GatewayRequest`] and call the pipeline;
 //! everything cross-cutting happens here.
@@ -11,6 +12,7 @@ pub mod consent;
 pub mod deadline;
 pub mod journal;
 pub mod local;
+pub mod measure;
 pub mod rate_limit;
 pub mod stage;
 pub mod stages;
@@ -229,9 +231,11 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// The assembled pipeline, cheap to clone and shareable between tasks.
 pub type Pipeline = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
 
-/// What the journal and consent stages share.
+/// What the journal, consent and metrics stages share.
 #[derive(Clone)]
 pub struct AuditStages {
+    /// Call counts and latencies.
+    pub metrics: crate::metrics::Metrics,
     /// The journal, when one is configured.
     pub journal: Option<crate::journal::Journal>,
     /// Which bodies the journal keeps.
@@ -263,6 +267,9 @@ pub fn build(
         .layer(check::layer(stages::Identify {
             trust: trust.trust.clone(),
             plaintext: config.server.plaintext,
+        }))
+        .layer(stage::StageLayer::new(measure::Measure {
+            metrics: audit.metrics.clone(),
         }))
         .layer(stage::StageLayer::new(journal::JournalStage {
             journal: audit.journal.clone(),

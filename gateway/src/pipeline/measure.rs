@@ -1,0 +1,36 @@
+//! The metrics stage: counts every identified call by client, method and status, and times it.
+
+use std::time::Instant;
+
+use tower::{Service, ServiceExt};
+
+use super::stage::Stage;
+use super::{GatewayRequest, Reply};
+use crate::error::GatewayError;
+use crate::metrics::Metrics;
+
+/// Records each call in [`Metrics`].
+#[derive(Clone)]
+pub struct Measure {
+    /// Where to record.
+    pub metrics: Metrics,
+}
+
+impl Stage for Measure {
+    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
+    where
+        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
+        S::Future: Send,
+    {
+        let ctx = req.ctx.clone();
+        let started = Instant::now();
+        let result = inner.oneshot(req).await;
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(e) => e.code(),
+        };
+        self.metrics
+            .call(&ctx.client, ctx.method, code, started.elapsed());
+        result
+    }
+}
