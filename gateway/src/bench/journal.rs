@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use kopir_mocks::{MockConfig, MockSet};
 
-use super::{bench_config, channels, drive, gateway, request, BenchOptions, BenchPki, Measured};
+use super::{bench_config, drive, gateway, hot_set, warm, BenchOptions, BenchPki, Measured};
 use crate::config::{Config, JournalBackend};
 use crate::error::GatewayError;
 use crate::journal::{self, Verified};
-use crate::proto::v1::identity_service_client::IdentityServiceClient;
 use crate::routing::RegistryId;
 use crate::server::Gateway;
 
@@ -41,7 +40,6 @@ pub struct JournalReport {
 
 /// One backend under test: a cache-on and a cache-off gateway sharing its journal config.
 struct Subject {
-    name: &'static str,
     config: Config,
     hit_gw: Gateway,
     miss_gw: Gateway,
@@ -100,7 +98,6 @@ pub async fn run(
         let hit_gw = gateway(&mocks, &dir, &ca.crl_url(), config.clone()).await?;
         let miss_gw = gateway(&mocks, &dir, &ca.crl_url(), cache_off(config.clone())).await?;
         subjects.push(Subject {
-            name,
             config,
             hit_gw,
             miss_gw,
@@ -113,25 +110,10 @@ pub async fn run(
         });
     }
 
-    let hot: Arc<Vec<String>> = Arc::new(
-        mocks
-            .population
-            .person_order
-            .iter()
-            .take(1000)
-            .cloned()
-            .collect(),
-    );
+    let hot = hot_set(&mocks);
     let all: Arc<Vec<String>> = Arc::new(mocks.population.person_order.clone());
     for s in &subjects {
-        let chans = channels(s.hit_gw.addr, 1, None).await?;
-        let mut client = IdentityServiceClient::new(chans[0].clone());
-        for iin in hot.iter() {
-            client
-                .get_person(request(iin))
-                .await
-                .map_err(|st| server(format!("{} warm-up failed: {st}", s.name)))?;
-        }
+        warm(s.hit_gw.addr, None, &hot).await?;
     }
     for _ in 0..rounds.max(1) {
         for s in &mut subjects {

@@ -166,6 +166,36 @@ pub(crate) fn request(iin: &str) -> pb::GetPersonRequest {
     }
 }
 
+/// The first 1,000 persons of the population: the cache-hit scenarios' working set.
+pub(crate) fn hot_set(mocks: &MockSet) -> Arc<Vec<String>> {
+    Arc::new(
+        mocks
+            .population
+            .person_order
+            .iter()
+            .take(1000)
+            .cloned()
+            .collect(),
+    )
+}
+
+/// Reads every person of `iins` once through the gateway at `addr`, so its cache holds them.
+pub(crate) async fn warm(
+    addr: SocketAddr,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+    iins: &[String],
+) -> Result<(), GatewayError> {
+    let chans = channels(addr, 1, tls).await?;
+    let mut client = IdentityServiceClient::new(chans[0].clone());
+    for iin in iins {
+        client
+            .get_person(request(iin))
+            .await
+            .map_err(|s| GatewayError::Server(format!("warm-up of {addr} failed: {s}")))?;
+    }
+    Ok(())
+}
+
 /// Drives `concurrency` loops of GetPerson over `iins` for `duration` against `addr`.
 pub async fn drive(
     addr: SocketAddr,

@@ -13,10 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kopir_mocks::{MockConfig, MockSet};
 use serde::Serialize;
 
-use super::{bench_config, channels, drive, nginx, request, BenchOptions, Measured};
+use super::{bench_config, drive, nginx, BenchOptions, Measured};
 use crate::demo::point_at_mocks;
 use crate::error::GatewayError;
-use crate::proto::v1::identity_service_client::IdentityServiceClient;
 use crate::routing::RegistryId;
 use crate::server::Gateway;
 
@@ -131,15 +130,8 @@ pub async fn suite(
     let hit = gateway(&mocks, true).await?;
 
     let all: Arc<Vec<String>> = Arc::new(mocks.population.person_order.clone());
-    let hot: Arc<Vec<String>> = Arc::new(all.iter().take(1000).cloned().collect());
-    let chans = channels(hit.addr, 1, None).await?;
-    let mut client = IdentityServiceClient::new(chans[0].clone());
-    for iin in hot.iter() {
-        client
-            .get_person(request(iin))
-            .await
-            .map_err(|s| GatewayError::Server(format!("warm-up failed: {s}")))?;
-    }
+    let hot = super::hot_set(&mocks);
+    super::warm(hit.addr, None, &hot).await?;
 
     std::fs::create_dir_all(&suite.out_dir)
         .map_err(|e| GatewayError::Server(format!("{}: {e}", suite.out_dir.display())))?;

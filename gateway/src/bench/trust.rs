@@ -3,7 +3,6 @@
 //! ECDSA P-256 signers; sealing per response; and GetPerson cache-hit throughput through the
 //! gateway in plaintext and with TLS and client certificates, alternating rounds.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use kopir_adapters::signing::Content;
@@ -11,10 +10,9 @@ use kopir_mocks::pki::{DemoPki, Issued};
 use kopir_mocks::{MockConfig, MockSet};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity as TlsIdentity};
 
-use super::{bench_config, channels, drive, gateway, request, BenchOptions, BenchPki, Measured};
+use super::{bench_config, drive, gateway, hot_set, warm, BenchOptions, BenchPki, Measured};
 use crate::config::TrustConfig;
 use crate::error::GatewayError;
-use crate::proto::v1::identity_service_client::IdentityServiceClient;
 use crate::trust::seal::Sealer;
 use crate::trust::Trust;
 
@@ -128,28 +126,13 @@ pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, G
             read("portal.key")?,
         ))
         .domain_name("localhost");
-    let hot: Arc<Vec<String>> = Arc::new(
-        mocks
-            .population
-            .person_order
-            .iter()
-            .take(1000)
-            .cloned()
-            .collect(),
-    );
+    let hot = hot_set(&mocks);
     let tls_options = BenchOptions {
         client_tls: Some(tls),
         ..options.clone()
     };
     for (gw, opts) in [(&plain_gw, options), (&tls_gw, &tls_options)] {
-        let chans = channels(gw.addr, 1, opts.client_tls.as_ref()).await?;
-        let mut client = IdentityServiceClient::new(chans[0].clone());
-        for iin in hot.iter() {
-            client
-                .get_person(request(iin))
-                .await
-                .map_err(|s| server(format!("warm-up failed: {s}")))?;
-        }
+        warm(gw.addr, opts.client_tls.as_ref(), &hot).await?;
     }
     let (mut plaintext, mut tls) = (Measured::empty()?, Measured::empty()?);
     for _ in 0..rounds.max(1) {
