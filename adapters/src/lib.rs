@@ -8,6 +8,7 @@ pub mod legal_entities;
 pub mod model;
 pub mod notary;
 pub mod persons;
+pub mod propagation;
 pub mod signing;
 pub mod syncchannel;
 

@@ -123,14 +123,15 @@ impl RestNotary {
         let mut url = self.url("/api/v1/consents")?;
         url.query_pairs_mut()
             .append_pair("subject_iin", subject.as_str());
-        let response = self
+        let request = self
             .http
             .get(url)
             .basic_auth(
                 &self.endpoint.sender_id,
                 Some(&self.endpoint.sender_password),
             )
-            .header("x-correlation-id", correlation_id)
+            .header("x-correlation-id", correlation_id);
+        let response = crate::propagation::with_trace(request)
             .send()
             .await
             .map_err(|e| self.transport(&e))?;

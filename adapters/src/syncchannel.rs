@@ -123,12 +123,13 @@ impl SyncChannelClient {
         span: &tracing::Span,
     ) -> Result<Fetched<T>, AdapterError> {
         let envelope = self.envelope(service_id, data, correlation_id);
-        let response = self
+        let request = self
             .http
             .post(self.endpoint.url.clone())
             .header("content-type", "text/xml; charset=utf-8")
             .header("soapaction", "\"SendMessage\"")
-            .body(envelope)
+            .body(envelope);
+        let response = crate::propagation::with_trace(request)
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;

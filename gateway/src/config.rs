@@ -41,6 +41,9 @@ pub struct Config {
     /// The Prometheus metrics endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Log format and trace export.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// The file this configuration was read from, watched for access-list changes.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -69,6 +72,28 @@ pub struct LawfulAccess {
     pub basis: String,
     /// The methods it covers (full names or `Service/*`).
     pub methods: Vec<String>,
+}
+
+/// Log format and trace export.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector (`http://host:4317`); none exports no traces.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// One JSON object per log line instead of plain text.
+    pub json_logs: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "kopir-gateway".into(),
+            json_logs: false,
+        }
+    }
 }
 
 /// Where metrics are served.

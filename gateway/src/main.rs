@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 use kopir_gateway::bench::suite::SuiteOptions;
 use kopir_gateway::bench::{self, BenchOptions};
 use kopir_gateway::demo::{self, DemoOptions};
-use kopir_gateway::{telemetry, Config, Gateway, GatewayError};
+use kopir_gateway::telemetry::{self, Telemetry};
+use kopir_gateway::{Config, Gateway, GatewayError};
 use kopir_mocks::MockConfig;
 
 // glibc malloc was 16% of all CPU in the benchmark profile (docs/PERFORMANCE.md).
@@ -194,9 +195,13 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 Some(path) => Config::load(&path)?,
                 None => Config::embedded()?,
             };
+            let telemetry = Telemetry::install(&config.telemetry)?;
             let gateway = Gateway::start(config).await?;
             until_ctrl_c().await;
-            gateway.stop().await
+            let stopped = gateway.stop().await;
+            // The exporter's last batch, before the runtime goes away.
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+            stopped
         }
         Command::Demo {
             listen,
@@ -223,11 +228,14 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 pki_dir,
                 ..DemoOptions::default()
             };
+            let telemetry = Telemetry::install(&Config::embedded()?.telemetry)?;
             let d = demo::start(&options, None).await?;
             // A closed stdout (the reader went away) must not take the gateway down.
             let _ = writeln!(std::io::stdout(), "{}", d.banner());
             until_ctrl_c().await;
-            d.gateway.stop().await
+            let stopped = d.gateway.stop().await;
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+            stopped
         }
         Command::Verify { file, cert } => verify(&file, &cert),
         Command::Journal { config, command } => {
@@ -300,8 +308,14 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { .. } | Command::Demo { .. } => {}
+        // A benchmark's gateways log no line per request: that would measure the terminal.
+        Command::Bench { .. } => telemetry::init("warn"),
+        _ => telemetry::init("info"),
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kopir: {e}");

@@ -11,6 +11,7 @@ pub mod pki;
 pub mod population;
 pub mod registry;
 pub mod syncchannel;
+pub mod trace;
 pub mod xml;
 
 use std::net::SocketAddr;

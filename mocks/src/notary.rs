@@ -170,6 +170,7 @@ impl MockNotary {
             .route("/health", get(|| async { "ok" }))
             .route("/api/v1/consents", get(list).post(create))
             .route("/api/v1/consents/{number}/revoke", post(revoke))
+            .layer(axum::middleware::from_fn(crate::trace::serve))
             .with_state(state.clone());
         let (listener, addr) = crate::bind(addr).await?;
         tokio::spawn(async move {

@@ -67,6 +67,7 @@ fn router(state: Arc<RegistryState>) -> Router {
             "/SyncChannel",
             get(syncchannel::wsdl).post(syncchannel::send_message),
         )
+        .layer(axum::middleware::from_fn(crate::trace::serve))
         .with_state(state)
 }
 

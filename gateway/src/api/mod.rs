@@ -195,7 +195,27 @@ pub async fn call<T: Envelope>(
         subject = %op.subject_masked(),
         request_id = %request_id
     );
-    let reply = run(pipeline, ctx, op).instrument(span).await?;
+    // A client's `traceparent` makes this request part of its trace.
+    kopir_adapters::propagation::continue_trace(&span, &request.metadata().clone().into_headers());
+    let started = std::time::Instant::now();
+    let result = run(pipeline, ctx, op).instrument(span.clone()).await;
+    // The one log line per request, with the ids to find its journal records and its trace.
+    {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let trace_id = span.context().span().span_context().trace_id();
+        let code = result
+            .as_ref()
+            .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+        tracing::info!(
+            parent: &span,
+            code = crate::metrics::code_name(code),
+            took_ms = started.elapsed().as_secs_f64() * 1e3,
+            trace_id = %trace_id,
+            "request done"
+        );
+    }
+    let reply = result?;
     Ok(Answered {
         request_id,
         received_at,

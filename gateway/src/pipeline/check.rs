@@ -30,7 +30,10 @@ impl<C: Check> Stage for Checked<C> {
         S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
         S::Future: Send,
     {
-        if let Err(e) = self.0.check(&mut req).await {
+        use tracing::Instrument;
+        // One span per check; `otel.name` names it in traces after the stage.
+        let span = tracing::info_span!("stage", otel.name = C::NAME);
+        if let Err(e) = self.0.check(&mut req).instrument(span).await {
             tracing::info!(stage = C::NAME, code = ?e.code(), "request refused");
             return Err(e);
         }

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use tower::{Service, ServiceExt};
+use tracing::Instrument;
 
 use super::stage::Stage;
 use super::{CallContext, GatewayRequest, Reply};
@@ -116,8 +117,12 @@ impl Stage for JournalStage {
             response.registry_us = Some(i64::try_from(took.as_micros()).unwrap_or(i64::MAX));
         }
         let response = journal.submit(response).await;
-        request.durable().await?;
-        response.durable().await?;
+        async {
+            request.durable().await?;
+            response.durable().await
+        }
+        .instrument(tracing::info_span!("journal.commit"))
+        .await?;
         result
     }
 }
