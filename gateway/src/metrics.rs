@@ -51,8 +51,63 @@ fn latency() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 19))
 }
 
+/// One call through the gateway as operators may watch it: metadata only, the subject masked.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The request id.
+    pub request_id: String,
+    /// `bin:<BIN>` of the calling organisation.
+    pub client: String,
+    /// Full method name.
+    pub method: &'static str,
+    /// The masked IIN or BIN the call was about.
+    pub subject: String,
+    /// The outcome.
+    pub code: tonic::Code,
+    /// Time in the pipeline.
+    pub took: Duration,
+    /// When the gateway received it.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A registry's calls over a recent window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Recent {
+    /// Call attempts.
+    pub calls: u64,
+    /// Failed attempts.
+    pub errors: u64,
+    /// Latency percentiles, µs.
+    pub p50_us: u64,
+    /// 90th percentile, µs.
+    pub p90_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+}
+
+/// Seconds per bucket of the recent-calls window, and how many buckets are kept (5 minutes).
+const BUCKET_S: u64 = 10;
+const BUCKETS: usize = 30;
+
+/// Ten seconds of one registry's calls.
+struct Bucket {
+    /// Start, in units of [`BUCKET_S`] since the Unix epoch.
+    slot: u64,
+    latency_us: hdrhistogram::Histogram<u64>,
+    errors: u64,
+}
+
+fn slot_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / BUCKET_S)
+}
+
 struct Inner {
     registry: RwLock<Registry>,
+    recent:
+        std::sync::Mutex<std::collections::HashMap<RegistryId, std::collections::VecDeque<Bucket>>>,
+    exchanges: tokio::sync::broadcast::Sender<Exchange>,
     calls: Family<CallLabels, Counter>,
     call_seconds: Histograms<MethodLabels>,
     registry_seconds: Histograms<RegistryLabels>,
@@ -104,8 +159,12 @@ impl Metrics {
             "Journal records made durable",
             journal_records.clone(),
         );
+        // A watcher that falls this far behind skips ahead (and is told how many it missed).
+        let (exchanges, _) = tokio::sync::broadcast::channel(1024);
         Self(Arc::new(Inner {
             registry: RwLock::new(registry),
+            recent: std::sync::Mutex::new(std::collections::HashMap::new()),
+            exchanges,
             calls,
             call_seconds,
             registry_seconds,
@@ -134,6 +193,7 @@ impl Metrics {
 
     /// Records one registry call attempt.
     pub fn registry_call(&self, registry: RegistryId, ok: bool, took: Duration) {
+        self.remember(registry, ok, took);
         self.0
             .registry_seconds
             .get_or_create(&RegistryLabels {
@@ -141,6 +201,69 @@ impl Metrics {
                 outcome: if ok { "ok" } else { "error" }.to_string(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    fn remember(&self, registry: RegistryId, ok: bool, took: Duration) {
+        let Ok(mut recent) = self.0.recent.lock() else {
+            return;
+        };
+        let buckets = recent.entry(registry).or_default();
+        let slot = slot_now();
+        if buckets.back().is_none_or(|b| b.slot != slot) {
+            let Ok(latency_us) = hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2) else {
+                return;
+            };
+            buckets.push_back(Bucket {
+                slot,
+                latency_us,
+                errors: 0,
+            });
+            while buckets.len() > BUCKETS {
+                buckets.pop_front();
+            }
+        }
+        if let Some(b) = buckets.back_mut() {
+            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            b.latency_us.saturating_record(us.max(1));
+            b.errors += u64::from(!ok);
+        }
+    }
+
+    /// A registry's calls over the last `window` (rounded up to whole 10-second buckets, at
+    /// most 5 minutes).
+    pub fn recent(&self, registry: RegistryId, window: Duration) -> Recent {
+        let Ok(recent) = self.0.recent.lock() else {
+            return Recent::default();
+        };
+        let Some(buckets) = recent.get(&registry) else {
+            return Recent::default();
+        };
+        let first = slot_now().saturating_sub(window.as_secs().div_ceil(BUCKET_S).max(1) - 1);
+        let Ok(mut all) = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 600_000_000, 2) else {
+            return Recent::default();
+        };
+        let mut errors = 0;
+        for b in buckets.iter().filter(|b| b.slot >= first) {
+            let _ = all.add(&b.latency_us);
+            errors += b.errors;
+        }
+        Recent {
+            calls: all.len(),
+            errors,
+            p50_us: all.value_at_quantile(0.5),
+            p90_us: all.value_at_quantile(0.9),
+            p99_us: all.value_at_quantile(0.99),
+        }
+    }
+
+    /// Publishes one exchange to every watcher (none listening costs nothing).
+    pub fn exchange(&self, exchange: Exchange) {
+        let _ = self.0.exchanges.send(exchange);
+    }
+
+    /// The live stream of exchanges from now on.
+    pub fn watch_exchanges(&self) -> tokio::sync::broadcast::Receiver<Exchange> {
+        self.0.exchanges.subscribe()
     }
 
     /// Records one journal commit of `records` records.

@@ -108,9 +108,21 @@ impl Gateway {
             },
             router.clone(),
             caches.clone(),
+            crate::pipeline::local::OperatorState {
+                caches: caches.clone(),
+                health: health.clone(),
+                metrics: metrics.clone(),
+                access: access.clone(),
+                source: config.source.clone(),
+            },
         );
 
-        let journal_api = JournalApi::new(pipeline.clone(), sealer.clone(), access.clone());
+        let journal_api = JournalApi::new(
+            pipeline.clone(),
+            sealer.clone(),
+            access.clone(),
+            metrics.clone(),
+        );
         let reflection = |e: tonic_reflection::server::Error| {
             GatewayError::Server(format!("reflection descriptors: {e}"))
         };

@@ -11,9 +11,11 @@ use super::{call, respond, status, with_request_id, Answered, Origin, Sealed};
 use crate::access::AccessControl;
 use crate::error::GatewayError;
 use crate::journal::{ConsentRecord, Query};
+use crate::metrics::Metrics;
 use crate::pipeline::consent::{scope_of, SCOPES};
 use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
+use crate::routing::RegistryId;
 use crate::trust::seal::Sealer;
 
 /// gRPC status code names, by number.
@@ -120,15 +122,23 @@ pub struct JournalApi {
     pipeline: Pipeline,
     sealer: Option<Arc<Sealer>>,
     access: AccessControl,
+    metrics: Metrics,
 }
 
 impl JournalApi {
-    /// The services over `pipeline`; `access` names organisations in the access log.
-    pub fn new(pipeline: Pipeline, sealer: Option<Arc<Sealer>>, access: AccessControl) -> Self {
+    /// The services over `pipeline`; `access` names organisations in the access log; `metrics`
+    /// carries the live exchange stream.
+    pub fn new(
+        pipeline: Pipeline,
+        sealer: Option<Arc<Sealer>>,
+        access: AccessControl,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             pipeline,
             sealer,
             access,
+            metrics,
         }
     }
 
@@ -212,6 +222,148 @@ impl pb::operator_service_server::OperatorService for JournalApi {
                 next_page_token: next,
             },
             &id,
+        ))
+    }
+
+    async fn get_registries(
+        &self,
+        request: Request<pb::GetRegistriesRequest>,
+    ) -> Result<Response<pb::GetRegistriesResponse>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/GetRegistries";
+        let seconds = match request.get_ref().window_seconds {
+            0 => 60,
+            s => s.clamp(10, 300),
+        };
+        let window = std::time::Duration::from_secs(u64::from(seconds));
+        let Answered {
+            request_id, reply, ..
+        } = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::RegistryStatus { window })
+        })
+        .await?;
+        let Record::Registries(list) = reply.record.as_ref() else {
+            return Err(unexpected(&request_id));
+        };
+        let ms = |us: u64| us as f64 / 1000.0;
+        let registries = list
+            .iter()
+            .map(|r| pb::RegistryStatus {
+                name: r.name.clone(),
+                serving: r.serving,
+                breaker: r.breaker.clone(),
+                calls: r.recent.calls,
+                errors: r.recent.errors,
+                error_rate: if r.recent.calls == 0 {
+                    0.0
+                } else {
+                    r.recent.errors as f64 / r.recent.calls as f64
+                },
+                p50_ms: ms(r.recent.p50_us),
+                p90_ms: ms(r.recent.p90_us),
+                p99_ms: ms(r.recent.p99_us),
+                cache_on: r.cache.is_some(),
+                cache_hits: r.cache.map_or(0, |c| c.hits),
+                cache_misses: r.cache.map_or(0, |c| c.misses),
+                cache_entries: r.cache.map_or(0, |c| c.entries),
+            })
+            .collect();
+        Ok(with_request_id(
+            pb::GetRegistriesResponse {
+                registries,
+                window_seconds: seconds,
+            },
+            &request_id,
+        ))
+    }
+
+    type WatchExchangesStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Exchange, Status>> + Send>>;
+
+    async fn watch_exchanges(
+        &self,
+        request: Request<pb::WatchExchangesRequest>,
+    ) -> Result<Response<Self::WatchExchangesStream>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/WatchExchanges";
+        // Subscribed before the checks run, so the stream starts no later than the answer.
+        let live = self.metrics.watch_exchanges();
+        let Answered { request_id, .. } = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::WatchExchanges)
+        })
+        .await?;
+        use tokio_stream::StreamExt;
+        let stream = tokio_stream::wrappers::BroadcastStream::new(live).filter_map(|item| {
+            // A watcher that fell behind misses what it could not keep up with, and goes on.
+            item.ok().map(|e| {
+                Ok(pb::Exchange {
+                    request_id: e.request_id,
+                    client: e.client,
+                    method: e.method.to_string(),
+                    subject: e.subject,
+                    code: crate::metrics::code_name(e.code).to_string(),
+                    took_ms: e.took.as_secs_f64() * 1e3,
+                    received_at: e.received_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                })
+            })
+        });
+        Ok(with_request_id(
+            Box::pin(stream) as Self::WatchExchangesStream,
+            &request_id,
+        ))
+    }
+
+    async fn invalidate_cache(
+        &self,
+        request: Request<pb::InvalidateCacheRequest>,
+    ) -> Result<Response<pb::InvalidateCacheResponse>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/InvalidateCache";
+        let m = request.get_ref();
+        let Answered {
+            request_id, reply, ..
+        } = call(&self.pipeline, &request, METHOD, || {
+            let registry = RegistryId::from_name(&m.registry).ok_or_else(|| {
+                GatewayError::invalid(
+                    "registry",
+                    "a registry name: persons, legal_entities or notary",
+                )
+            })?;
+            Ok(Operation::InvalidateCache {
+                registry,
+                key: (!m.key.is_empty()).then(|| m.key.clone()),
+            })
+        })
+        .await?;
+        let Record::Invalidated { registry, all } = reply.record.as_ref() else {
+            return Err(unexpected(&request_id));
+        };
+        Ok(with_request_id(
+            pb::InvalidateCacheResponse {
+                registry: registry.clone(),
+                all: *all,
+            },
+            &request_id,
+        ))
+    }
+
+    async fn reload_config(
+        &self,
+        request: Request<pb::ReloadConfigRequest>,
+    ) -> Result<Response<pb::ReloadConfigResponse>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/ReloadConfig";
+        let Answered {
+            request_id, reply, ..
+        } = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::ReloadConfig)
+        })
+        .await?;
+        let Record::Reloaded { changed, file } = reply.record.as_ref() else {
+            return Err(unexpected(&request_id));
+        };
+        Ok(with_request_id(
+            pb::ReloadConfigResponse {
+                changed: *changed,
+                file: file.clone(),
+            },
+            &request_id,
         ))
     }
 }

@@ -49,6 +49,10 @@ envelope!(
     pb::GetLegalEntityRequest,
     pb::GetAddressReferenceRequest,
     pb::SearchJournalRequest,
+    pb::GetRegistriesRequest,
+    pb::WatchExchangesRequest,
+    pb::InvalidateCacheRequest,
+    pb::ReloadConfigRequest,
     pb::ListAccessesRequest,
     pb::GrantConsentRequest,
     pb::RevokeConsentRequest

@@ -67,7 +67,7 @@ impl RegistryCache {
 }
 
 /// Hit and miss counts of one registry's cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {
     /// Answers served from the cache.
     pub hits: u64,
@@ -135,6 +135,13 @@ impl Caches {
             stale_served: c.stale_served.load(Ordering::Relaxed),
             evictions: c.evictions.load(Ordering::Relaxed),
         })
+    }
+
+    /// Drops one entry of a registry's cache (the IIN or BIN asked about).
+    pub async fn invalidate(&self, id: RegistryId, key: &str) {
+        if let Some(c) = self.by_registry.get(&id) {
+            c.cache.invalidate(key).await;
+        }
     }
 
     /// Drops every entry of a registry's cache.

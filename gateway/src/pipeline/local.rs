@@ -9,28 +9,104 @@ use tower::util::BoxCloneSyncService;
 
 use super::consent::{GET_ADDRESS_REFERENCE, GET_PERSON};
 use super::{GatewayRequest, Operation, Record, Reply};
+use crate::access::AccessControl;
 use crate::error::{GatewayError, SignatureFailure};
+use crate::health::RegistryHealth;
 use crate::journal::{Journal, JournalError, Kind, Query, Store};
-use crate::routing::Router;
+use crate::metrics::Metrics;
+use crate::pipeline::cache::Caches;
+use crate::pipeline::RegistrySummary;
+use crate::resilience::breaker::BreakerState;
+use crate::routing::{RegistryId, Router};
+use std::path::PathBuf;
+
+/// What the operators' methods read and change: the gateway's own state.
+#[derive(Clone)]
+pub struct OperatorState {
+    /// Registry caches.
+    pub caches: Caches,
+    /// Registry health.
+    pub health: RegistryHealth,
+    /// Recent registry calls.
+    pub metrics: Metrics,
+    /// The access list, reloadable.
+    pub access: AccessControl,
+    /// The configuration file, when the gateway was started from one.
+    pub source: Option<PathBuf>,
+}
 
 /// The innermost service.
 pub fn dispatch(
     router: Router,
     journal: Option<Journal>,
+    operator: OperatorState,
 ) -> BoxCloneSyncService<GatewayRequest, Reply, GatewayError> {
     BoxCloneSyncService::new(service_fn(move |req: GatewayRequest| {
-        let (router, journal) = (router.clone(), journal.clone());
+        let (router, journal, operator) = (router.clone(), journal.clone(), operator.clone());
         async move {
             if req.op.registry().is_some() {
                 return router.route(req).await;
             }
-            let record = local(journal.as_ref(), &req).await?;
+            let record = match operate(&router, &operator, &req.op).await? {
+                Some(record) => record,
+                None => local(journal.as_ref(), &req).await?,
+            };
             Ok(Reply {
                 record: Arc::new(record),
                 from_cache: false,
                 stale: false,
             })
         }
+    }))
+}
+
+/// The operators' methods on the gateway's state; none for the journal's services.
+async fn operate(
+    router: &Router,
+    state: &OperatorState,
+    op: &Operation,
+) -> Result<Option<Record>, GatewayError> {
+    Ok(Some(match op {
+        Operation::RegistryStatus { window } => Record::Registries(
+            RegistryId::ALL
+                .into_iter()
+                .map(|id| RegistrySummary {
+                    name: id.name().to_string(),
+                    serving: state.health.is_serving(id),
+                    breaker: match router.breaker_state(id) {
+                        Some(BreakerState::Open) => "open",
+                        Some(BreakerState::HalfOpen) => "half-open",
+                        _ => "closed",
+                    }
+                    .to_string(),
+                    recent: state.metrics.recent(id, *window),
+                    cache: state.caches.stats(id),
+                })
+                .collect(),
+        ),
+        Operation::InvalidateCache { registry, key } => {
+            match key {
+                Some(k) => state.caches.invalidate(*registry, k).await,
+                None => state.caches.invalidate_all(*registry),
+            }
+            Record::Invalidated {
+                registry: registry.name().to_string(),
+                all: key.is_none(),
+            }
+        }
+        Operation::ReloadConfig => {
+            let path = state.source.as_ref().ok_or_else(|| {
+                GatewayError::FailedPrecondition(
+                    "this gateway runs on the embedded configuration: there is no file to reload (start it with --config FILE)".into(),
+                )
+            })?;
+            Record::Reloaded {
+                changed: state.access.reload(path)?,
+                file: path.display().to_string(),
+            }
+        }
+        Operation::WatchExchanges => Record::Done,
+        _ => return Ok(None),
     }))
 }
 
@@ -94,8 +170,8 @@ async fn local(journal: Option<&Journal>, req: &GatewayRequest) -> Result<Record
                 )))
             }
         }
-        Operation::Person(_) | Operation::LegalEntity(_) => Err(GatewayError::Server(
-            "a registry operation reached the local services".into(),
+        _ => Err(GatewayError::Server(
+            "an operation reached the journal's services that they do not answer".into(),
         )),
     }
 }

@@ -1,4 +1,5 @@
-//! The metrics stage: counts every identified call by client, method and status, and times it.
+//! The metrics stage: counts every identified call by client, method and status, times it, and
+//! publishes it to operators watching the live exchange stream.
 
 use std::time::Instant;
 
@@ -7,7 +8,7 @@ use tower::{Service, ServiceExt};
 use super::stage::Stage;
 use super::{GatewayRequest, Reply};
 use crate::error::GatewayError;
-use crate::metrics::Metrics;
+use crate::metrics::{Exchange, Metrics};
 
 /// Records each call in [`Metrics`].
 #[derive(Clone)]
@@ -23,14 +24,24 @@ impl Stage for Measure {
         S::Future: Send,
     {
         let ctx = req.ctx.clone();
+        let subject = req.op.subject_masked();
         let started = Instant::now();
         let result = inner.oneshot(req).await;
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        self.metrics
-            .call(&ctx.client, ctx.method, code, started.elapsed());
+        let took = started.elapsed();
+        self.metrics.call(&ctx.client, ctx.method, code, took);
+        self.metrics.exchange(Exchange {
+            request_id: ctx.request_id.clone(),
+            client: ctx.client.clone(),
+            method: ctx.method,
+            subject,
+            code,
+            took,
+            received_at: ctx.received_at,
+        });
         result
     }
 }

@@ -133,6 +133,22 @@ pub enum Operation {
         /// Its id.
         id: String,
     },
+    /// Every registry's health, breaker and recent calls (operators).
+    RegistryStatus {
+        /// The window of the call figures.
+        window: Duration,
+    },
+    /// Drops one key of a registry's cache, or all of it (operators).
+    InvalidateCache {
+        /// Whose cache.
+        registry: RegistryId,
+        /// The key; none drops everything.
+        key: Option<String>,
+    },
+    /// Re-reads the configuration file (operators).
+    ReloadConfig,
+    /// Opens the live exchange stream; after the checks the API serves the stream itself.
+    WatchExchanges,
 }
 
 impl Operation {
@@ -159,6 +175,8 @@ impl Operation {
             Self::LegalEntity(bin) => bin.as_str(),
             Self::GrantConsent(c) => &c.subject,
             Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
+            Self::InvalidateCache { key, .. } => key.as_deref().unwrap_or(""),
+            Self::RegistryStatus { .. } | Self::ReloadConfig | Self::WatchExchanges => "",
         }
     }
 
@@ -168,7 +186,8 @@ impl Operation {
             Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.masked(),
             Self::RevokeConsent { subject, .. } => subject.masked(),
             Self::LegalEntity(bin) => bin.masked(),
-            Self::GrantConsent(_) | Self::SearchJournal(_) => String::new(),
+            Self::InvalidateCache { key: Some(k), .. } => kopir_adapters::identifiers::mask(k),
+            _ => String::new(),
         }
     }
 
@@ -209,8 +228,39 @@ pub enum Record {
     },
     /// A stored consent.
     Consent(crate::journal::ConsentRecord),
+    /// Every registry's state.
+    Registries(Vec<RegistrySummary>),
+    /// A cache invalidated.
+    Invalidated {
+        /// Whose cache.
+        registry: String,
+        /// Whether all of it.
+        all: bool,
+    },
+    /// The configuration re-read.
+    Reloaded {
+        /// Whether the access list or signature rules changed.
+        changed: bool,
+        /// The file.
+        file: String,
+    },
     /// Done, nothing to return.
     Done,
+}
+
+/// One registry as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegistrySummary {
+    /// Config name.
+    pub name: String,
+    /// Whether its health probe passes.
+    pub serving: bool,
+    /// "closed", "open" or "half-open".
+    pub breaker: String,
+    /// Its calls over the window asked for.
+    pub recent: crate::metrics::Recent,
+    /// Its cache's counters since start, when its cache is on.
+    pub cache: Option<cache::CacheStats>,
 }
 
 /// The pipeline's answer.
@@ -260,6 +310,7 @@ pub fn build(
     audit: AuditStages,
     router: Router,
     caches: cache::Caches,
+    operator: local::OperatorState,
 ) -> Pipeline {
     // The journal stage sits right after identify, not after consent as DESIGN.md first drew it,
     // so refusals (access list, signatures, consent) are journaled with the client who tried.
@@ -292,6 +343,6 @@ pub fn build(
             registries: audit.registries,
         }))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))
-        .service(local::dispatch(router, audit.journal));
+        .service(local::dispatch(router, audit.journal, operator));
     BoxCloneSyncService::new(stack)
 }
