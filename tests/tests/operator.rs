@@ -126,3 +126,60 @@ async fn operators_see_registries_watch_exchanges_and_drop_cache_entries() {
         .unwrap_err();
     assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());
 }
+
+#[tokio::test]
+async fn reload_config_applies_an_edited_access_list_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kopir.toml");
+    // The file watcher is slowed to a crawl: only ReloadConfig can apply the edit in time.
+    let original = kopir_gateway::config::EMBEDDED
+        .replace("reload_interval_ms = 1000", "reload_interval_ms = 600000");
+    assert_ne!(original, kopir_gateway::config::EMBEDDED);
+    std::fs::write(&path, &original).unwrap();
+    let env = Env::start(kopir_gateway::Config::load(&path).unwrap()).await;
+    let bank = kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient::new(
+        env.channel_as("bank").await.unwrap(),
+    );
+    let legal_entity = || pb::GetLegalEntityRequest {
+        bin: Some(pb::Bin {
+            value: env.demo.mocks.population.entity_order[0].clone(),
+        }),
+        ..Default::default()
+    };
+    // The bank may read legal entities; narrowed to persons only, it may not.
+    assert!(bank.clone().get_legal_entity(legal_entity()).await.is_ok());
+    let narrowed = original.replace(
+        "allow = [\"kopir.v1.IdentityService/GetLegalEntity\", \"kopir.v1.IdentityService/GetPerson\"]",
+        "allow = [\"kopir.v1.IdentityService/GetPerson\"]",
+    );
+    assert_ne!(narrowed, original);
+    std::fs::write(&path, &narrowed).unwrap();
+    let reload = || async {
+        operator(&env)
+            .await
+            .reload_config(pb::ReloadConfigRequest::default())
+            .await
+    };
+    let r = reload().await.unwrap().into_inner();
+    assert!(r.changed);
+    assert_eq!(r.file, path.display().to_string());
+    let s = bank
+        .clone()
+        .get_legal_entity(legal_entity())
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
+    assert!(!reload().await.unwrap().into_inner().changed, "nothing new");
+
+    // A broken file is refused and the list in force stays.
+    std::fs::write(&path, "this is not toml [").unwrap();
+    let s = reload().await.unwrap_err();
+    assert_ne!(s.code(), Code::Ok);
+    assert!(s.message().contains("kopir.toml"), "{}", s.message());
+    let s = bank
+        .clone()
+        .get_legal_entity(legal_entity())
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied);
+}
