@@ -175,3 +175,19 @@ pub fn sign(
         )
         .expect("the demo keys sign")
 }
+
+/// The embedded configuration with its file-watch interval set to `reload_interval_ms`, written
+/// to `dir/kopir.toml` (a gateway loaded from it watches and reloads that file): the path and text.
+pub fn config_file(dir: &Path, reload_interval_ms: u64) -> (PathBuf, String) {
+    let path = dir.join("kopir.toml");
+    let text = kopir_gateway::config::EMBEDDED.replace(
+        "reload_interval_ms = 1000",
+        &format!("reload_interval_ms = {reload_interval_ms}"),
+    );
+    assert!(
+        text.contains(&format!("reload_interval_ms = {reload_interval_ms}")),
+        "the embedded configuration names reload_interval_ms"
+    );
+    std::fs::write(&path, &text).expect("config file written");
+    (path, text)
+}

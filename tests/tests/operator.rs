@@ -4,7 +4,7 @@
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::Faults;
-use kopir_tests::{person_request, test_config, Env};
+use kopir_tests::{config_file, person_request, test_config, Env};
 use tonic::Code;
 
 async fn operator(env: &Env) -> OperatorServiceClient<tonic::transport::Channel> {
@@ -130,12 +130,8 @@ async fn operators_see_registries_watch_exchanges_and_drop_cache_entries() {
 #[tokio::test]
 async fn reload_config_applies_an_edited_access_list_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kopir.toml");
     // The file watcher is slowed to a crawl: only ReloadConfig can apply the edit in time.
-    let original = kopir_gateway::config::EMBEDDED
-        .replace("reload_interval_ms = 1000", "reload_interval_ms = 600000");
-    assert_ne!(original, kopir_gateway::config::EMBEDDED);
-    std::fs::write(&path, &original).unwrap();
+    let (path, original) = config_file(dir.path(), 600_000);
     let env = Env::start(kopir_gateway::Config::load(&path).unwrap()).await;
     let bank = kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient::new(
         env.channel_as("bank").await.unwrap(),

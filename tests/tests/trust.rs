@@ -9,7 +9,7 @@ use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::trust::document::SignerRule;
 use kopir_gateway::Config;
 use kopir_mocks::pki::{Holder, Issued, MockCa, Window, DEMO_BANK_BIN};
-use kopir_tests::{person_request, sign, test_config, Env};
+use kopir_tests::{config_file, person_request, sign, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -157,10 +157,7 @@ async fn a_client_calling_an_unlisted_method_is_denied_by_name() {
 #[tokio::test]
 async fn the_access_list_reloads_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kopir.toml");
-    let original = kopir_gateway::config::EMBEDDED
-        .replace("reload_interval_ms = 1000", "reload_interval_ms = 100");
-    std::fs::write(&path, &original).unwrap();
+    let (path, original) = config_file(dir.path(), 100);
     let env = Env::start(Config::load(&path).unwrap()).await;
     let bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
     let iin = env.consenting_iin();
