@@ -96,12 +96,14 @@ impl Default for TelemetryConfig {
     }
 }
 
-/// Where metrics are served.
+/// The operators' HTTP listener: metrics and, with a token, the web console.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// HTTP address of `GET /metrics`; none serves no metrics endpoint.
+    /// HTTP address of `GET /metrics` and `/console/`; none serves neither.
     pub listen: Option<std::net::SocketAddr>,
+    /// The bearer token the web console's data needs; none serves no console.
+    pub console_token: Option<String>,
 }
 
 /// Which journal backend.

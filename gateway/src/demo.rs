@@ -71,6 +71,8 @@ pub struct Demo {
     pub ca: CaServer,
     /// Where the PKI files are.
     pub pki_dir: PathBuf,
+    /// The web console's token.
+    pub console_token: Option<String>,
 }
 
 /// Points a configuration's trust section at a PKI set written by [`DemoPki::write`] and at the
@@ -120,6 +122,11 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
     if let Some(listen) = options.metrics_listen {
         config.metrics.listen = Some(listen);
     }
+    // The demo's console opens with a token made for this run (printed in the banner).
+    if config.metrics.console_token.is_none() {
+        config.metrics.console_token = Some(uuid::Uuid::new_v4().simple().to_string());
+    }
+    let console_token = config.metrics.console_token.clone();
     point_at_mocks(&mut config, &mocks)?;
     let citizen = mocks
         .population
@@ -140,6 +147,7 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
         pki,
         ca,
         pki_dir: options.pki_dir.clone(),
+        console_token,
     })
 }
 
@@ -174,6 +182,7 @@ impl Demo {
              notary system mock (notarised consents): {}\n\
              mock control endpoint: {}\n\
              metrics (Prometheus): {}\n\
+             operators' console: {}\n\
              sample IIN: {iin}\n\
              sample deregistered IIN: {dereg}\n\
              sample BIN: {bin}\n\
@@ -195,6 +204,10 @@ impl Demo {
                 .metrics_addr
                 .map(|a| format!("http://{a}/metrics"))
                 .unwrap_or_else(|| "off ([metrics] listen)".into()),
+            match (self.gateway.metrics_addr, &self.console_token) {
+                (Some(a), Some(t)) => format!("http://{a}/console/#token={t}"),
+                _ => "off ([metrics] listen and console_token)".into(),
+            },
         )
     }
 }

@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod bench;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod health;

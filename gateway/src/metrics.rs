@@ -103,8 +103,33 @@ fn slot_now() -> u64 {
         .map_or(0, |d| d.as_secs() / BUCKET_S)
 }
 
+/// One second of calls through the gateway, for the console's charts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Second {
+    /// Unix time, seconds.
+    pub at: u64,
+    /// Calls answered in that second.
+    pub calls: u64,
+    /// Of which not OK.
+    pub errors: u64,
+    /// Median latency, µs.
+    pub p50_us: u64,
+    /// 99th percentile latency, µs.
+    pub p99_us: u64,
+}
+
+/// Seconds of calls the timeline keeps, and failed exchanges the error list keeps.
+const TIMELINE_S: usize = 120;
+const RECENT_ERRORS: usize = 50;
+
+struct Timeline {
+    seconds: std::collections::VecDeque<(u64, hdrhistogram::Histogram<u64>, u64)>,
+    errors: std::collections::VecDeque<Exchange>,
+}
+
 struct Inner {
     registry: RwLock<Registry>,
+    timeline: std::sync::Mutex<Timeline>,
     recent:
         std::sync::Mutex<std::collections::HashMap<RegistryId, std::collections::VecDeque<Bucket>>>,
     exchanges: tokio::sync::broadcast::Sender<Exchange>,
@@ -164,6 +189,10 @@ impl Metrics {
         Self(Arc::new(Inner {
             registry: RwLock::new(registry),
             recent: std::sync::Mutex::new(std::collections::HashMap::new()),
+            timeline: std::sync::Mutex::new(Timeline {
+                seconds: std::collections::VecDeque::new(),
+                errors: std::collections::VecDeque::new(),
+            }),
             exchanges,
             calls,
             call_seconds,
@@ -256,9 +285,64 @@ impl Metrics {
         }
     }
 
-    /// Publishes one exchange to every watcher (none listening costs nothing).
+    /// Publishes one exchange to every watcher (none listening costs nothing), and adds it to
+    /// the timeline (and a failed one to the recent errors).
     pub fn exchange(&self, exchange: Exchange) {
+        if let Ok(mut t) = self.0.timeline.lock() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if t.seconds.back().is_none_or(|s| s.0 != now) {
+                if let Ok(h) = hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2) {
+                    t.seconds.push_back((now, h, 0));
+                }
+                while t.seconds.len() > TIMELINE_S {
+                    t.seconds.pop_front();
+                }
+            }
+            let failed = exchange.code != tonic::Code::Ok;
+            if let Some(s) = t.seconds.back_mut() {
+                let us = u64::try_from(exchange.took.as_micros()).unwrap_or(u64::MAX);
+                s.1.saturating_record(us.max(1));
+                s.2 += u64::from(failed);
+            }
+            if failed {
+                t.errors.push_back(exchange.clone());
+                while t.errors.len() > RECENT_ERRORS {
+                    t.errors.pop_front();
+                }
+            }
+        }
         let _ = self.0.exchanges.send(exchange);
+    }
+
+    /// Calls per second over the last two minutes, oldest first (seconds without calls absent).
+    pub fn timeline(&self) -> Vec<Second> {
+        self.0
+            .timeline
+            .lock()
+            .map(|t| {
+                t.seconds
+                    .iter()
+                    .map(|(at, h, errors)| Second {
+                        at: *at,
+                        calls: h.len(),
+                        errors: *errors,
+                        p50_us: h.value_at_quantile(0.5),
+                        p99_us: h.value_at_quantile(0.99),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The last failed exchanges, newest first.
+    pub fn recent_errors(&self) -> Vec<Exchange> {
+        self.0
+            .timeline
+            .lock()
+            .map(|t| t.errors.iter().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The live stream of exchanges from now on.
@@ -297,9 +381,11 @@ impl Metrics {
     }
 
     /// Serves `GET /metrics` on `listen` until the handle is aborted; the bound address.
+    /// `extra` routes (the console) are served beside it.
     pub async fn serve(
         &self,
         listen: SocketAddr,
+        extra: axum::Router,
     ) -> Result<(SocketAddr, JoinHandle<()>), GatewayError> {
         let listener = TcpListener::bind(listen).await.map_err(|e| {
             GatewayError::Server(format!("metrics: cannot listen on {listen}: {e}"))
@@ -308,7 +394,7 @@ impl Metrics {
             .local_addr()
             .map_err(|e| GatewayError::Server(e.to_string()))?;
         let metrics = self.clone();
-        let app = axum::Router::new().route(
+        let app = extra.route(
             "/metrics",
             axum::routing::get(move || {
                 let metrics = metrics.clone();

@@ -17,6 +17,7 @@ use crate::api::identity::Identity;
 use crate::api::journal::JournalApi;
 use crate::config::Config;
 use crate::config::TrustConfig;
+use crate::console::Console;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::journal::retention::Policies;
@@ -94,6 +95,13 @@ impl Gateway {
         if journal.is_none() {
             tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
         }
+        let operator = crate::pipeline::local::OperatorState {
+            caches: caches.clone(),
+            health: health.clone(),
+            metrics: metrics.clone(),
+            access: access.clone(),
+            source: config.source.clone(),
+        };
         let pipeline = pipeline::build(
             &config,
             TrustStages {
@@ -108,13 +116,7 @@ impl Gateway {
             },
             router.clone(),
             caches.clone(),
-            crate::pipeline::local::OperatorState {
-                caches: caches.clone(),
-                health: health.clone(),
-                metrics: metrics.clone(),
-                access: access.clone(),
-                source: config.source.clone(),
-            },
+            operator.clone(),
         );
 
         let journal_api = JournalApi::new(
@@ -193,7 +195,16 @@ impl Gateway {
         }
         let metrics_addr = match config.metrics.listen {
             Some(listen) => {
-                let (bound, task) = metrics.serve(listen).await?;
+                let console = match &config.metrics.console_token {
+                    Some(token) if !token.is_empty() => crate::console::routes(Console {
+                        token: token.clone(),
+                        state: operator.clone(),
+                        router: router.clone(),
+                        journal: journal.clone(),
+                    }),
+                    _ => axum::Router::new(),
+                };
+                let (bound, task) = metrics.serve(listen, console).await?;
                 probes.push(task);
                 Some(bound)
             }
