@@ -76,8 +76,10 @@ async fn dead_registry_fails_fast_once_the_breaker_opens_and_recovers() {
         "{}",
         err.message()
     );
+    // No registry attempt: what is left is the TLS round trip and the journal's durable commit
+    // of the refusal (an fsync, which a loaded CI machine has stretched past 10 ms).
     assert!(
-        took < Duration::from_millis(10),
+        took < Duration::from_millis(50),
         "open breaker answered in {took:?}"
     );
     let retry = err
