@@ -19,6 +19,7 @@ pub mod resilience;
 pub mod routing;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod trust;
 
 pub use config::Config;

@@ -34,6 +34,11 @@ struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabels {
     method: String,
 }
@@ -138,6 +143,7 @@ struct Inner {
     registry_seconds: Histograms<RegistryLabels>,
     journal_commit_seconds: Histogram,
     journal_records: Counter,
+    tls_failures: Family<ReasonLabels, Counter>,
 }
 
 /// The gateway's metrics; cheap to clone.
@@ -158,7 +164,13 @@ impl Metrics {
         let registry_seconds: Histograms<RegistryLabels> = Family::new_with_constructor(latency);
         let journal_commit_seconds = latency();
         let journal_records = Counter::default();
+        let tls_failures = Family::<ReasonLabels, Counter>::default();
         let mut registry = Registry::with_prefix("kopir");
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed, by reason",
+            tls_failures.clone(),
+        );
         registry.register(
             "requests",
             "Calls through the pipeline by client organisation, method and gRPC status",
@@ -199,6 +211,7 @@ impl Metrics {
             registry_seconds,
             journal_commit_seconds,
             journal_records,
+            tls_failures,
         }))
     }
 
@@ -348,6 +361,16 @@ impl Metrics {
     /// The live stream of exchanges from now on.
     pub fn watch_exchanges(&self) -> tokio::sync::broadcast::Receiver<Exchange> {
         self.0.exchanges.subscribe()
+    }
+
+    /// Counts one failed TLS handshake.
+    pub fn tls_handshake_failed(&self, reason: &str) {
+        self.0
+            .tls_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// Records one journal commit of `records` records.

@@ -10,13 +10,10 @@ use tonic::transport::server::TcpIncoming;
 
 use std::time::Duration;
 
-use tonic::transport::{Certificate, Identity as TlsIdentity, ServerTlsConfig};
-
 use crate::access::AccessControl;
 use crate::api::identity::Identity;
 use crate::api::journal::JournalApi;
 use crate::config::Config;
-use crate::config::TrustConfig;
 use crate::console::Console;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
@@ -145,22 +142,8 @@ impl Gateway {
         let addr = listener
             .local_addr()
             .map_err(|e| GatewayError::Server(e.to_string()))?;
-        // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let (shutdown, signal) = oneshot::channel::<()>();
-        let mut builder = tonic::transport::Server::builder();
-        if config.server.plaintext {
-            tracing::warn!(
-                "PLAINTEXT development mode: no TLS, clients named by meta.requester_bin; never use this in production"
-            );
-        } else {
-            builder = builder
-                .tls_config(tls_config(&config.trust)?)
-                .map_err(|e| GatewayError::Config {
-                    detail: format!("TLS: {e}"),
-                })?;
-        }
-        let routes = builder
+        let routes = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -171,14 +154,32 @@ impl Gateway {
             .add_service(OperatorServiceServer::new(journal_api.clone()))
             .add_service(AccessLogServiceServer::new(journal_api.clone()))
             .add_service(ConsentServiceServer::new(journal_api));
-        let server = tokio::spawn(async move {
-            routes
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = signal.await;
-                })
-                .await
-                .map_err(|e| GatewayError::Server(e.to_string()))
-        });
+        let stop = async {
+            let _ = signal.await;
+        };
+        let failed = |e: tonic::transport::Error| GatewayError::Server(e.to_string());
+        let server = if config.server.plaintext {
+            tracing::warn!(
+                "PLAINTEXT development mode: no TLS, clients named by meta.requester_bin; never use this in production"
+            );
+            // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(async move {
+                routes
+                    .serve_with_incoming_shutdown(incoming, stop)
+                    .await
+                    .map_err(failed)
+            })
+        } else {
+            let tls = crate::tls::server_config(&config.trust)?;
+            let incoming = crate::tls::incoming(listener, tls, metrics.clone());
+            tokio::spawn(async move {
+                routes
+                    .serve_with_incoming_shutdown(incoming, stop)
+                    .await
+                    .map_err(failed)
+            })
+        };
         let mut probes = health.spawn_probes(registries, &config);
         probes.extend(trust.revocation().spawn_refresher());
         if let Some(store) = store {
@@ -236,29 +237,4 @@ impl Gateway {
             .await
             .map_err(|e| GatewayError::Server(e.to_string()))?
     }
-}
-
-/// The TLS settings: the gateway's certificate and key, and a client certificate required and
-/// chained to the configured roots (expired or foreign certificates fail the handshake).
-fn tls_config(trust: &TrustConfig) -> Result<ServerTlsConfig, GatewayError> {
-    let read = |p: &Option<std::path::PathBuf>, what: &str| {
-        let p = p.as_ref().ok_or_else(|| GatewayError::Config {
-            detail: format!("trust.{what} is required for TLS"),
-        })?;
-        std::fs::read(p).map_err(|e| GatewayError::Config {
-            detail: format!("cannot read trust.{what} {}: {e}", p.display()),
-        })
-    };
-    let cert = read(&trust.tls_cert, "tls_cert")?;
-    let key = read(&trust.tls_key, "tls_key")?;
-    let mut roots = Vec::new();
-    for path in &trust.roots {
-        roots.extend(std::fs::read(path).map_err(|e| GatewayError::Config {
-            detail: format!("cannot read trust.roots {}: {e}", path.display()),
-        })?);
-        roots.push(b'\n');
-    }
-    Ok(ServerTlsConfig::new()
-        .identity(TlsIdentity::from_pem(cert, key))
-        .client_ca_root(Certificate::from_pem(roots)))
 }

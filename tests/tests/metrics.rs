@@ -112,4 +112,28 @@ async fn the_metrics_endpoint_counts_what_crossed_the_gateway() {
         assert!(!text.contains(iin.as_str()), "an IIN leaked into /metrics");
     }
     assert!(!text.contains(people[40].as_str()));
+
+    // A client without a certificate fails the TLS handshake, and the failure is counted.
+    let anonymous = kopir_tests::connect(env.demo.gateway.addr, env.pki.path(), None).await;
+    if let Ok(channel) = anonymous {
+        // TLS 1.3: the server's refusal arrives with the first exchange.
+        IdentityServiceClient::new(channel)
+            .get_person(person_request(&people[0]))
+            .await
+            .unwrap_err();
+    }
+    let mut counted = None;
+    for _ in 0..50 {
+        let (_, m) = scrape(&env).await;
+        counted = value(
+            &m,
+            "kopir_tls_handshake_failures_total",
+            &[("reason", "no_client_certificate")],
+        );
+        if counted.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(counted, Some(1.0));
 }
