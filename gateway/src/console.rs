@@ -16,8 +16,7 @@ use crate::journal::Journal;
 use crate::metrics::{Exchange, Metrics, Second};
 use crate::pipeline::local::OperatorState;
 use crate::pipeline::RegistrySummary;
-use crate::resilience::breaker::BreakerState;
-use crate::routing::{RegistryId, Router};
+use crate::routing::Router;
 
 const INDEX: &str = include_str!("../console/index.html");
 const APP: &str = include_str!("../console/app.js");
@@ -116,32 +115,15 @@ fn refused() -> Response {
         .into_response()
 }
 
-fn summaries(console: &Console) -> Vec<RegistrySummary> {
-    let s = &console.state;
-    RegistryId::ALL
-        .into_iter()
-        .map(|id| RegistrySummary {
-            name: id.name().to_string(),
-            serving: s.health.is_serving(id),
-            breaker: match console.router.breaker_state(id) {
-                Some(BreakerState::Open) => "open",
-                Some(BreakerState::HalfOpen) => "half-open",
-                _ => "closed",
-            }
-            .to_string(),
-            recent: s.metrics.recent(id, Duration::from_secs(60)),
-            cache: s.caches.stats(id),
-        })
-        .collect()
-}
-
 async fn overview(State(console): State<Console>, headers: HeaderMap) -> Response {
     if !authorised(&console, &headers) {
         return refused();
     }
     let metrics: &Metrics = &console.state.metrics;
     axum::Json(Overview {
-        registries: summaries(&console),
+        registries: console
+            .state
+            .registries(&console.router, Duration::from_secs(60)),
         timeline: metrics.timeline(),
         errors: metrics
             .recent_errors()

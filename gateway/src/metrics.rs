@@ -102,6 +102,11 @@ struct Bucket {
     errors: u64,
 }
 
+/// A latency histogram in µs, 1 µs to 10 minutes at 2 significant digits.
+fn micros() -> Option<hdrhistogram::Histogram<u64>> {
+    hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).ok()
+}
+
 fn slot_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -252,7 +257,7 @@ impl Metrics {
         let buckets = recent.entry(registry).or_default();
         let slot = slot_now();
         if buckets.back().is_none_or(|b| b.slot != slot) {
-            let Ok(latency_us) = hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2) else {
+            let Some(latency_us) = micros() else {
                 return;
             };
             buckets.push_back(Bucket {
@@ -281,7 +286,7 @@ impl Metrics {
             return Recent::default();
         };
         let first = slot_now().saturating_sub(window.as_secs().div_ceil(BUCKET_S).max(1) - 1);
-        let Ok(mut all) = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 600_000_000, 2) else {
+        let Some(mut all) = micros() else {
             return Recent::default();
         };
         let mut errors = 0;
@@ -306,7 +311,7 @@ impl Metrics {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             if t.seconds.back().is_none_or(|s| s.0 != now) {
-                if let Ok(h) = hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2) {
+                if let Some(h) = micros() {
                     t.seconds.push_back((now, h, 0));
                 }
                 while t.seconds.len() > TIMELINE_S {

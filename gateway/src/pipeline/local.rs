@@ -35,6 +35,27 @@ pub struct OperatorState {
     pub source: Option<PathBuf>,
 }
 
+impl OperatorState {
+    /// Every registry: health, breaker (from `router`), calls over `window`, cache counters.
+    pub fn registries(&self, router: &Router, window: std::time::Duration) -> Vec<RegistrySummary> {
+        RegistryId::ALL
+            .into_iter()
+            .map(|id| RegistrySummary {
+                name: id.name().to_string(),
+                serving: self.health.is_serving(id),
+                breaker: match router.breaker_state(id) {
+                    Some(BreakerState::Open) => "open",
+                    Some(BreakerState::HalfOpen) => "half-open",
+                    _ => "closed",
+                }
+                .to_string(),
+                recent: self.metrics.recent(id, window),
+                cache: self.caches.stats(id),
+            })
+            .collect()
+    }
+}
+
 /// The innermost service.
 pub fn dispatch(
     router: Router,
@@ -67,23 +88,9 @@ async fn operate(
     op: &Operation,
 ) -> Result<Option<Record>, GatewayError> {
     Ok(Some(match op {
-        Operation::RegistryStatus { window } => Record::Registries(
-            RegistryId::ALL
-                .into_iter()
-                .map(|id| RegistrySummary {
-                    name: id.name().to_string(),
-                    serving: state.health.is_serving(id),
-                    breaker: match router.breaker_state(id) {
-                        Some(BreakerState::Open) => "open",
-                        Some(BreakerState::HalfOpen) => "half-open",
-                        _ => "closed",
-                    }
-                    .to_string(),
-                    recent: state.metrics.recent(id, *window),
-                    cache: state.caches.stats(id),
-                })
-                .collect(),
-        ),
+        Operation::RegistryStatus { window } => {
+            Record::Registries(state.registries(router, *window))
+        }
         Operation::InvalidateCache { registry, key } => {
             match key {
                 Some(k) => state.caches.invalidate(*registry, k).await,
