@@ -90,28 +90,71 @@ pub struct Recent {
     pub p99_us: u64,
 }
 
-/// Seconds per bucket of the recent-calls window, and how many buckets are kept (5 minutes).
-const BUCKET_S: u64 = 10;
-const BUCKETS: usize = 30;
-
-/// Ten seconds of one registry's calls.
-struct Bucket {
-    /// Start, in units of [`BUCKET_S`] since the Unix epoch.
-    slot: u64,
-    latency_us: hdrhistogram::Histogram<u64>,
-    errors: u64,
-}
-
 /// A latency histogram in µs, 1 µs to 10 minutes at 2 significant digits.
 fn micros() -> Option<hdrhistogram::Histogram<u64>> {
     hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).ok()
 }
 
-fn slot_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / BUCKET_S)
+/// Calls in one time slot.
+struct Bucket {
+    /// Start, in slots since the Unix epoch.
+    slot: u64,
+    latency_us: hdrhistogram::Histogram<u64>,
+    errors: u64,
 }
+
+/// Calls in consecutive slots of `slot_s` seconds, the last `keep` of them: the registries'
+/// recent window and the console's timeline are both one of these.
+struct Ring {
+    slot_s: u64,
+    keep: usize,
+    buckets: std::collections::VecDeque<Bucket>,
+}
+
+impl Ring {
+    fn new(slot_s: u64, keep: usize) -> Self {
+        Self {
+            slot_s,
+            keep,
+            buckets: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn slot_now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / self.slot_s)
+    }
+
+    fn record(&mut self, ok: bool, took: Duration) {
+        let slot = self.slot_now();
+        if self.buckets.back().is_none_or(|b| b.slot != slot) {
+            let Some(latency_us) = micros() else {
+                return;
+            };
+            self.buckets.push_back(Bucket {
+                slot,
+                latency_us,
+                errors: 0,
+            });
+            while self.buckets.len() > self.keep {
+                self.buckets.pop_front();
+            }
+        }
+        if let Some(b) = self.buckets.back_mut() {
+            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            b.latency_us.saturating_record(us.max(1));
+            b.errors += u64::from(!ok);
+        }
+    }
+}
+
+/// The registries' recent window: 10-second slots over 5 minutes.
+const RECENT_SLOT_S: u64 = 10;
+const RECENT_SLOTS: usize = 30;
+/// The console's timeline: 1-second slots over 2 minutes; and how many failed exchanges it keeps.
+const TIMELINE_S: usize = 120;
+const RECENT_ERRORS: usize = 50;
 
 /// One second of calls through the gateway, for the console's charts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -128,20 +171,15 @@ pub struct Second {
     pub p99_us: u64,
 }
 
-/// Seconds of calls the timeline keeps, and failed exchanges the error list keeps.
-const TIMELINE_S: usize = 120;
-const RECENT_ERRORS: usize = 50;
-
 struct Timeline {
-    seconds: std::collections::VecDeque<(u64, hdrhistogram::Histogram<u64>, u64)>,
+    seconds: Ring,
     errors: std::collections::VecDeque<Exchange>,
 }
 
 struct Inner {
     registry: RwLock<Registry>,
     timeline: std::sync::Mutex<Timeline>,
-    recent:
-        std::sync::Mutex<std::collections::HashMap<RegistryId, std::collections::VecDeque<Bucket>>>,
+    recent: std::sync::Mutex<std::collections::HashMap<RegistryId, Ring>>,
     exchanges: tokio::sync::broadcast::Sender<Exchange>,
     calls: Family<CallLabels, Counter>,
     call_seconds: Histograms<MethodLabels>,
@@ -207,7 +245,7 @@ impl Metrics {
             registry: RwLock::new(registry),
             recent: std::sync::Mutex::new(std::collections::HashMap::new()),
             timeline: std::sync::Mutex::new(Timeline {
-                seconds: std::collections::VecDeque::new(),
+                seconds: Ring::new(1, TIMELINE_S),
                 errors: std::collections::VecDeque::new(),
             }),
             exchanges,
@@ -218,24 +256,6 @@ impl Metrics {
             journal_records,
             tls_failures,
         }))
-    }
-
-    /// Counts one call and its latency.
-    pub fn call(&self, client: &str, method: &str, code: tonic::Code, took: Duration) {
-        self.0
-            .calls
-            .get_or_create(&CallLabels {
-                client: client.to_string(),
-                method: method.to_string(),
-                code: code_name(code).to_string(),
-            })
-            .inc();
-        self.0
-            .call_seconds
-            .get_or_create(&MethodLabels {
-                method: method.to_string(),
-            })
-            .observe(took.as_secs_f64());
     }
 
     /// Records one registry call attempt.
@@ -251,28 +271,11 @@ impl Metrics {
     }
 
     fn remember(&self, registry: RegistryId, ok: bool, took: Duration) {
-        let Ok(mut recent) = self.0.recent.lock() else {
-            return;
-        };
-        let buckets = recent.entry(registry).or_default();
-        let slot = slot_now();
-        if buckets.back().is_none_or(|b| b.slot != slot) {
-            let Some(latency_us) = micros() else {
-                return;
-            };
-            buckets.push_back(Bucket {
-                slot,
-                latency_us,
-                errors: 0,
-            });
-            while buckets.len() > BUCKETS {
-                buckets.pop_front();
-            }
-        }
-        if let Some(b) = buckets.back_mut() {
-            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-            b.latency_us.saturating_record(us.max(1));
-            b.errors += u64::from(!ok);
+        if let Ok(mut recent) = self.0.recent.lock() {
+            recent
+                .entry(registry)
+                .or_insert_with(|| Ring::new(RECENT_SLOT_S, RECENT_SLOTS))
+                .record(ok, took);
         }
     }
 
@@ -282,15 +285,16 @@ impl Metrics {
         let Ok(recent) = self.0.recent.lock() else {
             return Recent::default();
         };
-        let Some(buckets) = recent.get(&registry) else {
+        let Some(ring) = recent.get(&registry) else {
             return Recent::default();
         };
-        let first = slot_now().saturating_sub(window.as_secs().div_ceil(BUCKET_S).max(1) - 1);
+        let slots = window.as_secs().div_ceil(ring.slot_s).max(1);
+        let first = ring.slot_now().saturating_sub(slots - 1);
         let Some(mut all) = micros() else {
             return Recent::default();
         };
         let mut errors = 0;
-        for b in buckets.iter().filter(|b| b.slot >= first) {
+        for b in ring.buckets.iter().filter(|b| b.slot >= first) {
             let _ = all.add(&b.latency_us);
             errors += b.errors;
         }
@@ -303,27 +307,28 @@ impl Metrics {
         }
     }
 
-    /// Publishes one exchange to every watcher (none listening costs nothing), and adds it to
-    /// the timeline (and a failed one to the recent errors).
+    /// Records one call through the pipeline: counts it by client, method and status, times
+    /// it, adds it to the timeline (a failed one to the recent errors too) and publishes it to
+    /// every watcher (none listening costs nothing).
     pub fn exchange(&self, exchange: Exchange) {
+        let code = code_name(exchange.code);
+        self.0
+            .calls
+            .get_or_create(&CallLabels {
+                client: exchange.client.clone(),
+                method: exchange.method.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.0
+            .call_seconds
+            .get_or_create(&MethodLabels {
+                method: exchange.method.to_string(),
+            })
+            .observe(exchange.took.as_secs_f64());
+        let failed = exchange.code != tonic::Code::Ok;
         if let Ok(mut t) = self.0.timeline.lock() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            if t.seconds.back().is_none_or(|s| s.0 != now) {
-                if let Some(h) = micros() {
-                    t.seconds.push_back((now, h, 0));
-                }
-                while t.seconds.len() > TIMELINE_S {
-                    t.seconds.pop_front();
-                }
-            }
-            let failed = exchange.code != tonic::Code::Ok;
-            if let Some(s) = t.seconds.back_mut() {
-                let us = u64::try_from(exchange.took.as_micros()).unwrap_or(u64::MAX);
-                s.1.saturating_record(us.max(1));
-                s.2 += u64::from(failed);
-            }
+            t.seconds.record(!failed, exchange.took);
             if failed {
                 t.errors.push_back(exchange.clone());
                 while t.errors.len() > RECENT_ERRORS {
@@ -341,13 +346,14 @@ impl Metrics {
             .lock()
             .map(|t| {
                 t.seconds
+                    .buckets
                     .iter()
-                    .map(|(at, h, errors)| Second {
-                        at: *at,
-                        calls: h.len(),
-                        errors: *errors,
-                        p50_us: h.value_at_quantile(0.5),
-                        p99_us: h.value_at_quantile(0.99),
+                    .map(|b| Second {
+                        at: b.slot,
+                        calls: b.latency_us.len(),
+                        errors: b.errors,
+                        p50_us: b.latency_us.value_at_quantile(0.5),
+                        p99_us: b.latency_us.value_at_quantile(0.99),
                     })
                     .collect()
             })

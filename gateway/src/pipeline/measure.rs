@@ -31,15 +31,13 @@ impl Stage for Measure {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        let took = started.elapsed();
-        self.metrics.call(&ctx.client, ctx.method, code, took);
         self.metrics.exchange(Exchange {
             request_id: ctx.request_id.clone(),
             client: ctx.client.clone(),
             method: ctx.method,
             subject,
             code,
-            took,
+            took: started.elapsed(),
             received_at: ctx.received_at,
         });
         result
