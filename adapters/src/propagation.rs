@@ -23,14 +23,12 @@ pub fn with_trace(mut request: reqwest::RequestBuilder) -> reqwest::RequestBuild
     request
 }
 
-/// Makes `span` continue the trace whose context `headers` carry (no-op without one).
-pub fn continue_trace(span: &tracing::Span, headers: &reqwest::header::HeaderMap) {
+/// Makes `span` continue the trace whose context the request's headers carry (no-op without
+/// one); `header` reads one header by name, so HTTP headers and gRPC metadata are read in place.
+pub fn continue_trace<'a>(span: &tracing::Span, header: impl Fn(&'static str) -> Option<&'a str>) {
     let carrier: HashMap<String, String> = ["traceparent", "tracestate"]
         .into_iter()
-        .filter_map(|name| {
-            let value = headers.get(name)?.to_str().ok()?;
-            Some((name.to_string(), value.to_string()))
-        })
+        .filter_map(|name| Some((name.to_string(), header(name)?.to_string())))
         .collect();
     if carrier.is_empty() {
         return;

@@ -14,6 +14,8 @@ pub async fn serve(request: Request, next: Next) -> Response {
         http.method = %request.method(),
         http.path = %request.uri().path(),
     );
-    kopir_adapters::propagation::continue_trace(&span, request.headers());
+    kopir_adapters::propagation::continue_trace(&span, |name| {
+        request.headers().get(name)?.to_str().ok()
+    });
     next.run(request).instrument(span).await
 }

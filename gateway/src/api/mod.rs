@@ -200,11 +200,14 @@ pub async fn call<T: Envelope>(
         request_id = %request_id
     );
     // A client's `traceparent` makes this request part of its trace.
-    kopir_adapters::propagation::continue_trace(&span, &request.metadata().clone().into_headers());
+    kopir_adapters::propagation::continue_trace(&span, |name| {
+        request.metadata().get(name)?.to_str().ok()
+    });
     let started = std::time::Instant::now();
     let result = run(pipeline, ctx, op).instrument(span.clone()).await;
-    // The one log line per request, with the ids to find its journal records and its trace.
-    {
+    // The one log line per request, with the ids to find its journal records and its trace
+    // (not even the trace id is looked up when info lines are filtered out, as in benchmarks).
+    if tracing::enabled!(tracing::Level::INFO) {
         use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         let trace_id = span.context().span().span_context().trace_id();
