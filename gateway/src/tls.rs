@@ -70,19 +70,17 @@ pub fn server_config(trust: &TrustConfig) -> Result<Arc<ServerConfig>, GatewayEr
     Ok(Arc::new(config))
 }
 
-/// Why a handshake failed, as a metric label.
+/// Why a handshake failed, as a metric label: from the rustls error tokio-rustls carries.
 fn reason(e: &std::io::Error) -> &'static str {
-    let text = e.to_string();
-    if text.contains("peer sent no certificates") || text.contains("NoCertificatesPresented") {
-        "no_client_certificate"
-    } else if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
-        "unknown_issuer"
-    } else if text.contains("Expired") || text.contains("expired") {
-        "expired_certificate"
-    } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
-        "not_tls"
-    } else {
-        "other"
+    use rustls::{CertificateError, Error};
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(Error::NoCertificatesPresented) => "no_client_certificate",
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer)) => "unknown_issuer",
+        Some(Error::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. },
+        )) => "expired_certificate",
+        Some(Error::InvalidMessage(_)) => "not_tls",
+        _ => "other",
     }
 }
 
