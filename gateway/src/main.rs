@@ -228,8 +228,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 pki_dir,
                 ..DemoOptions::default()
             };
-            let telemetry = Telemetry::install(&Config::embedded()?.telemetry)?;
-            let d = demo::start(&options, None).await?;
+            let config = Config::embedded()?;
+            let telemetry = Telemetry::install(&config.telemetry)?;
+            let d = demo::start(&options, Some(config)).await?;
             // A closed stdout (the reader went away) must not take the gateway down.
             let _ = writeln!(std::io::stdout(), "{}", d.banner());
             until_ctrl_c().await;

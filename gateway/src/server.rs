@@ -157,28 +157,17 @@ impl Gateway {
         let stop = async {
             let _ = signal.await;
         };
-        let failed = |e: tonic::transport::Error| GatewayError::Server(e.to_string());
         let server = if config.server.plaintext {
             tracing::warn!(
                 "PLAINTEXT development mode: no TLS, clients named by meta.requester_bin; never use this in production"
             );
             // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            tokio::spawn(async move {
-                routes
-                    .serve_with_incoming_shutdown(incoming, stop)
-                    .await
-                    .map_err(failed)
-            })
+            tokio::spawn(serve(routes, incoming, stop))
         } else {
             let tls = crate::tls::server_config(&config.trust)?;
             let incoming = crate::tls::incoming(listener, tls, metrics.clone());
-            tokio::spawn(async move {
-                routes
-                    .serve_with_incoming_shutdown(incoming, stop)
-                    .await
-                    .map_err(failed)
-            })
+            tokio::spawn(serve(routes, incoming, stop))
         };
         let mut probes = health.spawn_probes(registries, &config);
         probes.extend(trust.revocation().spawn_refresher());
@@ -237,4 +226,26 @@ impl Gateway {
             .await
             .map_err(|e| GatewayError::Server(e.to_string()))?
     }
+}
+
+/// Serves `routes` on `incoming` connections (plain TCP or TLS streams) until `stop`.
+async fn serve<IO, E>(
+    routes: tonic::transport::server::Router,
+    incoming: impl futures::Stream<Item = Result<IO, E>>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), GatewayError>
+where
+    IO: tonic::transport::server::Connected
+        + tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    routes
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await
+        .map_err(|e| GatewayError::Server(e.to_string()))
 }
