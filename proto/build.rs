@@ -8,6 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kopir/v1/identity.proto",
         "kopir/v1/operator.proto",
         "kopir/v1/privacy.proto",
+        "kopir/v1/notary.proto",
+        "kopir/v1/cadastre.proto",
+        "kopir/v1/pledge.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());

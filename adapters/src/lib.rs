@@ -2,13 +2,17 @@
 //! mapping the gateway's types to the registry's native protocol and back. No pipeline logic lives
 //! here: deadlines, caching, journal and access control are the gateway's.
 
+pub mod bank;
+pub mod cadastre;
 pub mod error;
 pub mod identifiers;
 pub mod legal_entities;
 pub mod model;
 pub mod notary;
+pub mod payments;
 pub mod persons;
 pub mod propagation;
+pub mod rest;
 pub mod signing;
 pub mod syncchannel;
 

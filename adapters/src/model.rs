@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// A postal address as the state databases keep it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Address {
     /// Country name.
     pub country: String,

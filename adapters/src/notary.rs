@@ -1,15 +1,14 @@
 //! The notary system (ЕНИС) over its REST/JSON API: notarised consents by the person who gave
-//! them. Powers of attorney join this adapter with the pledge flow.
+//! them, and notarised powers of attorney by number.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use tracing::Instrument;
-
 use crate::error::AdapterError;
 use crate::identifiers::Iin;
-use crate::syncchannel::{probe, transport_error, Endpoint};
+use crate::rest::{Call, RestClient};
+use crate::syncchannel::Endpoint;
 use crate::Registry;
 
 /// A notarised consent of a person for someone to obtain their data (seed 004 §2, service 5).
@@ -38,6 +37,78 @@ pub struct NotarisedConsent {
     pub notary: String,
 }
 
+/// A notarised power of attorney (seed 003: only notarially certified ones are in ЕНИС).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerOfAttorney {
+    /// The notarial act's registry number.
+    pub number: String,
+    /// Who grants it: a person's IIN or an organisation's BIN.
+    pub principal: String,
+    /// Who acts under it (IIN).
+    pub agent_iin: String,
+    /// What it authorises (`pledge`, `real_estate`, ...).
+    pub scope: Vec<String>,
+    /// From when it holds.
+    pub valid_from: DateTime<Utc>,
+    /// Until when it holds.
+    pub valid_until: DateTime<Utc>,
+    /// Whether the principal revoked it.
+    #[serde(default)]
+    pub revoked: bool,
+    /// The notary who certified it.
+    pub notary: String,
+}
+
+impl PowerOfAttorney {
+    /// Why it does not let `agent` act for `principal` in `action` at `at`; empty when it does.
+    pub fn defects(
+        &self,
+        principal: &str,
+        agent: &str,
+        action: &str,
+        at: DateTime<Utc>,
+    ) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if self.revoked {
+            reasons.push(format!("power of attorney {} was revoked", self.number));
+        }
+        if at < self.valid_from {
+            reasons.push(format!(
+                "power of attorney {} holds only from {}",
+                self.number,
+                self.valid_from.format("%Y-%m-%d")
+            ));
+        }
+        if at > self.valid_until {
+            reasons.push(format!(
+                "power of attorney {} expired on {}",
+                self.number,
+                self.valid_until.format("%Y-%m-%d")
+            ));
+        }
+        if !principal.is_empty() && self.principal != principal {
+            reasons.push(format!(
+                "power of attorney {} was granted by another principal",
+                self.number
+            ));
+        }
+        if self.agent_iin != agent {
+            reasons.push(format!(
+                "power of attorney {} names another agent",
+                self.number
+            ));
+        }
+        if !action.is_empty() && !self.scope.iter().any(|s| s == action) {
+            reasons.push(format!(
+                "power of attorney {} does not cover \"{action}\" (it covers: {})",
+                self.number,
+                self.scope.join(", ")
+            ));
+        }
+        reasons
+    }
+}
+
 /// What the gateway asks of the notary system.
 #[async_trait]
 pub trait NotaryRegistry: Registry {
@@ -47,14 +118,19 @@ pub trait NotaryRegistry: Registry {
         subject: &Iin,
         correlation_id: &str,
     ) -> Result<Vec<NotarisedConsent>, AdapterError>;
+
+    /// A power of attorney by number; `None` when the notary system holds none.
+    async fn power_of_attorney(
+        &self,
+        number: &str,
+        correlation_id: &str,
+    ) -> Result<Option<PowerOfAttorney>, AdapterError>;
 }
 
 /// The notary system's REST API.
 #[derive(Debug, Clone)]
 pub struct RestNotary {
-    registry: String,
-    endpoint: Endpoint,
-    http: reqwest::Client,
+    rest: RestClient,
 }
 
 #[derive(Deserialize)]
@@ -65,38 +141,20 @@ struct ConsentList {
 impl RestNotary {
     /// A client of the notary API at `endpoint.url` (its base URL).
     pub fn new(registry: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
-        let http = endpoint.http_client(registry)?;
         Ok(Self {
-            registry: registry.to_string(),
-            endpoint,
-            http,
+            rest: RestClient::new(registry, endpoint)?,
         })
-    }
-
-    fn url(&self, path: &str) -> Result<url::Url, AdapterError> {
-        self.endpoint
-            .url
-            .join(path)
-            .map_err(|e| AdapterError::Config {
-                registry: self.registry.clone(),
-                detail: format!("{path}: {e}"),
-            })
-    }
-
-    fn transport(&self, e: &reqwest::Error) -> AdapterError {
-        transport_error(&self.registry, self.endpoint.request_timeout, e)
     }
 }
 
 #[async_trait]
 impl Registry for RestNotary {
     fn name(&self) -> &str {
-        &self.registry
+        self.rest.name()
     }
 
     async fn ping(&self) -> Result<(), AdapterError> {
-        let url = self.url("/health")?;
-        probe(&self.http, &self.registry, &self.endpoint, url, "health").await
+        self.rest.ping().await
     }
 }
 
@@ -107,52 +165,34 @@ impl NotaryRegistry for RestNotary {
         subject: &Iin,
         correlation_id: &str,
     ) -> Result<Vec<NotarisedConsent>, AdapterError> {
-        let span = tracing::info_span!("registry.call", registry = %self.registry, service_id = "consents");
-        self.fetch_consents(subject, correlation_id)
-            .instrument(span)
-            .await
-    }
-}
-
-impl RestNotary {
-    async fn fetch_consents(
-        &self,
-        subject: &Iin,
-        correlation_id: &str,
-    ) -> Result<Vec<NotarisedConsent>, AdapterError> {
-        let mut url = self.url("/api/v1/consents")?;
-        url.query_pairs_mut()
-            .append_pair("subject_iin", subject.as_str());
-        let request = self
-            .http
-            .get(url)
-            .basic_auth(
-                &self.endpoint.sender_id,
-                Some(&self.endpoint.sender_password),
+        let call = Call {
+            operation: "consents",
+            correlation_id,
+            idempotency_key: None,
+        };
+        let list: Option<ConsentList> = self
+            .rest
+            .get(
+                "/api/v1/consents",
+                &[("subject_iin", subject.as_str())],
+                call,
             )
-            .header("x-correlation-id", correlation_id);
-        let response = crate::propagation::with_trace(request)
-            .send()
+            .await?;
+        Ok(list.map(|l| l.consents).unwrap_or_default())
+    }
+
+    async fn power_of_attorney(
+        &self,
+        number: &str,
+        correlation_id: &str,
+    ) -> Result<Option<PowerOfAttorney>, AdapterError> {
+        let call = Call {
+            operation: "power_of_attorney",
+            correlation_id,
+            idempotency_key: None,
+        };
+        self.rest
+            .get("/api/v1/powers-of-attorney", &[("number", number)], call)
             .await
-            .map_err(|e| self.transport(&e))?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(AdapterError::Unavailable {
-                registry: self.registry.clone(),
-                reason: format!("HTTP {status}"),
-            });
-        }
-        if !status.is_success() {
-            return Err(AdapterError::Registry {
-                registry: self.registry.clone(),
-                code: format!("HTTP{}", status.as_u16()),
-                message: "the notary system refused the consent lookup".into(),
-            });
-        }
-        let list: ConsentList = response.json().await.map_err(|e| AdapterError::Malformed {
-            registry: self.registry.clone(),
-            detail: e.to_string(),
-        })?;
-        Ok(list.consents)
     }
 }
