@@ -2,14 +2,18 @@
 //! synthetic population, with latency that can be changed at run time. Used by the tests, the
 //! demo and the benchmarks; the gateway reaches them only over real sockets.
 
+pub mod bank;
+pub mod cadastre;
 pub mod control;
 pub mod faults;
 pub mod grpc_front;
 pub mod names;
 pub mod notary;
+pub mod payments;
 pub mod pki;
 pub mod population;
 pub mod registry;
+pub mod switch;
 pub mod syncchannel;
 pub mod trace;
 pub mod xml;
@@ -61,6 +65,14 @@ pub struct MockConfig {
     pub entities_addr: SocketAddr,
     /// Notary system (REST) listen address.
     pub notary_addr: SocketAddr,
+    /// Legal cadastre (REST) listen address.
+    pub cadastre_addr: SocketAddr,
+    /// Payment gateway (REST) listen address.
+    pub payments_addr: SocketAddr,
+    /// The demo bank's callback endpoint listen address.
+    pub bank_addr: SocketAddr,
+    /// How the mock registrar decides and how fast.
+    pub cadastre: cadastre::CadastreBehaviour,
     /// Control endpoint listen address; `None` runs without one.
     pub control_addr: Option<SocketAddr>,
     /// Listen address of the registries' direct gRPC front (benchmark floor); `None`: not served.
@@ -82,6 +94,10 @@ impl Default for MockConfig {
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 18081)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 18082)),
             notary_addr: SocketAddr::from(([127, 0, 0, 1], 18084)),
+            cadastre_addr: SocketAddr::from(([127, 0, 0, 1], 18085)),
+            payments_addr: SocketAddr::from(([127, 0, 0, 1], 18086)),
+            bank_addr: SocketAddr::from(([127, 0, 0, 1], 18087)),
+            cadastre: cadastre::CadastreBehaviour::default(),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 18080))),
             grpc_front_addr: None,
             persons_faults: Faults {
@@ -112,6 +128,9 @@ impl MockConfig {
             persons_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             entities_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             notary_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            cadastre_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bank_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..Self::default()
         }
@@ -128,6 +147,12 @@ pub struct MockSet {
     pub legal_entities: Arc<MockRegistry>,
     /// The notary system.
     pub notary: Arc<notary::MockNotary>,
+    /// The legal cadastre.
+    pub cadastre: Arc<cadastre::MockCadastre>,
+    /// The payment gateway.
+    pub payments: Arc<payments::MockPayments>,
+    /// The demo bank's callback endpoint.
+    pub bank: Arc<bank::MockBank>,
     /// The control endpoint's address, when it runs.
     pub control_addr: Option<SocketAddr>,
     /// The direct gRPC front's address, when it runs.
@@ -159,6 +184,20 @@ impl MockSet {
             notary::MockNotary::start(config.notary_addr, &population, sender, pki::DEMO_BANK_BIN)
                 .await?,
         );
+        let ledger = payments::Ledger::default();
+        let payments =
+            Arc::new(payments::MockPayments::start(config.payments_addr, ledger.clone()).await?);
+        let cadastre = Arc::new(
+            cadastre::MockCadastre::start(
+                config.cadastre_addr,
+                &population,
+                ledger,
+                config.cadastre.clone(),
+                sender,
+            )
+            .await?,
+        );
+        let bank = Arc::new(bank::MockBank::start(config.bank_addr).await?);
         let persons = Arc::new(persons);
         let legal_entities = Arc::new(legal_entities);
         let control_addr = match config.control_addr {
@@ -181,6 +220,9 @@ impl MockSet {
             persons,
             legal_entities,
             notary,
+            cadastre,
+            payments,
+            bank,
             control_addr,
             grpc_front_addr,
         })

@@ -1,5 +1,6 @@
-//! Mock notary system (ЕНИС): notarised consents over REST/JSON, as a notary's office registers
-//! them. Seeded with a few consents for the demo bank; tests register and revoke their own.
+//! Mock notary system (ЕНИС): notarised consents and powers of attorney over REST/JSON, as a
+//! notary's office registers them. Seeded with a few consents for the demo bank; tests register
+//! and revoke their own.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Duration, Utc};
 use kopir_adapters::identifiers::Iin;
-use kopir_adapters::notary::NotarisedConsent;
+use kopir_adapters::notary::{NotarisedConsent, PowerOfAttorney};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -22,6 +23,7 @@ use crate::MockError;
 /// The notary system's state: consents by number.
 pub struct NotaryState {
     consents: Mutex<BTreeMap<String, NotarisedConsent>>,
+    powers: Mutex<BTreeMap<String, PowerOfAttorney>>,
     credentials: String,
     next: Mutex<u64>,
 }
@@ -50,26 +52,70 @@ pub struct NewConsent {
     pub valid_days: i64,
 }
 
+/// A power of attorney a notary certifies (the number is assigned by the system).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewPowerOfAttorney {
+    /// Who grants it (IIN or BIN).
+    pub principal: String,
+    /// Who acts under it.
+    pub agent_iin: String,
+    /// What it covers.
+    pub scope: Vec<String>,
+    /// Days it holds from now (negative: lapsed already).
+    pub valid_days: i64,
+}
+
+/// The term of an act registered now for `valid_days` (negative: one that lapsed that long ago).
+fn term(valid_days: i64) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let now = Utc::now();
+    if valid_days >= 0 {
+        (now - Duration::days(1), now + Duration::days(valid_days))
+    } else {
+        (
+            now + Duration::days(valid_days - 365),
+            now + Duration::days(valid_days),
+        )
+    }
+}
+
 impl NotaryState {
+    fn number(&self, prefix: &str) -> Result<String, String> {
+        let mut n = self.next.lock().map_err(|_| "lock poisoned".to_string())?;
+        *n += 1;
+        Ok(format!("{prefix}-{:07}", *n))
+    }
+
+    fn certify(&self, p: NewPowerOfAttorney) -> Result<PowerOfAttorney, String> {
+        Iin::parse(&p.agent_iin).map_err(|e| format!("agent_iin: {e}"))?;
+        if p.principal.len() != 12 || !p.principal.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("principal: an IIN or BIN of 12 digits".into());
+        }
+        let number = self.number("PA")?;
+        let (valid_from, valid_until) = term(p.valid_days);
+        let poa = PowerOfAttorney {
+            number: number.clone(),
+            principal: p.principal,
+            agent_iin: p.agent_iin,
+            scope: p.scope,
+            valid_from,
+            valid_until,
+            revoked: false,
+            notary: "Нотариус А. Демо, Астана".into(),
+        };
+        self.powers
+            .lock()
+            .map_err(|_| "lock poisoned".to_string())?
+            .insert(number, poa.clone());
+        Ok(poa)
+    }
+
     fn register(&self, c: NewConsent) -> Result<NotarisedConsent, String> {
         Iin::parse(&c.subject_iin).map_err(|e| format!("subject_iin: {e}"))?;
         if c.grantee_iin.is_none() && c.grantee_bin.is_none() {
             return Err("name grantee_iin or grantee_bin".into());
         }
-        let number = {
-            let mut n = self.next.lock().map_err(|_| "lock poisoned".to_string())?;
-            *n += 1;
-            format!("NC-{:07}", *n)
-        };
-        let now = Utc::now();
-        let (from, until) = if c.valid_days >= 0 {
-            (now - Duration::days(1), now + Duration::days(c.valid_days))
-        } else {
-            (
-                now + Duration::days(c.valid_days - 365),
-                now + Duration::days(c.valid_days),
-            )
-        };
+        let number = self.number("NC")?;
+        let (from, until) = term(c.valid_days);
         let consent = NotarisedConsent {
             number: number.clone(),
             subject_iin: c.subject_iin,
@@ -90,13 +136,18 @@ impl NotaryState {
 }
 
 fn authorised(state: &NotaryState, headers: &HeaderMap) -> bool {
+    basic_auth_is(headers, &state.credentials)
+}
+
+/// Whether the request's HTTP Basic credentials are `credentials` (`id:password`).
+pub(crate) fn basic_auth_is(headers: &HeaderMap, credentials: &str) -> bool {
     use base64::Engine;
     headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .is_some_and(|d| d == state.credentials.as_bytes())
+        .is_some_and(|d| d == credentials.as_bytes())
 }
 
 #[derive(Deserialize)]
@@ -120,6 +171,42 @@ async fn list(
         .filter(|c| c.subject_iin == q.subject_iin)
         .collect();
     Json(json!({ "consents": found })).into_response()
+}
+
+#[derive(Deserialize)]
+struct ByNumber {
+    number: String,
+}
+
+async fn power_of_attorney(
+    State(state): State<Arc<NotaryState>>,
+    headers: HeaderMap,
+    Query(q): Query<ByNumber>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return (StatusCode::UNAUTHORIZED, "unknown sender").into_response();
+    }
+    let Ok(powers) = state.powers.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match powers.get(&q.number) {
+        Some(p) => Json(p.clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"code": "NOT_FOUND", "message": "no notarised power of attorney has this number"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn certify(
+    State(state): State<Arc<NotaryState>>,
+    Json(p): Json<NewPowerOfAttorney>,
+) -> Response {
+    match state.certify(p) {
+        Ok(p) => (StatusCode::CREATED, Json(p)).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
 }
 
 async fn create(State(state): State<Arc<NotaryState>>, Json(c): Json<NewConsent>) -> Response {
@@ -152,6 +239,7 @@ impl MockNotary {
     ) -> Result<Self, MockError> {
         let state = Arc::new(NotaryState {
             consents: Mutex::new(BTreeMap::new()),
+            powers: Mutex::new(BTreeMap::new()),
             credentials: format!("{}:{}", sender.0, sender.1),
             next: Mutex::new(0),
         });
@@ -170,6 +258,10 @@ impl MockNotary {
             .route("/health", get(|| async { "ok" }))
             .route("/api/v1/consents", get(list).post(create))
             .route("/api/v1/consents/{number}/revoke", post(revoke))
+            .route(
+                "/api/v1/powers-of-attorney",
+                get(power_of_attorney).post(certify),
+            )
             .layer(axum::middleware::from_fn(crate::trace::serve))
             .with_state(state.clone());
         let (listener, addr) = crate::bind(addr).await?;
@@ -184,6 +276,11 @@ impl MockNotary {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Certifies a power of attorney, as a notary's office would.
+    pub fn certify(&self, p: NewPowerOfAttorney) -> Result<PowerOfAttorney, String> {
+        self.state.certify(p)
     }
 
     /// Registers a notarised consent, as a notary's office would.
