@@ -44,6 +44,9 @@ pub struct Config {
     /// Log format and trace export.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Pledge contracts: outbox, fee, delivery timing, banks' callbacks.
+    #[serde(default)]
+    pub pledge: PledgeConfig,
     /// The file this configuration was read from, watched for access-list changes.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -117,6 +120,71 @@ pub enum JournalBackend {
     Sqlite,
     /// A PostgreSQL database shared by several replicas.
     Postgres,
+}
+
+/// Pledge contracts: where accepted contracts and bank notices wait (the outbox), the fee the
+/// payment must cover, the worker's timing, and where each bank is called back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PledgeConfig {
+    /// The outbox's SQLite file, created on first start.
+    pub outbox: PathBuf,
+    /// The registration fee a contract's e-checks must cover, in tiyn.
+    pub registration_fee_tiyn: i64,
+    /// How long an unpaid contract waits for its payment before it goes to the registrar, who
+    /// refuses it for non-payment.
+    #[serde(with = "humantime_serde")]
+    pub payment_wait: Duration,
+    /// How often the payment gateway is asked again while a contract waits for payment.
+    #[serde(with = "humantime_serde")]
+    pub payment_poll: Duration,
+    /// How often the cadastre is asked for an undecided filing's status.
+    #[serde(with = "humantime_serde")]
+    pub status_poll: Duration,
+    /// First and longest wait between delivery attempts (exponential, jittered).
+    #[serde(with = "humantime_serde")]
+    pub retry_min: Duration,
+    /// See `retry_min`.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// Most outbox writes committed in one transaction (group commit).
+    pub batch_max: usize,
+    /// Deliveries (to the cadastre, the payment gateway, the banks) in flight at once.
+    pub concurrency: usize,
+    /// Each bank's callback endpoint, by the bank's BIN.
+    pub banks: BTreeMap<String, BankConfig>,
+}
+
+impl Default for PledgeConfig {
+    fn default() -> Self {
+        Self {
+            outbox: PathBuf::from("kopir-outbox.db"),
+            registration_fee_tiyn: 432_500,
+            payment_wait: Duration::from_secs(3 * 24 * 3600),
+            payment_poll: Duration::from_secs(30),
+            status_poll: Duration::from_secs(5),
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_secs(300),
+            batch_max: 512,
+            concurrency: 32,
+            banks: BTreeMap::new(),
+        }
+    }
+}
+
+/// A bank's callback endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankConfig {
+    /// Where status notices are POSTed.
+    pub callback_url: url::Url,
+    /// Bound on one delivery attempt.
+    #[serde(default = "default_callback_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_callback_timeout_ms() -> u64 {
+    5000
 }
 
 /// The journal's place and policies.

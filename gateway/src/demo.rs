@@ -96,6 +96,8 @@ pub fn point_at_mocks(config: &mut Config, mocks: &MockSet) -> Result<(), Gatewa
         (RegistryId::Persons, mocks.persons.url()),
         (RegistryId::LegalEntities, mocks.legal_entities.url()),
         (RegistryId::Notary, mocks.notary.url()),
+        (RegistryId::Cadastre, mocks.cadastre.url()),
+        (RegistryId::Payments, mocks.payments.url()),
     ] {
         let r = config
             .registry_mut(id)
@@ -106,6 +108,19 @@ pub fn point_at_mocks(config: &mut Config, mocks: &MockSet) -> Result<(), Gatewa
             detail: format!("mock URL {url}: {e}"),
         })?;
     }
+    // The demo bank is called back at the mock bank.
+    let callback = mocks.bank.callback_url();
+    let url = url::Url::parse(&callback).map_err(|e| GatewayError::Config {
+        detail: format!("mock URL {callback}: {e}"),
+    })?;
+    let bank = crate::config::BankConfig {
+        callback_url: url,
+        timeout_ms: 5000,
+    };
+    config
+        .pledge
+        .banks
+        .insert(kopir_mocks::pki::DEMO_BANK_BIN.to_string(), bank);
     Ok(())
 }
 
@@ -179,7 +194,10 @@ impl Demo {
              mock certification authority (CRL): {}\n\
              persons database mock: {}\n\
              legal-entities database mock: {}\n\
-             notary system mock (notarised consents): {}\n\
+             notary system mock (consents, powers of attorney): {}\n\
+             legal cadastre mock: {}\n\
+             payment gateway mock (e-checks): {}\n\
+             demo bank's callback endpoint: {}\n\
              mock control endpoint: {}\n\
              metrics (Prometheus): {}\n\
              operators' console: {}\n\
@@ -196,6 +214,9 @@ impl Demo {
             self.mocks.persons.url(),
             self.mocks.legal_entities.url(),
             self.mocks.notary.url(),
+            self.mocks.cadastre.url(),
+            self.mocks.payments.url(),
+            self.mocks.bank.callback_url(),
             self.mocks
                 .control_addr
                 .map(|a| format!("http://{a}/registries"))

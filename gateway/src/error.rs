@@ -58,6 +58,15 @@ pub enum GatewayError {
     /// The request is well-formed but the data does not allow the operation.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// What the request names does not exist (a contract number the bank never submitted).
+    #[error("{0}")]
+    NotFound(String),
+    /// Another submission already holds this identity (a contract number with other content).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The pledge outbox cannot store or read: nothing was accepted.
+    #[error("the pledge outbox is unavailable: {0}")]
+    Outbox(String),
     /// The registry call failed.
     #[error(transparent)]
     Adapter(#[from] AdapterError),
@@ -238,6 +247,9 @@ impl GatewayError {
             Self::InvalidArgument { .. } => Code::InvalidArgument,
             Self::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::NotFound(_) => Code::NotFound,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::Outbox(_) => Code::Unavailable,
             Self::RateLimited { .. } | Self::Shed { .. } => Code::ResourceExhausted,
             Self::BreakerOpen { .. } | Self::RevocationUnavailable(_) => Code::Unavailable,
             Self::Unauthenticated(_) => Code::Unauthenticated,
@@ -319,6 +331,12 @@ impl GatewayError {
         }
         if let Self::Consent { .. } = self {
             return "the person gives consent by one-time code on the egov.kz portal (ConsentService.GrantConsent), or a notarised consent is registered in the notary system; close relatives (spouse, parents, children) need none";
+        }
+        if let Self::Outbox(_) = self {
+            return "nothing was accepted: submit the same contract again (a resubmission is answered once, never registered twice)";
+        }
+        if let Self::AlreadyExists(_) = self {
+            return "give a new contract its own unique number; resubmit an accepted contract only unchanged";
         }
         if let Self::Shed { .. } = self {
             return "retry after a short, jittered backoff";

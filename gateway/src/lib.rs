@@ -14,6 +14,7 @@ pub mod health;
 pub mod journal;
 pub mod metrics;
 pub mod pipeline;
+pub mod pledge;
 pub mod proto;
 pub mod resilience;
 pub mod routing;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEntities};
+use kopir_adapters::cadastre::{CadastreRegistry, RestCadastre};
 use kopir_adapters::notary::{NotaryRegistry, RestNotary};
+use kopir_adapters::payments::{PaymentRegistry, RestPayments};
 use kopir_adapters::persons::{PersonsRegistry, SyncChannelPersons};
 use kopir_adapters::syncchannel::{Endpoint, SyncChannelClient};
 use kopir_adapters::{AdapterError, Registry};
@@ -33,11 +35,21 @@ pub enum RegistryId {
     LegalEntities,
     /// Notary system (ЕНИС).
     Notary,
+    /// Legal cadastre (real-estate rights registry).
+    Cadastre,
+    /// E-government payment gateway (ЭҮТШ).
+    Payments,
 }
 
 impl RegistryId {
     /// Every routed registry, in declaration order (health state is indexed by it).
-    pub const ALL: [RegistryId; 3] = [Self::Persons, Self::LegalEntities, Self::Notary];
+    pub const ALL: [RegistryId; 5] = [
+        Self::Persons,
+        Self::LegalEntities,
+        Self::Notary,
+        Self::Cadastre,
+        Self::Payments,
+    ];
 
     /// The name used in config, health and logs.
     pub fn name(self) -> &'static str {
@@ -45,6 +57,8 @@ impl RegistryId {
             Self::Persons => "persons",
             Self::LegalEntities => "legal_entities",
             Self::Notary => "notary",
+            Self::Cadastre => "cadastre",
+            Self::Payments => "payments",
         }
     }
 
@@ -67,6 +81,10 @@ pub struct Registries {
     pub legal_entities: Arc<dyn LegalEntitiesRegistry>,
     /// Notary system.
     pub notary: Arc<dyn NotaryRegistry>,
+    /// Legal cadastre.
+    pub cadastre: Arc<dyn CadastreRegistry>,
+    /// Payment gateway.
+    pub payments: Arc<dyn PaymentRegistry>,
 }
 
 fn endpoint(r: &RegistryConfig) -> Endpoint {
@@ -107,14 +125,25 @@ impl Registries {
             RegistryId::LegalEntities,
             config.registry(RegistryId::LegalEntities)?,
         )?;
-        let notary = config.registry(RegistryId::Notary)?;
-        expect(RegistryId::Notary, notary, Protocol::Rest)?;
+        let rest = |id: RegistryId| -> Result<Endpoint, GatewayError> {
+            let r = config.registry(id)?;
+            expect(id, r, Protocol::Rest)?;
+            Ok(endpoint(r))
+        };
         Ok(Self {
             persons: Arc::new(SyncChannelPersons::new(persons)),
             legal_entities: Arc::new(SyncChannelLegalEntities::new(entities)),
             notary: Arc::new(RestNotary::new(
                 RegistryId::Notary.name(),
-                endpoint(notary),
+                rest(RegistryId::Notary)?,
+            )?),
+            cadastre: Arc::new(RestCadastre::new(
+                RegistryId::Cadastre.name(),
+                rest(RegistryId::Cadastre)?,
+            )?),
+            payments: Arc::new(RestPayments::new(
+                RegistryId::Payments.name(),
+                rest(RegistryId::Payments)?,
             )?),
         })
     }
@@ -125,6 +154,8 @@ impl Registries {
             RegistryId::Persons => self.persons.clone() as Arc<dyn Registry>,
             RegistryId::LegalEntities => self.legal_entities.clone() as Arc<dyn Registry>,
             RegistryId::Notary => self.notary.clone() as Arc<dyn Registry>,
+            RegistryId::Cadastre => self.cadastre.clone() as Arc<dyn Registry>,
+            RegistryId::Payments => self.payments.clone() as Arc<dyn Registry>,
         }
     }
 }
@@ -157,6 +188,43 @@ async fn call_adapter(
                 .entity(bin, correlation)
                 .await
                 .map(Record::LegalEntity),
+            Operation::PowerOfAttorney { number, .. } => registries
+                .notary
+                .power_of_attorney(number, correlation)
+                .await
+                .map(Record::PowerOfAttorney),
+            Operation::RealEstate(number) => registries
+                .cadastre
+                .object(number, correlation)
+                .await
+                .and_then(|o| o.ok_or_else(|| not_found(registry, "cadastral number")))
+                .map(Record::RealEstate),
+            Operation::Rights(number) => registries
+                .cadastre
+                .rights(number, correlation)
+                .await
+                .and_then(|o| o.ok_or_else(|| not_found(registry, "cadastral number")))
+                .map(Record::Rights),
+            Operation::FilePledge(filing) => registries
+                .cadastre
+                .file_pledge(filing)
+                .await
+                .map(|s| Record::Filing(Some(s))),
+            Operation::FilingStatus(message_id) => registries
+                .cadastre
+                .filing(message_id)
+                .await
+                .map(Record::Filing),
+            Operation::FileObjection { message_id, text } => registries
+                .cadastre
+                .object_to(message_id, text)
+                .await
+                .map(|s| Record::Filing(Some(s))),
+            Operation::PaymentChecks(number) => registries
+                .payments
+                .echecks(number, correlation)
+                .await
+                .map(Record::PaymentChecks),
             _ => Err(AdapterError::Config {
                 registry: registry.name().into(),
                 detail: "no adapter call for this operation".into(),
@@ -173,6 +241,13 @@ async fn call_adapter(
     }
     .instrument(span)
     .await
+}
+
+fn not_found(registry: RegistryId, what: &str) -> AdapterError {
+    AdapterError::NotFound {
+        registry: registry.name().into(),
+        what: what.into(),
+    }
 }
 
 type Route = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;

@@ -13,6 +13,11 @@ use std::time::Duration;
 use crate::access::AccessControl;
 use crate::api::identity::Identity;
 use crate::api::journal::JournalApi;
+use crate::api::pledge::PledgeApi;
+use crate::api::registries::RegistryApi;
+use crate::proto::v1::cadastre_service_server::CadastreServiceServer;
+use crate::proto::v1::notary_service_server::NotaryServiceServer;
+use crate::proto::v1::pledge_service_server::PledgeServiceServer;
 use crate::config::Config;
 use crate::console::Console;
 use crate::error::GatewayError;
@@ -99,6 +104,8 @@ impl Gateway {
             access: access.clone(),
             source: config.source.clone(),
         };
+        let outbox = crate::pledge::outbox::Outbox::open(&config.pledge.outbox, config.pledge.batch_max)?;
+        let desk = crate::pledge::Desk::new(outbox, router.clone(), journal.clone());
         let pipeline = pipeline::build(
             &config,
             TrustStages {
@@ -114,6 +121,7 @@ impl Gateway {
             router.clone(),
             caches.clone(),
             operator.clone(),
+            Some(desk.clone()),
         );
 
         let journal_api = JournalApi::new(
@@ -151,6 +159,19 @@ impl Gateway {
                 pipeline.clone(),
                 sealer.clone(),
             )))
+            .add_service(PledgeServiceServer::new(PledgeApi::new(
+                pipeline.clone(),
+                sealer.clone(),
+                desk.clone(),
+            )))
+            .add_service(NotaryServiceServer::new(RegistryApi::new(
+                pipeline.clone(),
+                sealer.clone(),
+            )))
+            .add_service(CadastreServiceServer::new(RegistryApi::new(
+                pipeline.clone(),
+                sealer.clone(),
+            )))
             .add_service(OperatorServiceServer::new(journal_api.clone()))
             .add_service(AccessLogServiceServer::new(journal_api.clone()))
             .add_service(ConsentServiceServer::new(journal_api));
@@ -170,6 +191,10 @@ impl Gateway {
             tokio::spawn(serve(routes, incoming, stop))
         };
         let mut probes = health.spawn_probes(registries, &config);
+        probes.push(
+            crate::pledge::worker::Worker::new(desk.clone(), &config.pledge, sealer.clone())?
+                .spawn(),
+        );
         probes.extend(trust.revocation().spawn_refresher());
         if let Some(store) = store {
             probes.push(bodies.spawn_pruner(

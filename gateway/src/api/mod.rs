@@ -2,6 +2,8 @@
 
 pub mod identity;
 pub mod journal;
+pub mod pledge;
+pub mod registries;
 
 use chrono::Utc;
 use kopir_adapters::identifiers::{Bin, Iin};
@@ -55,7 +57,13 @@ envelope!(
     pb::ReloadConfigRequest,
     pb::ListAccessesRequest,
     pb::GrantConsentRequest,
-    pb::RevokeConsentRequest
+    pb::RevokeConsentRequest,
+    pb::VerifyPowerOfAttorneyRequest,
+    pb::GetRealEstateRequest,
+    pb::GetRightsAndEncumbrancesRequest,
+    pb::SubmitPledgeContractRequest,
+    pb::GetPledgeStatusRequest,
+    pb::SubmitObjectionRequest
 );
 
 /// The edge: builds the call context from the request metadata and the message's `meta`.
@@ -251,7 +259,12 @@ sealed!(
     pb::GetAddressReferenceResponse,
     pb::ListAccessesResponse,
     pb::GrantConsentResponse,
-    pb::RevokeConsentResponse
+    pb::RevokeConsentResponse,
+    pb::VerifyPowerOfAttorneyResponse,
+    pb::GetRealEstateResponse,
+    pb::GetRightsAndEncumbrancesResponse,
+    pb::SubmitPledgeContractResponse,
+    pb::PledgeStatus
 );
 
 /// Where a response came from, for its seal.

@@ -35,6 +35,8 @@ pub enum Kind {
     Request,
     /// The response (or refusal), written before the answer leaves.
     Response,
+    /// A change the gateway made on its own after answering (a pledge contract's new status).
+    Event,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
         match self {
             Self::Request => "request",
             Self::Response => "response",
+            Self::Event => "event",
         }
     }
 
@@ -51,6 +54,7 @@ impl Kind {
         match s {
             "request" => Ok(Self::Request),
             "response" => Ok(Self::Response),
+            "event" => Ok(Self::Event),
             other => Err(JournalError::Corrupt(format!(
                 "unknown record kind {other:?}"
             ))),

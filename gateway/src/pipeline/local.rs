@@ -61,12 +61,21 @@ pub fn dispatch(
     router: Router,
     journal: Option<Journal>,
     operator: OperatorState,
+    desk: Option<crate::pledge::Desk>,
 ) -> BoxCloneSyncService<GatewayRequest, Reply, GatewayError> {
     BoxCloneSyncService::new(service_fn(move |req: GatewayRequest| {
         let (router, journal, operator) = (router.clone(), journal.clone(), operator.clone());
+        let desk = desk.clone();
         async move {
             if req.op.registry().is_some() {
                 return router.route(req).await;
+            }
+            if let Some(record) = crate::pledge::desk::answer(desk.as_ref(), &req).await? {
+                return Ok(Reply {
+                    record: Arc::new(record),
+                    from_cache: false,
+                    stale: false,
+                });
             }
             let record = match operate(&router, &operator, &req.op).await? {
                 Some(record) => record,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
 use kopir_adapters::identifiers::{Bin, Iin};
 use kopir_adapters::model::{Fetched, LegalEntity, Person};
 use tower::util::BoxCloneSyncService;
@@ -63,6 +64,28 @@ pub struct CallContext {
     pub signers: Option<Arc<Signers>>,
     /// What later stages learn about the call, for its journal record.
     pub trail: Arc<Trail>,
+}
+
+impl CallContext {
+    /// The context of a call the gateway makes on its own (the pledge worker), under the request
+    /// id of the submission it serves.
+    pub fn internal(request_id: &str, method: &'static str) -> Self {
+        Self {
+            request_id: request_id.to_string(),
+            correlation_id: request_id.to_string(),
+            requester_bin: None,
+            client: "gateway".into(),
+            purpose: String::new(),
+            method,
+            client_timeout: None,
+            received_at: Utc::now(),
+            peer_chain: None,
+            client_bin: None,
+            signed: None,
+            signers: None,
+            trail: Arc::default(),
+        }
+    }
 }
 
 /// Facts later stages note for the journal stage, which wraps them: shared by every copy of the
@@ -149,13 +172,56 @@ pub enum Operation {
     ReloadConfig,
     /// Opens the live exchange stream; after the checks the API serves the stream itself.
     WatchExchanges,
+    /// A power of attorney from the notary system (the API judges it against the request).
+    PowerOfAttorney {
+        /// Its number.
+        number: String,
+        /// The agent the caller expects.
+        agent: Iin,
+    },
+    /// A real-estate object from the legal cadastre.
+    RealEstate(CadastralNumber),
+    /// An object's rights and encumbrances.
+    Rights(CadastralNumber),
+    /// Files a pledge with the cadastre (the pledge worker; never retried by the pipeline).
+    FilePledge(Arc<PledgeFiling>),
+    /// A filed pledge's status at the cadastre (the pledge worker).
+    FilingStatus(String),
+    /// Files an objection with the cadastre.
+    FileObjection {
+        /// The filing's message id.
+        message_id: String,
+        /// The objection's text.
+        text: String,
+    },
+    /// The payment gateway's e-checks for a contract number (the pledge worker).
+    PaymentChecks(String),
+    /// A bank's pledge contract to verify and accept into the outbox.
+    SubmitPledge(Arc<crate::pledge::Submission>),
+    /// A contract's status, by the calling bank's contract number.
+    PledgeStatus(String),
+    /// An objection to a contract's preliminary refusal.
+    Objection {
+        /// The contract number.
+        number: String,
+        /// The objection's text.
+        text: String,
+    },
 }
 
 impl Operation {
     /// Whether repeating the operation has the effect of doing it once: every lookup is; the
     /// writes to come (pledge submissions) are not, and are never retried.
     pub fn is_idempotent(&self) -> bool {
-        !matches!(self, Self::GrantConsent(_) | Self::RevokeConsent { .. })
+        !matches!(
+            self,
+            Self::GrantConsent(_)
+                | Self::RevokeConsent { .. }
+                | Self::FilePledge(_)
+                | Self::FileObjection { .. }
+                | Self::SubmitPledge(_)
+                | Self::Objection { .. }
+        )
     }
 
     /// The registry that answers this operation; none for the gateway's own services.
@@ -163,6 +229,13 @@ impl Operation {
         match self {
             Self::Person(_) => Some(RegistryId::Persons),
             Self::LegalEntity(_) => Some(RegistryId::LegalEntities),
+            Self::PowerOfAttorney { .. } => Some(RegistryId::Notary),
+            Self::RealEstate(_)
+            | Self::Rights(_)
+            | Self::FilePledge(_)
+            | Self::FilingStatus(_)
+            | Self::FileObjection { .. } => Some(RegistryId::Cadastre),
+            Self::PaymentChecks(_) => Some(RegistryId::Payments),
             _ => None,
         }
     }
@@ -176,6 +249,14 @@ impl Operation {
             Self::GrantConsent(c) => &c.subject,
             Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
             Self::InvalidateCache { key, .. } => key.as_deref().unwrap_or(""),
+            Self::PowerOfAttorney { agent, .. } => agent.as_str(),
+            Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
+            Self::FilePledge(f) => &f.contract_number,
+            Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
+            Self::PaymentChecks(number)
+            | Self::PledgeStatus(number)
+            | Self::Objection { number, .. } => number,
+            Self::SubmitPledge(s) => &s.contract.number,
             Self::RegistryStatus { .. } | Self::ReloadConfig | Self::WatchExchanges => "",
         }
     }
@@ -186,6 +267,7 @@ impl Operation {
             Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.masked(),
             Self::RevokeConsent { subject, .. } => subject.masked(),
             Self::LegalEntity(bin) => bin.masked(),
+            Self::PowerOfAttorney { agent, .. } => agent.masked(),
             Self::InvalidateCache { key: Some(k), .. } => kopir_adapters::identifiers::mask(k),
             _ => String::new(),
         }
@@ -243,6 +325,23 @@ pub enum Record {
         changed: bool,
         /// The file.
         file: String,
+    },
+    /// A power of attorney, when the notary system holds it.
+    PowerOfAttorney(Option<kopir_adapters::notary::PowerOfAttorney>),
+    /// A real-estate object.
+    RealEstate(kopir_adapters::cadastre::RealEstate),
+    /// Rights and encumbrances.
+    Rights(kopir_adapters::cadastre::Rights),
+    /// A filing's status at the cadastre, when it holds the filing.
+    Filing(Option<kopir_adapters::cadastre::FilingStatus>),
+    /// E-checks for a contract number.
+    PaymentChecks(Vec<kopir_adapters::payments::ECheck>),
+    /// A pledge contract's status.
+    Pledge {
+        /// The status.
+        status: crate::pledge::Status,
+        /// True when a submission repeated one already accepted.
+        duplicate: bool,
     },
     /// Done, nothing to return.
     Done,
@@ -311,6 +410,7 @@ pub fn build(
     router: Router,
     caches: cache::Caches,
     operator: local::OperatorState,
+    desk: Option<crate::pledge::Desk>,
 ) -> Pipeline {
     // The journal stage sits right after identify, not after consent as DESIGN.md first drew it,
     // so refusals (access list, signatures, consent) are journaled with the client who tried.
@@ -343,6 +443,6 @@ pub fn build(
             registries: audit.registries,
         }))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))
-        .service(local::dispatch(router, audit.journal, operator));
+        .service(local::dispatch(router, audit.journal, operator, desk));
     BoxCloneSyncService::new(stack)
 }

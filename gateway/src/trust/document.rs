@@ -64,6 +64,9 @@ pub struct RequestDocument {
     /// Stated purpose.
     #[serde(default)]
     pub purpose: Option<String>,
+    /// A contract's terms, when the document is a contract (a pledge contract's JSON form).
+    #[serde(default)]
+    pub contract: Option<serde_json::Value>,
 }
 
 /// A party with parsed identifiers.

@@ -1,0 +1,283 @@
+//! A pledge contract in the gateway's terms: read from the request's typed fields, checked against
+//! the document the parties signed, and the signers each party needs.
+
+use chrono::NaiveDate;
+use kopir_adapters::cadastre::CadastralNumber;
+use kopir_adapters::identifiers::{Bin, Iin};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GatewayError, SignatureFailure};
+use crate::proto::v1 as pb;
+use crate::trust::document::Signers;
+use crate::trust::Holder;
+
+/// A pledge contract; its JSON form is the `contract` object of the signed document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// The bank's unique number.
+    pub number: String,
+    /// The pledgee bank.
+    pub pledgee_bin: String,
+    /// Owners who pledge.
+    pub pledgors: Vec<Party>,
+    /// The borrower of the secured loan.
+    pub borrower: Party,
+    /// The secured loan agreement.
+    pub loan: Loan,
+    /// The pledged object.
+    pub cadastral_number: String,
+    /// The secured amount, tiyn.
+    pub amount_tiyn: i64,
+    /// When the parties signed.
+    pub signed_on: NaiveDate,
+}
+
+/// A person (IIN) or an organisation (BIN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// A person's IIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iin: Option<String>,
+    /// An organisation's BIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
+    /// Name as written in the contract.
+    #[serde(default)]
+    pub name: String,
+    /// Who signs for the party under a power of attorney.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+}
+
+/// An agent under a notarised power of attorney.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// The agent's IIN.
+    pub iin: String,
+    /// The power of attorney's number in the notary system.
+    pub power_of_attorney: String,
+}
+
+/// The secured loan agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Loan {
+    /// Its number.
+    pub number: String,
+    /// Its date.
+    pub date: NaiveDate,
+    /// Its amount, tiyn.
+    pub amount_tiyn: i64,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> GatewayError {
+    GatewayError::invalid(field, reason)
+}
+
+fn date(field: &str, d: Option<&pb::Date>) -> Result<NaiveDate, GatewayError> {
+    let d = d.ok_or_else(|| invalid(field, "required: year, month, day"))?;
+    u32::try_from(d.month)
+        .ok()
+        .zip(u32::try_from(d.day).ok())
+        .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day))
+        .ok_or_else(|| invalid(field, "not a calendar date"))
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, GatewayError> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            format!("required: 1 to {max} printable characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, GatewayError> {
+    let p = p.ok_or_else(|| invalid(field, "required: the party's iin or bin"))?;
+    let iin = (!p.iin.is_empty())
+        .then(|| Iin::parse(&p.iin).map(|i| i.as_str().to_string()))
+        .transpose()
+        .map_err(|e| invalid(&format!("{field}.iin"), e.to_string()))?;
+    let bin = (!p.bin.is_empty())
+        .then(|| Bin::parse(&p.bin).map(|b| b.as_str().to_string()))
+        .transpose()
+        .map_err(|e| invalid(&format!("{field}.bin"), e.to_string()))?;
+    if iin.is_some() == bin.is_some() {
+        return Err(invalid(
+            field,
+            "name the party by exactly one of iin (a person) or bin (an organisation)",
+        ));
+    }
+    let agent = p
+        .agent
+        .as_ref()
+        .map(|a| -> Result<Agent, GatewayError> {
+            Ok(Agent {
+                iin: crate::api::iin(&format!("{field}.agent.iin"), a.iin.as_ref())?
+                    .as_str()
+                    .to_string(),
+                power_of_attorney: text(
+                    &format!("{field}.agent.power_of_attorney"),
+                    &a.power_of_attorney,
+                    64,
+                )?,
+            })
+        })
+        .transpose()?;
+    Ok(Party {
+        iin,
+        bin,
+        name: p.name.chars().take(300).collect(),
+        agent,
+    })
+}
+
+impl Contract {
+    /// Reads and validates the request's contract; errors name the field.
+    pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Self, GatewayError> {
+        let c = c.ok_or_else(|| invalid("contract", "required"))?;
+        if c.pledgors.is_empty() {
+            return Err(invalid("contract.pledgors", "name at least one pledgor"));
+        }
+        let number = text("contract.number", &c.number, 64)?;
+        if !number
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+        {
+            return Err(invalid(
+                "contract.number",
+                "use A-Z, a-z, 0-9, '-', '_', '/', '.' (the bank's unique number)",
+            ));
+        }
+        let loan = c
+            .loan
+            .as_ref()
+            .ok_or_else(|| invalid("contract.loan", "required"))?;
+        let positive = |field: &str, v: i64| {
+            if v > 0 {
+                Ok(v)
+            } else {
+                Err(invalid(field, "must be above 0 (tiyn)"))
+            }
+        };
+        CadastralNumber::parse(&c.cadastral_number)
+            .map_err(|e| invalid("contract.cadastral_number", e))?;
+        Ok(Self {
+            number,
+            pledgee_bin: crate::api::bin("contract.pledgee", c.pledgee.as_ref())?
+                .as_str()
+                .to_string(),
+            pledgors: c
+                .pledgors
+                .iter()
+                .enumerate()
+                .map(|(i, p)| party(&format!("contract.pledgors[{i}]"), Some(p)))
+                .collect::<Result<_, _>>()?,
+            borrower: party("contract.borrower", c.borrower.as_ref())?,
+            loan: Loan {
+                number: text("contract.loan.number", &loan.number, 64)?,
+                date: date("contract.loan.date", loan.date.as_ref())?,
+                amount_tiyn: positive("contract.loan.amount_tiyn", loan.amount_tiyn)?,
+            },
+            cadastral_number: c.cadastral_number.clone(),
+            amount_tiyn: positive("contract.amount_tiyn", c.amount_tiyn)?,
+            signed_on: date("contract.signed_on", c.signed_on.as_ref())?,
+        })
+    }
+
+    /// Every party with its role label, pledgee included (as an organisation).
+    pub fn parties(&self) -> Vec<(String, Party)> {
+        let mut all: Vec<(String, Party)> = self
+            .pledgors
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("pledgor {}", i + 1), p.clone()))
+            .collect();
+        all.push(("borrower".into(), self.borrower.clone()));
+        all.push((
+            "pledgee".into(),
+            Party {
+                iin: None,
+                bin: Some(self.pledgee_bin.clone()),
+                name: String::new(),
+                agent: None,
+            },
+        ));
+        all
+    }
+
+    /// The pledgors' IINs or BINs.
+    pub fn pledgor_ids(&self) -> Vec<String> {
+        self.pledgors.iter().filter_map(Party::id).collect()
+    }
+
+    /// Checks the parties signed this very contract: the signed document's `contract` equals the
+    /// request's, and each party (or its agent) is among the verified signers.
+    pub fn check_signed(&self, signers: &Signers) -> Result<(), GatewayError> {
+        let signed = signers.document.contract.as_ref().ok_or_else(|| {
+            GatewayError::Signature {
+                failure: SignatureFailure::WrongDocument,
+                detail: "the signed document carries no \"contract\": the parties sign the contract itself".into(),
+            }
+        })?;
+        let ours = serde_json::to_value(self)
+            .map_err(|e| GatewayError::Server(format!("contract as JSON: {e}")))?;
+        let theirs: Contract = serde_json::from_value(signed.clone()).map_err(|e| {
+            GatewayError::Signature {
+                failure: SignatureFailure::Malformed,
+                detail: format!("the signed \"contract\" is not a pledge contract: {e}"),
+            }
+        })?;
+        if &theirs != self {
+            let theirs = serde_json::to_value(&theirs).unwrap_or_default();
+            let field = ours
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, v)| theirs.get(k.as_str()) != Some(*v)))
+                .map_or("?", |(k, _)| k.as_str());
+            return Err(GatewayError::Signature {
+                failure: SignatureFailure::WrongDocument,
+                detail: format!(
+                    "the request's contract differs from the contract the parties signed (field \"{field}\")"
+                ),
+            });
+        }
+        let holders: Vec<&Holder> = signers.signatures.iter().map(|s| &s.chain.holder).collect();
+        for (label, p) in self.parties() {
+            let (who, signed) = match &p.agent {
+                Some(a) => (
+                    format!("{label}'s agent"),
+                    holders.iter().any(|h| h.iin.as_ref().map(Iin::as_str) == Some(&a.iin)),
+                ),
+                None => (
+                    label.clone(),
+                    holders.iter().any(|h| {
+                        p.iin
+                            .as_deref()
+                            .is_none_or(|i| h.iin.as_ref().map(Iin::as_str) == Some(i))
+                            && p.bin
+                                .as_deref()
+                                .is_none_or(|b| h.bin.as_ref().map(Bin::as_str) == Some(b))
+                    }),
+                ),
+            };
+            if !signed {
+                return Err(GatewayError::Signature {
+                    failure: SignatureFailure::PartyMissing,
+                    detail: format!("the {who} has not signed the contract"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Party {
+    /// The IIN or BIN.
+    pub fn id(&self) -> Option<String> {
+        self.iin.clone().or_else(|| self.bin.clone())
+    }
+}

@@ -1,0 +1,360 @@
+//! The pledge desk: what the pipeline calls for PledgeService. It verifies a contract against the
+//! notary system and the legal cadastre, stores it in the outbox, and answers status and objection
+//! requests; every change it makes is broadcast to the status watchers.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use chrono::Utc;
+use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
+use kopir_adapters::identifiers::{mask, Iin};
+use tokio::sync::{broadcast, Notify};
+
+use super::outbox::{Accepted, Change, NewPledge, Outbox};
+use super::{State, Status, Submission, STATUS_CHANGE};
+use crate::error::GatewayError;
+use crate::journal::{Entry, Journal, Kind};
+use crate::pipeline::{CallContext, GatewayRequest, Operation, Record};
+use crate::routing::Router;
+
+/// The desk; cheap to clone.
+#[derive(Clone)]
+pub struct Desk {
+    /// The outbox.
+    pub outbox: Outbox,
+    router: Router,
+    journal: Option<Journal>,
+    changes: broadcast::Sender<Status>,
+    wake: Arc<Notify>,
+}
+
+impl Desk {
+    /// A desk over `outbox`, calling registries through `router`, journaling changes.
+    pub fn new(outbox: Outbox, router: Router, journal: Option<Journal>) -> Self {
+        Self {
+            outbox,
+            router,
+            journal,
+            changes: broadcast::channel(4096).0,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Status changes as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Status> {
+        self.changes.subscribe()
+    }
+
+    /// Wakes the worker (a contract was accepted).
+    pub(crate) fn wake(&self) -> &Arc<Notify> {
+        &self.wake
+    }
+
+    /// Calls a registry through its route (breaker, limits, metrics).
+    pub(crate) async fn registry(
+        &self,
+        ctx: Arc<CallContext>,
+        op: Operation,
+    ) -> Result<Arc<Record>, GatewayError> {
+        Ok(self
+            .router
+            .route(GatewayRequest { ctx, op })
+            .await?
+            .record)
+    }
+
+    /// Journals and broadcasts a change the outbox committed.
+    pub(crate) async fn changed(&self, status: &Status, cause: &str) {
+        if let Some(journal) = &self.journal {
+            let entry = Entry {
+                kind: Kind::Event,
+                request_id: status.request_id.clone(),
+                correlation_id: status.request_id.clone(),
+                client: format!("bin:{}", status.bank),
+                actor: String::new(),
+                method: STATUS_CHANGE.into(),
+                subject: status.contract_number.clone(),
+                purpose: String::new(),
+                started_at: status.changed_at,
+                ended_at: Some(Utc::now()),
+                outcome: Some(0),
+                registry: cause.to_string(),
+                registry_us: None,
+                note: format!("{}: {}", status.state.as_str(), status.grounds.join(" ")),
+                payload_digest: String::new(),
+                body: None,
+            };
+            if let Err(e) = journal.append(entry).await {
+                // The change is in the outbox already; the journal gap is an operator's alarm.
+                tracing::error!(error = %e, request_id = %status.request_id, "pledge status change not journaled");
+            }
+        }
+        let _ = self.changes.send(status.clone());
+    }
+
+    /// Applies a change through the outbox; journals and broadcasts it when something changed.
+    pub(crate) async fn transition(
+        &self,
+        id: &str,
+        change: Change,
+        next: chrono::DateTime<Utc>,
+        cause: &str,
+    ) -> Result<Option<Status>, GatewayError> {
+        let changed = self.outbox.transition(id, change, next).await?;
+        if let Some((status, _)) = &changed {
+            self.changed(status, cause).await;
+        }
+        Ok(changed.map(|(s, _)| s))
+    }
+
+    async fn submit(&self, req: &GatewayRequest, s: &Submission) -> Result<Record, GatewayError> {
+        let ctx = &req.ctx;
+        let contract = &s.contract;
+        let bank = ctx.client_bin.as_ref().ok_or_else(|| {
+            GatewayError::Unauthenticated(
+                "a pledge contract is submitted by the pledgee bank's own client certificate"
+                    .into(),
+            )
+        })?;
+        if bank.as_str() != contract.pledgee_bin {
+            return Err(GatewayError::invalid(
+                "contract.pledgee",
+                "names another bank than the calling client: a bank submits its own contracts",
+            ));
+        }
+        // A resubmission is answered from the outbox without calling any registry again.
+        if let Some((existing, digest)) = self.outbox.existing(bank.as_str(), &contract.number).await? {
+            return settle(existing, digest == s.digest);
+        }
+        let signers = ctx.signers.as_ref().ok_or_else(|| GatewayError::Signature {
+            failure: crate::error::SignatureFailure::Missing,
+            detail: "a pledge contract must carry every party's signature".into(),
+        })?;
+        contract.check_signed(signers)?;
+        for (label, party) in contract.parties() {
+            let Some(agent) = &party.agent else { continue };
+            let agent_iin = Iin::parse(&agent.iin)
+                .map_err(|e| GatewayError::invalid("contract.agent.iin", e.to_string()))?;
+            let record = self
+                .registry(
+                    ctx.clone(),
+                    Operation::PowerOfAttorney {
+                        number: agent.power_of_attorney.clone(),
+                        agent: agent_iin,
+                    },
+                )
+                .await?;
+            let Record::PowerOfAttorney(found) = record.as_ref() else {
+                return Err(unexpected());
+            };
+            let poa = found.as_ref().ok_or_else(|| {
+                GatewayError::FailedPrecondition(format!(
+                    "the {label}'s agent acts under power of attorney {}, which the notary system does not hold (only notarised powers of attorney are accepted)",
+                    agent.power_of_attorney
+                ))
+            })?;
+            let principal = party.id().unwrap_or_default();
+            let defects = poa.defects(&principal, &agent.iin, "pledge", Utc::now());
+            if !defects.is_empty() {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "the {label}'s agent cannot sign: {}",
+                    defects.join("; ")
+                )));
+            }
+        }
+        let number = CadastralNumber::parse(&contract.cadastral_number)
+            .map_err(|e| GatewayError::invalid("contract.cadastral_number", e))?;
+        let rights = match self.registry(ctx.clone(), Operation::Rights(number)).await {
+            Err(GatewayError::Adapter(kopir_adapters::AdapterError::NotFound { .. })) => {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "the legal cadastre holds no object {}",
+                    contract.cadastral_number
+                )))
+            }
+            other => other?,
+        };
+        let Record::Rights(rights) = rights.as_ref() else {
+            return Err(unexpected());
+        };
+        let owners: Vec<&str> = rights.owners().collect();
+        let pledgors = contract.pledgor_ids();
+        if let Some(p) = pledgors.iter().find(|p| !owners.contains(&p.as_str())) {
+            return Err(GatewayError::FailedPrecondition(format!(
+                "pledgor {} is not a registered owner of {} in the legal cadastre: only an owner can pledge it",
+                mask(p),
+                contract.cadastral_number
+            )));
+        }
+        if let Some(o) = owners.iter().find(|o| !pledgors.iter().any(|p| p == *o)) {
+            return Err(GatewayError::FailedPrecondition(format!(
+                "co-owner {} of {} is not among the pledgors: every owner of the object pledges it",
+                mask(o),
+                contract.cadastral_number
+            )));
+        }
+        let doc = ctx.signed.as_ref().ok_or_else(unexpected)?;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let now = Utc::now();
+        let status = Status {
+            request_id: ctx.request_id.clone(),
+            bank: bank.as_str().to_string(),
+            contract_number: contract.number.clone(),
+            state: State::Accepted,
+            grounds: Vec::new(),
+            detail: String::new(),
+            hearing_at: None,
+            objection_deadline: None,
+            accepted_at: now,
+            changed_at: now,
+        };
+        let filing = PledgeFiling {
+            message_id: ctx.request_id.clone(),
+            contract_number: contract.number.clone(),
+            pledgee_bin: contract.pledgee_bin.clone(),
+            pledgors,
+            cadastral_number: contract.cadastral_number.clone(),
+            amount_tiyn: contract.amount_tiyn,
+            document: b64(&doc.payload),
+            signatures: doc.signatures.iter().map(|s| b64(s)).collect(),
+            payment_codes: Vec::new(),
+        };
+        let accepted = self
+            .outbox
+            .accept(NewPledge {
+                status,
+                digest: s.digest.clone(),
+                filing,
+            })
+            .await?;
+        if let Accepted::New(status) = &accepted {
+            self.wake.notify_one();
+            let _ = self.changes.send(status.clone());
+        }
+        match accepted {
+            Accepted::New(status) => Ok(Record::Pledge {
+                status,
+                duplicate: false,
+            }),
+            Accepted::Duplicate(status) => settle(status, true),
+            Accepted::Conflict(status) => settle(status, false),
+        }
+    }
+
+    async fn status(&self, ctx: &CallContext, number: &str) -> Result<Status, GatewayError> {
+        let bank = ctx.client_bin.as_ref().ok_or_else(|| {
+            GatewayError::Unauthenticated("a bank asks with its own client certificate".into())
+        })?;
+        self.outbox
+            .find(bank.as_str(), number)
+            .await?
+            .ok_or_else(|| {
+                GatewayError::NotFound(format!(
+                    "this bank has submitted no pledge contract numbered {number}"
+                ))
+            })
+    }
+
+    async fn objection(
+        &self,
+        req: &GatewayRequest,
+        number: &str,
+        text: &str,
+    ) -> Result<Status, GatewayError> {
+        let status = self.status(&req.ctx, number).await?;
+        let now = Utc::now();
+        if let Some(deadline) = status.objection_deadline {
+            if now > deadline && status.state != State::Objection {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "the objection window closed at {} (2 working days after the preliminary refusal)",
+                    deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )));
+            }
+        }
+        match status.state {
+            State::Objection => return Ok(status),
+            State::PreliminaryRefusal => {}
+            other => {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "contract {number} is {}: an objection is taken only against a preliminary refusal",
+                    other.as_str()
+                )))
+            }
+        }
+        let record = self
+            .registry(
+                req.ctx.clone(),
+                Operation::FileObjection {
+                    message_id: status.request_id.clone(),
+                    text: text.to_string(),
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                GatewayError::Adapter(kopir_adapters::AdapterError::Registry { message, .. }) => {
+                    GatewayError::FailedPrecondition(format!("the registrar refused the objection: {message}"))
+                }
+                other => other,
+            })?;
+        let Record::Filing(Some(filed)) = record.as_ref() else {
+            return Err(unexpected());
+        };
+        let change = super::worker::change_of(filed, &status);
+        Ok(self
+            .transition(&status.request_id, change, now, "cadastre")
+            .await?
+            .unwrap_or(status))
+    }
+}
+
+/// The answer to a contract number already in the outbox: the first answer again when the
+/// content is the same, ALREADY_EXISTS when it is not.
+fn settle(existing: Status, same_content: bool) -> Result<Record, GatewayError> {
+    if same_content {
+        Ok(Record::Pledge {
+            status: existing,
+            duplicate: true,
+        })
+    } else {
+        Err(GatewayError::AlreadyExists(format!(
+            "contract number {} was accepted at {} with other content (request {})",
+            existing.contract_number,
+            existing
+                .accepted_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            existing.request_id
+        )))
+    }
+}
+
+fn unexpected() -> GatewayError {
+    GatewayError::Server("a registry route returned another kind of record".into())
+}
+
+/// Answers the pipeline's pledge operations; `None` for every other operation.
+pub async fn answer(
+    desk: Option<&Desk>,
+    req: &GatewayRequest,
+) -> Result<Option<Record>, GatewayError> {
+    let pledge_op = matches!(
+        req.op,
+        Operation::SubmitPledge(_) | Operation::PledgeStatus(_) | Operation::Objection { .. }
+    );
+    if !pledge_op {
+        return Ok(None);
+    }
+    let desk = desk.ok_or_else(|| {
+        GatewayError::FailedPrecondition("this gateway does not take pledge contracts".into())
+    })?;
+    let status = |status| Record::Pledge {
+        status,
+        duplicate: false,
+    };
+    Ok(Some(match &req.op {
+        Operation::SubmitPledge(s) => desk.submit(req, s).await?,
+        Operation::PledgeStatus(number) => status(desk.status(&req.ctx, number).await?),
+        Operation::Objection { number, text } => {
+            status(desk.objection(req, number, text).await?)
+        }
+        _ => return Ok(None),
+    }))
+}

@@ -1,0 +1,540 @@
+//! The outbox: accepted pledge contracts and the notices owed to banks, in SQLite, written by one
+//! thread that commits whatever is queued in one transaction (group commit), so a contract is
+//! durable before ACCEPTED leaves and durability does not cost one fsync per contract.
+//!
+//! A state change and the bank's notice of it are written in one transaction: a crash can lose
+//! neither one without the other.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use chrono::{DateTime, Utc};
+use kopir_adapters::bank::PledgeNotice;
+use kopir_adapters::cadastre::PledgeFiling;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tokio::sync::oneshot;
+
+use super::{State, Status};
+use crate::error::GatewayError;
+use crate::journal::{from_micros, to_micros};
+
+type Done = Box<dyn FnOnce(bool) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
+
+/// The outbox's handle; cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// A contract to accept.
+#[derive(Debug, Clone)]
+pub struct NewPledge {
+    /// The accepted status (state `accepted`).
+    pub status: Status,
+    /// SHA-256 of the signed document.
+    pub digest: String,
+    /// What the cadastre will be sent.
+    pub filing: PledgeFiling,
+}
+
+/// What accepting did.
+#[derive(Debug, Clone)]
+pub enum Accepted {
+    /// Stored now.
+    New(Status),
+    /// The same contract was accepted before: its status.
+    Duplicate(Status),
+    /// The number is taken by a contract with other content.
+    Conflict(Status),
+}
+
+/// A contract the worker is to move on.
+#[derive(Debug, Clone)]
+pub struct Work {
+    /// Its status.
+    pub status: Status,
+    /// What the cadastre is sent.
+    pub filing: PledgeFiling,
+    /// Failed attempts in a row.
+    pub attempts: u32,
+}
+
+/// A state change for [`Outbox::transition`].
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The new state.
+    pub state: State,
+    /// Legal grounds.
+    pub grounds: Vec<String>,
+    /// What the gateway waits for.
+    pub detail: String,
+    /// Hearing.
+    pub hearing_at: Option<DateTime<Utc>>,
+    /// Objection deadline.
+    pub objection_deadline: Option<DateTime<Utc>>,
+}
+
+/// A notice owed to a bank.
+#[derive(Debug, Clone)]
+pub struct Owed {
+    /// Its place in the outbox.
+    pub seq: i64,
+    /// The bank's BIN.
+    pub bank: String,
+    /// The notice.
+    pub notice: PledgeNotice,
+    /// Failed deliveries so far.
+    pub attempts: u32,
+}
+
+/// What is waiting, for operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Backlog {
+    /// Contracts not yet decided for good.
+    pub open_pledges: u64,
+    /// Notices not yet acknowledged by their bank.
+    pub undelivered_notices: u64,
+    /// Age of the oldest unacknowledged notice, seconds.
+    pub oldest_notice_age_s: u64,
+}
+
+fn db(e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Outbox(e.to_string())
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pledges (
+    id TEXT PRIMARY KEY,
+    bank TEXT NOT NULL,
+    number TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    filing TEXT NOT NULL,
+    state TEXT NOT NULL,
+    grounds TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    hearing_at INTEGER,
+    objection_deadline INTEGER,
+    accepted_at INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (bank, number)
+);
+CREATE INDEX IF NOT EXISTS pledges_due ON pledges (due_at) WHERE state NOT IN ('registered', 'refused');
+CREATE TABLE IF NOT EXISTS notices (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    pledge_id TEXT NOT NULL,
+    bank TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    delivered_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS notices_open ON notices (pledge_id, seq) WHERE delivered_at IS NULL;
+";
+
+const STATUS_COLUMNS: &str = "id, bank, number, state, grounds, detail, hearing_at, objection_deadline, accepted_at, changed_at";
+
+fn time(us: i64) -> rusqlite::Result<DateTime<Utc>> {
+    from_micros(us).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn read_status(row: &Row<'_>) -> rusqlite::Result<Status> {
+    let state: String = row.get(3)?;
+    let grounds: String = row.get(4)?;
+    let opt = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        row.get::<_, Option<i64>>(i)?.map(time).transpose()
+    };
+    Ok(Status {
+        request_id: row.get(0)?,
+        bank: row.get(1)?,
+        contract_number: row.get(2)?,
+        state: State::parse(&state).ok_or_else(|| {
+            rusqlite::Error::ToSqlConversionFailure(format!("unknown state {state:?}").into())
+        })?,
+        grounds: serde_json::from_str(&grounds)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        detail: row.get(5)?,
+        hearing_at: opt(6)?,
+        objection_deadline: opt(7)?,
+        accepted_at: time(row.get(8)?)?,
+        changed_at: time(row.get(9)?)?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn status_by(conn: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
+    conn.query_row(
+        &format!("SELECT {STATUS_COLUMNS} FROM pledges WHERE id = ?1"),
+        [id],
+        read_status,
+    )
+    .optional()
+}
+
+impl Outbox {
+    /// Opens (creating) the outbox at `path` and starts its writer thread.
+    pub fn open(path: &Path, batch_max: usize) -> Result<Self, GatewayError> {
+        let conn = Connection::open(path).map_err(|e| {
+            GatewayError::Outbox(format!("cannot open {}: {e}", path.display()))
+        })?;
+        // WAL with synchronous=FULL: a committed contract survives a crash or power loss.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let batch_max = batch_max.max(1);
+        std::thread::Builder::new()
+            .name("kopir-outbox".into())
+            .spawn(move || write_loop(&conn, &rx, batch_max))
+            .map_err(db)?;
+        Ok(Self { jobs: tx })
+    }
+
+    /// Runs `f` on the writer thread inside the current batch's transaction; the result comes
+    /// back once that transaction has committed.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, GatewayError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let done: Done = Box::new(move |committed| {
+                let _ = tx.send(match result {
+                    Ok(v) if committed => Ok(v),
+                    Ok(_) => Err(GatewayError::Outbox("the transaction did not commit".into())),
+                    Err(e) => Err(db(e)),
+                });
+            });
+            (ok, done)
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| GatewayError::Outbox("the writer thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| GatewayError::Outbox("the writer thread has stopped".into()))?
+    }
+
+    /// Stores a contract unless its bank's number is taken.
+    pub async fn accept(&self, p: NewPledge) -> Result<Accepted, GatewayError> {
+        self.run(move |conn| {
+            let s = &p.status;
+            let existing: Option<(String, String)> = conn
+                .query_row(
+                    "SELECT id, digest FROM pledges WHERE bank = ?1 AND number = ?2",
+                    params![s.bank, s.contract_number],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, digest)) = existing {
+                let status = status_by(conn, &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+                return Ok(if digest == p.digest {
+                    Accepted::Duplicate(status)
+                } else {
+                    Accepted::Conflict(status)
+                });
+            }
+            let at = to_micros(s.accepted_at);
+            conn.prepare_cached(
+                "INSERT INTO pledges (id, bank, number, digest, filing, state, grounds, detail, accepted_at, changed_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, '[]', '', ?7, ?7, ?7)",
+            )?
+            .execute(params![
+                s.request_id,
+                s.bank,
+                s.contract_number,
+                p.digest,
+                json(&p.filing)?,
+                s.state.as_str(),
+                at
+            ])?;
+            Ok(Accepted::New(p.status))
+        })
+        .await
+    }
+
+    /// A contract's status and the digest of its signed document, by its bank and number.
+    pub async fn existing(
+        &self,
+        bank: &str,
+        number: &str,
+    ) -> Result<Option<(Status, String)>, GatewayError> {
+        let (bank, number) = (bank.to_string(), number.to_string());
+        self.run(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {STATUS_COLUMNS}, digest FROM pledges WHERE bank = ?1 AND number = ?2"
+                ),
+                params![bank, number],
+                |r| Ok((read_status(r)?, r.get(10)?)),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// A contract's status by its bank and number.
+    pub async fn find(&self, bank: &str, number: &str) -> Result<Option<Status>, GatewayError> {
+        let (bank, number) = (bank.to_string(), number.to_string());
+        self.run(move |conn| {
+            conn.query_row(
+                &format!("SELECT {STATUS_COLUMNS} FROM pledges WHERE bank = ?1 AND number = ?2"),
+                params![bank, number],
+                read_status,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Contracts due for the worker at `now`, oldest due first.
+    pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Work>, GatewayError> {
+        self.run(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {STATUS_COLUMNS}, filing, attempts FROM pledges
+                 WHERE state NOT IN ('registered', 'refused') AND due_at <= ?1
+                 ORDER BY due_at LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(
+                params![to_micros(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                |row| {
+                    let filing: String = row.get(10)?;
+                    Ok(Work {
+                        status: read_status(row)?,
+                        filing: serde_json::from_str(&filing)
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                        attempts: row.get(11)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Moves a contract to a new state, owes its bank a notice of it, and sets when the worker
+    /// looks at it next. `None` when nothing changed (same state, grounds and detail).
+    pub async fn transition(
+        &self,
+        id: &str,
+        change: Change,
+        next: DateTime<Utc>,
+    ) -> Result<Option<(Status, PledgeNotice)>, GatewayError> {
+        let id = id.to_string();
+        self.run(move |conn| {
+            let Some(before) = status_by(conn, &id)? else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let same = before.state == change.state
+                && before.grounds == change.grounds
+                && before.detail == change.detail;
+            conn.prepare_cached("UPDATE pledges SET due_at = ?2, attempts = 0 WHERE id = ?1")?
+                .execute(params![id, to_micros(next)])?;
+            if same {
+                return Ok(None);
+            }
+            let after = Status {
+                state: change.state,
+                grounds: change.grounds,
+                detail: change.detail,
+                hearing_at: change.hearing_at,
+                objection_deadline: change.objection_deadline,
+                changed_at: if before.state == change.state {
+                    before.changed_at
+                } else {
+                    now
+                },
+                ..before
+            };
+            conn.prepare_cached(
+                "UPDATE pledges SET state = ?2, grounds = ?3, detail = ?4, hearing_at = ?5,
+                 objection_deadline = ?6, changed_at = ?7 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                after.state.as_str(),
+                json(&after.grounds)?,
+                after.detail,
+                after.hearing_at.map(to_micros),
+                after.objection_deadline.map(to_micros),
+                to_micros(after.changed_at)
+            ])?;
+            let notice = notice_of(&after);
+            conn.prepare_cached(
+                "INSERT INTO notices (event_id, pledge_id, bank, notice, created_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![
+                notice.event_id,
+                id,
+                after.bank,
+                json(&notice)?,
+                to_micros(now)
+            ])?;
+            Ok(Some((after, notice)))
+        })
+        .await
+    }
+
+    /// Puts a contract off after a failed step, noting why.
+    pub async fn retry_later(
+        &self,
+        id: &str,
+        next: DateTime<Utc>,
+        detail: String,
+    ) -> Result<(), GatewayError> {
+        let id = id.to_string();
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "UPDATE pledges SET due_at = ?2, attempts = attempts + 1, detail = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, to_micros(next), detail])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Notices due at `now`: for each contract only its oldest unacknowledged one, so a bank
+    /// learns the changes in order.
+    pub async fn owed(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Owed>, GatewayError> {
+        self.run(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT n.seq, n.bank, n.notice, n.attempts FROM notices n
+                 WHERE n.delivered_at IS NULL AND n.due_at <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM notices m WHERE m.pledge_id = n.pledge_id
+                                   AND m.delivered_at IS NULL AND m.seq < n.seq)
+                 ORDER BY n.seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(
+                params![to_micros(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                |row| {
+                    let notice: String = row.get(2)?;
+                    Ok(Owed {
+                        seq: row.get(0)?,
+                        bank: row.get(1)?,
+                        notice: serde_json::from_str(&notice)
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                        attempts: row.get(3)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Records a bank's acknowledgement.
+    pub async fn delivered(&self, seq: i64) -> Result<(), GatewayError> {
+        self.run(move |conn| {
+            conn.prepare_cached("UPDATE notices SET delivered_at = ?2 WHERE seq = ?1")?
+                .execute(params![seq, to_micros(Utc::now())])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a failed delivery and when to try again.
+    pub async fn undelivered(
+        &self,
+        seq: i64,
+        next: DateTime<Utc>,
+        error: String,
+    ) -> Result<(), GatewayError> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "UPDATE notices SET due_at = ?2, attempts = attempts + 1, last_error = ?3 WHERE seq = ?1",
+            )?
+            .execute(params![seq, to_micros(next), error])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What is waiting.
+    pub async fn backlog(&self) -> Result<Backlog, GatewayError> {
+        self.run(|conn| {
+            let open: i64 = conn.query_row(
+                "SELECT count(*) FROM pledges WHERE state NOT IN ('registered', 'refused')",
+                [],
+                |r| r.get(0),
+            )?;
+            let (owed, oldest): (i64, Option<i64>) = conn.query_row(
+                "SELECT count(*), min(created_at) FROM notices WHERE delivered_at IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let age = oldest.map_or(0, |t| (to_micros(Utc::now()) - t).max(0) / 1_000_000);
+            Ok(Backlog {
+                open_pledges: u64::try_from(open).unwrap_or(0),
+                undelivered_notices: u64::try_from(owed).unwrap_or(0),
+                oldest_notice_age_s: u64::try_from(age).unwrap_or(0),
+            })
+        })
+        .await
+    }
+}
+
+/// The bank's notice of a status.
+pub fn notice_of(s: &Status) -> PledgeNotice {
+    let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    PledgeNotice {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        request_id: s.request_id.clone(),
+        contract_number: s.contract_number.clone(),
+        state: s.state.as_str().to_string(),
+        grounds: s.grounds.clone(),
+        detail: s.detail.clone(),
+        hearing_at: s.hearing_at.map(rfc),
+        objection_deadline: s.objection_deadline.map(rfc),
+        changed_at: rfc(s.changed_at),
+    }
+}
+
+/// The writer: one transaction per batch of queued jobs, each job in its own savepoint so one
+/// failing job does not undo the others.
+fn write_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, batch_max: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Dropping the jobs tells their callers nothing was stored.
+            tracing::error!(error = %e, "pledge outbox: cannot begin a transaction");
+            continue;
+        }
+        let mut done = Vec::with_capacity(batch.len());
+        for job in batch {
+            let _ = conn.execute_batch("SAVEPOINT job");
+            let (ok, d) = job(conn);
+            if !ok {
+                let _ = conn.execute_batch("ROLLBACK TO job");
+            }
+            let _ = conn.execute_batch("RELEASE job");
+            done.push(d);
+        }
+        let committed = conn.execute_batch("COMMIT").is_ok();
+        if !committed {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!("pledge outbox: a batch did not commit; its callers were told");
+        }
+        for d in done {
+            d(committed);
+        }
+    }
+}

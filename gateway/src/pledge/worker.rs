@@ -1,0 +1,307 @@
+//! The pledge worker: moves every contract in the outbox on (payment e-check, filing with the
+//! cadastre, the registrar's decision) and delivers the banks' notices, retrying with backoff
+//! until the registry answers and the bank acknowledges. After a crash it takes up where the
+//! outbox says: a filing repeated under the same message id is the same filing to the cadastre,
+//! and a notice repeated under the same event id is the same notice to the bank.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::Utc;
+use futures::StreamExt;
+use kopir_adapters::bank::{BankCallback, SealedNotice};
+use kopir_adapters::cadastre::{Decision, FilingStatus};
+use kopir_adapters::payments::PaymentMatch;
+use kopir_adapters::syncchannel::Endpoint;
+use rand::Rng;
+
+use super::outbox::{Change, Owed, Work};
+use super::{Desk, State, Status};
+use crate::config::PledgeConfig;
+use crate::error::GatewayError;
+use crate::pipeline::{CallContext, Operation, Record};
+use crate::trust::seal::Sealer;
+
+/// The method name the worker's registry calls are journaled and measured under.
+pub const WORKER_METHOD: &str = "kopir.v1.PledgeService/Deliver";
+/// The method name in the seal of a bank notice.
+pub const CALLBACK_METHOD: &str = "kopir.v1.PledgeService/Callback";
+/// How often the outbox is looked at for due work when nothing wakes the worker.
+const TICK: Duration = Duration::from_millis(100);
+/// Rows taken from the outbox per look.
+const BATCH: usize = 256;
+
+/// The state a cadastre filing status puts a contract in.
+pub fn change_of(filed: &FilingStatus, before: &Status) -> Change {
+    let (state, detail) = match filed.decision {
+        Decision::Accepted => (
+            State::Submitted,
+            "filed with the legal cadastre; the registrar is deciding".to_string(),
+        ),
+        Decision::Registered => (State::Registered, String::new()),
+        Decision::Refused => (State::Refused, String::new()),
+        Decision::Suspended => (State::Suspended, String::new()),
+        Decision::PreliminaryRefusal => (
+            State::PreliminaryRefusal,
+            "an objection is taken until the deadline; the hearing decides".to_string(),
+        ),
+        Decision::Objection => (
+            State::Objection,
+            "objection filed; the registrar decides after the hearing".to_string(),
+        ),
+    };
+    Change {
+        state,
+        grounds: filed.grounds.clone(),
+        detail,
+        hearing_at: filed.hearing_at.or(before.hearing_at),
+        objection_deadline: filed.objection_deadline.or(before.objection_deadline),
+    }
+}
+
+/// The worker.
+#[derive(Clone)]
+pub struct Worker {
+    desk: Desk,
+    config: PledgeConfig,
+    banks: Arc<HashMap<String, BankCallback>>,
+    sealer: Option<Arc<Sealer>>,
+}
+
+impl Worker {
+    /// A worker for `desk`'s outbox, calling banks back as `config` lists them.
+    pub fn new(
+        desk: Desk,
+        config: &PledgeConfig,
+        sealer: Option<Arc<Sealer>>,
+    ) -> Result<Self, GatewayError> {
+        let mut banks = HashMap::new();
+        for (bin, bank) in &config.banks {
+            let endpoint = Endpoint {
+                url: bank.callback_url.clone(),
+                sender_id: "kopir".into(),
+                sender_password: String::new(),
+                connect_timeout: Duration::from_millis(bank.timeout_ms.min(2000)),
+                request_timeout: Duration::from_millis(bank.timeout_ms),
+                pool_max_idle: 8,
+            };
+            banks.insert(
+                bin.clone(),
+                BankCallback::new(&format!("bank {bin}"), endpoint)?,
+            );
+        }
+        Ok(Self {
+            desk,
+            config: config.clone(),
+            banks: Arc::new(banks),
+            sealer,
+        })
+    }
+
+    /// Runs until the task is aborted.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move { self.run().await })
+    }
+
+    async fn run(self) {
+        let concurrency = self.config.concurrency.max(1);
+        loop {
+            let now = Utc::now();
+            let work = self.desk.outbox.due(now, BATCH).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "pledge worker: cannot read the outbox");
+                Vec::new()
+            });
+            let owed = self.desk.outbox.owed(now, BATCH).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "pledge worker: cannot read the notices");
+                Vec::new()
+            });
+            let idle = work.is_empty() && owed.is_empty();
+            futures::stream::iter(work)
+                .for_each_concurrent(concurrency, |w| self.step(w))
+                .await;
+            futures::stream::iter(owed)
+                .for_each_concurrent(concurrency, |o| self.deliver(o))
+                .await;
+            if idle {
+                tokio::select! {
+                    () = self.desk.wake().notified() => {}
+                    () = tokio::time::sleep(TICK) => {}
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> chrono::DateTime<Utc> {
+        let base = self
+            .config
+            .retry_min
+            .saturating_mul(2u32.saturating_pow(attempts.min(20)))
+            .min(self.config.retry_max);
+        // ±20% jitter, so contracts that failed together do not retry together.
+        let jitter = rand::rng().random_range(0.8..1.2);
+        Utc::now() + chrono::Duration::from_std(base.mul_f64(jitter)).unwrap_or_default()
+    }
+
+    fn later(&self, after: Duration) -> chrono::DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(after).unwrap_or_default()
+    }
+
+    async fn step(&self, w: Work) {
+        let id = w.status.request_id.clone();
+        let result = match w.status.state {
+            State::Accepted | State::AwaitingPayment => self.check_payment(&w).await,
+            _ => self.follow(&w).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(request_id = %id, error = %e, "pledge delivery step failed; retrying later");
+            let next = self.backoff(w.attempts);
+            if let Err(e) = self.desk.outbox.retry_later(&id, next, e.to_string()).await {
+                tracing::error!(error = %e, "pledge worker: cannot reschedule");
+            }
+        }
+    }
+
+    fn context(w: &Work) -> Arc<CallContext> {
+        Arc::new(CallContext::internal(&w.status.request_id, WORKER_METHOD))
+    }
+
+    async fn check_payment(&self, w: &Work) -> Result<(), GatewayError> {
+        let number = &w.status.contract_number;
+        let record = self
+            .desk
+            .registry(Self::context(w), Operation::PaymentChecks(number.clone()))
+            .await?;
+        let Record::PaymentChecks(checks) = record.as_ref() else {
+            return Err(unexpected());
+        };
+        let matched = PaymentMatch::of(
+            checks.clone(),
+            number,
+            self.config.registration_fee_tiyn,
+        );
+        let waited = (Utc::now() - w.status.accepted_at)
+            .to_std()
+            .unwrap_or_default();
+        if matched.complete() || waited >= self.config.payment_wait {
+            // Past the wait the registrar gets the contract as it stands and decides on the
+            // payment itself (it refuses an unpaid one, with grounds).
+            let codes = matched.checks.iter().map(|c| c.payment_code.clone()).collect();
+            return self.file(w, codes).await;
+        }
+        let change = Change {
+            state: State::AwaitingPayment,
+            grounds: Vec::new(),
+            detail: matched.shortfall(),
+            hearing_at: None,
+            objection_deadline: None,
+        };
+        self.desk
+            .transition(
+                &w.status.request_id,
+                change,
+                self.later(self.config.payment_poll),
+                "payments",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn file(&self, w: &Work, payment_codes: Vec<String>) -> Result<(), GatewayError> {
+        let mut filing = w.filing.clone();
+        filing.payment_codes = payment_codes;
+        let record = self
+            .desk
+            .registry(Self::context(w), Operation::FilePledge(Arc::new(filing)))
+            .await?;
+        let Record::Filing(Some(filed)) = record.as_ref() else {
+            return Err(unexpected());
+        };
+        self.desk
+            .transition(
+                &w.status.request_id,
+                change_of(filed, &w.status),
+                self.later(self.config.status_poll),
+                "cadastre",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn follow(&self, w: &Work) -> Result<(), GatewayError> {
+        let record = self
+            .desk
+            .registry(
+                Self::context(w),
+                Operation::FilingStatus(w.status.request_id.clone()),
+            )
+            .await?;
+        let Record::Filing(filed) = record.as_ref() else {
+            return Err(unexpected());
+        };
+        match filed {
+            Some(filed) => {
+                self.desk
+                    .transition(
+                        &w.status.request_id,
+                        change_of(filed, &w.status),
+                        self.later(self.config.status_poll),
+                        "cadastre",
+                    )
+                    .await?;
+                Ok(())
+            }
+            // The cadastre has no record of the filing: file it again under the same id.
+            None => self.file(w, w.filing.payment_codes.clone()).await,
+        }
+    }
+
+    async fn deliver(&self, owed: Owed) {
+        let Owed {
+            seq,
+            bank,
+            notice,
+            attempts,
+        } = owed;
+        let result = match self.banks.get(&bank) {
+            None => Err(format!(
+                "no callback endpoint is configured for bank {bank} ([pledge.banks])"
+            )),
+            Some(callback) => match self.seal(&notice) {
+                Err(e) => Err(e.to_string()),
+                Ok(seal) => callback
+                    .notify(&SealedNotice { notice, seal })
+                    .await
+                    .map_err(|e| e.to_string()),
+            },
+        };
+        let stored = match result {
+            Ok(()) => self.desk.outbox.delivered(seq).await,
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "bank callback failed; retrying later");
+                self.desk
+                    .outbox
+                    .undelivered(seq, self.backoff(attempts), e)
+                    .await
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "pledge worker: cannot record a delivery");
+        }
+    }
+
+    fn seal(&self, notice: &kopir_adapters::bank::PledgeNotice) -> Result<String, GatewayError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(String::new());
+        };
+        let body = serde_json::to_vec(notice)
+            .map_err(|e| GatewayError::Server(format!("notice as JSON: {e}")))?;
+        let seal = sealer.seal(&body, &notice.request_id, "pledge", CALLBACK_METHOD)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(seal))
+    }
+}
+
+fn unexpected() -> GatewayError {
+    GatewayError::Server("a registry route returned another kind of record".into())
+}
