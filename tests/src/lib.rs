@@ -48,8 +48,14 @@ impl Env {
         if config.journal.path == Path::new("kopir-journal.db") {
             config.journal.path = pki.path().join("journal.db");
         }
+        if config.pledge.outbox == Path::new("kopir-outbox.db") {
+            config.pledge.outbox = pki.path().join("outbox.db");
+        }
+        let mut mocks = MockConfig::ephemeral().with_latency_ms(0);
+        mocks.cadastre.decision_delay = Duration::from_millis(200);
+        mocks.cadastre.hearing_delay = Duration::from_millis(200);
         let options = DemoOptions {
-            mocks: MockConfig::ephemeral().with_latency_ms(0),
+            mocks,
             crl_validity,
             ..DemoOptions::ephemeral(pki.path().to_path_buf())
         };

@@ -169,6 +169,15 @@ fn split_seal(message: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
 /// statement's digest is the digest of the response's other bytes.
 pub fn verify_sealed(message: &[u8], seal_cert: &CertificateDer<'_>) -> Result<SealReport, String> {
     let (sealed, seal) = split_seal(message)?;
+    verify_seal(&sealed, &seal, seal_cert)
+}
+
+/// Checks a detached seal (a bank notice's) over `sealed`, the exact bytes the gateway sealed.
+pub fn verify_seal(
+    sealed: &[u8],
+    seal: &[u8],
+    seal_cert: &CertificateDer<'_>,
+) -> Result<SealReport, String> {
     let info = ContentInfo::from_der(&seal).map_err(|e| format!("the seal is not CMS: {e}"))?;
     if info.content_type != ID_SIGNED_DATA {
         return Err("the seal is not CMS SignedData".into());
@@ -219,7 +228,7 @@ pub fn verify_sealed(message: &[u8], seal_cert: &CertificateDer<'_>) -> Result<S
         })?;
     let statement: SealStatement = serde_json::from_slice(statement_bytes.as_bytes())
         .map_err(|e| format!("the seal's statement is not the gateway's: {e}"))?;
-    if statement.payload_sha256 != sha256_hex(&sealed) {
+    if statement.payload_sha256 != sha256_hex(sealed) {
         return Err("the response differs from the one the gateway sealed".into());
     }
     let cert = Certificate::from_der(seal_cert.as_ref()).map_err(|e| e.to_string())?;
