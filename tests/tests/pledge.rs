@@ -237,39 +237,9 @@ fn person(env: &Env, iin: &str) -> Issued {
         .expect("a person's certificate")
 }
 
-/// The JSON form of a contract message, as README documents it.
+/// The JSON form of a contract message, as the parties sign it (the gateway's own mapping).
 fn contract_json(c: &pb::PledgeContract) -> serde_json::Value {
-    let date = |d: &Option<pb::Date>| {
-        let d = d.as_ref().unwrap();
-        format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-    };
-    let party = |p: &pb::ContractParty| {
-        let mut v = serde_json::json!({"name": p.name});
-        if !p.iin.is_empty() {
-            v["iin"] = p.iin.clone().into();
-        }
-        if !p.bin.is_empty() {
-            v["bin"] = p.bin.clone().into();
-        }
-        if let Some(a) = &p.agent {
-            v["agent"] = serde_json::json!({
-                "iin": a.iin.as_ref().unwrap().value,
-                "power_of_attorney": a.power_of_attorney,
-            });
-        }
-        v
-    };
-    let loan = c.loan.as_ref().unwrap();
-    serde_json::json!({
-        "number": c.number,
-        "pledgee_bin": c.pledgee.as_ref().unwrap().value,
-        "pledgors": c.pledgors.iter().map(party).collect::<Vec<_>>(),
-        "borrower": party(c.borrower.as_ref().unwrap()),
-        "loan": {"number": loan.number, "date": date(&loan.date), "amount_tiyn": loan.amount_tiyn},
-        "cadastral_number": c.cadastral_number,
-        "amount_tiyn": c.amount_tiyn,
-        "signed_on": date(&c.signed_on),
-    })
+    serde_json::to_value(kopir_gateway::pledge::Contract::from_proto(Some(c)).unwrap()).unwrap()
 }
 
 fn reason(s: &tonic::Status) -> String {
