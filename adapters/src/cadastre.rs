@@ -191,8 +191,7 @@ pub trait CadastreRegistry: Registry {
     /// A filed pledge's status; `None` when the cadastre never received that message id.
     async fn filing(&self, message_id: &str) -> Result<Option<FilingStatus>, AdapterError>;
     /// Files an objection to a preliminary refusal.
-    async fn object_to(&self, message_id: &str, text: &str)
-        -> Result<FilingStatus, AdapterError>;
+    async fn object_to(&self, message_id: &str, text: &str) -> Result<FilingStatus, AdapterError>;
 }
 
 /// The legal cadastre's REST API.
@@ -272,11 +271,7 @@ impl CadastreRegistry for RestCadastre {
             .await
     }
 
-    async fn object_to(
-        &self,
-        message_id: &str,
-        text: &str,
-    ) -> Result<FilingStatus, AdapterError> {
+    async fn object_to(&self, message_id: &str, text: &str) -> Result<FilingStatus, AdapterError> {
         let call = Call {
             operation: "objection",
             correlation_id: message_id,
@@ -299,7 +294,13 @@ mod tests {
     #[test]
     fn cadastral_numbers_have_four_digit_groups() {
         assert!(CadastralNumber::parse("21-320-012-345").is_ok());
-        for bad in ["", "21-320-012", "2a-320-012-345", "21-3200-012-345", "21:320:012:345"] {
+        for bad in [
+            "",
+            "21-320-012",
+            "2a-320-012-345",
+            "21-3200-012-345",
+            "21:320:012:345",
+        ] {
             assert!(CadastralNumber::parse(bad).is_err(), "{bad}");
         }
     }

@@ -169,9 +169,11 @@ mod tests {
         let part = PaymentMatch::of(vec![check("C-1", 200_000)], "C-1", due);
         assert!(!part.complete());
         assert!(part.shortfall().contains("2000.00 of the 4325.00"));
-        assert!(
-            PaymentMatch::of(vec![check("C-1", 200_000), check("C-1", 232_500)], "C-1", due)
-                .complete()
-        );
+        assert!(PaymentMatch::of(
+            vec![check("C-1", 200_000), check("C-1", 232_500)],
+            "C-1",
+            due
+        )
+        .complete());
     }
 }

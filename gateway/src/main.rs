@@ -60,6 +60,15 @@ enum Command {
         /// The notary system mock's address.
         #[arg(long, default_value = "127.0.0.1:18084")]
         notary_listen: SocketAddr,
+        /// The legal cadastre mock's address.
+        #[arg(long, default_value = "127.0.0.1:18085")]
+        cadastre_listen: SocketAddr,
+        /// The payment gateway mock's address.
+        #[arg(long, default_value = "127.0.0.1:18086")]
+        payments_listen: SocketAddr,
+        /// The demo bank's callback endpoint address.
+        #[arg(long, default_value = "127.0.0.1:18087")]
+        bank_listen: SocketAddr,
         /// The Prometheus metrics endpoint's address.
         #[arg(long, default_value = "127.0.0.1:9464")]
         metrics_listen: SocketAddr,
@@ -213,6 +222,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             pki_dir,
             notary_listen,
             metrics_listen,
+            cadastre_listen,
+            payments_listen,
+            bank_listen,
         } => {
             let options = DemoOptions {
                 listen,
@@ -221,6 +233,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                     persons_addr: persons_listen,
                     entities_addr: entities_listen,
                     notary_addr: notary_listen,
+                    cadastre_addr: cadastre_listen,
+                    payments_addr: payments_listen,
+                    bank_addr: bank_listen,
                     control_addr: Some(control_listen),
                     ..MockConfig::default().with_latency_ms(latency_ms)
                 },

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEntities};
 use kopir_adapters::cadastre::{CadastreRegistry, RestCadastre};
+use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEntities};
 use kopir_adapters::notary::{NotaryRegistry, RestNotary};
 use kopir_adapters::payments::{PaymentRegistry, RestPayments};
 use kopir_adapters::persons::{PersonsRegistry, SyncChannelPersons};

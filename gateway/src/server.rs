@@ -15,9 +15,6 @@ use crate::api::identity::Identity;
 use crate::api::journal::JournalApi;
 use crate::api::pledge::PledgeApi;
 use crate::api::registries::RegistryApi;
-use crate::proto::v1::cadastre_service_server::CadastreServiceServer;
-use crate::proto::v1::notary_service_server::NotaryServiceServer;
-use crate::proto::v1::pledge_service_server::PledgeServiceServer;
 use crate::config::Config;
 use crate::console::Console;
 use crate::error::GatewayError;
@@ -28,9 +25,12 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, cache::Caches};
 use crate::pipeline::{AuditStages, TrustStages};
 use crate::proto::v1::access_log_service_server::AccessLogServiceServer;
+use crate::proto::v1::cadastre_service_server::CadastreServiceServer;
 use crate::proto::v1::consent_service_server::ConsentServiceServer;
 use crate::proto::v1::identity_service_server::IdentityServiceServer;
+use crate::proto::v1::notary_service_server::NotaryServiceServer;
 use crate::proto::v1::operator_service_server::OperatorServiceServer;
+use crate::proto::v1::pledge_service_server::PledgeServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::routing::{Registries, Router};
 use crate::trust::seal::Sealer;
@@ -104,7 +104,8 @@ impl Gateway {
             access: access.clone(),
             source: config.source.clone(),
         };
-        let outbox = crate::pledge::outbox::Outbox::open(&config.pledge.outbox, config.pledge.batch_max)?;
+        let outbox =
+            crate::pledge::outbox::Outbox::open(&config.pledge.outbox, config.pledge.batch_max)?;
         let desk = crate::pledge::Desk::new(outbox, router.clone(), journal.clone());
         let pipeline = pipeline::build(
             &config,

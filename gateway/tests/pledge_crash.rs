@@ -14,7 +14,9 @@ use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 use kopir_mocks::cadastre::NewObject;
 use kopir_mocks::payments::Payment;
-use kopir_mocks::pki::{CaServer, DemoPki, Holder, Issued, Window, DEMO_BANK_BIN, DEMO_OFFICER_IIN};
+use kopir_mocks::pki::{
+    CaServer, DemoPki, Holder, Issued, Window, DEMO_BANK_BIN, DEMO_OFFICER_IIN,
+};
 use kopir_mocks::{MockConfig, MockSet};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
@@ -93,21 +95,51 @@ fn config_text(mocks: &MockSet, ca: &CaServer, dir: &Path, port: u16) -> String 
     let d = dir.display();
     let mut text = kopir_gateway::config::EMBEDDED.to_string();
     for (from, to) in [
-        ("listen = \"127.0.0.1:50051\"".to_string(), format!("listen = \"127.0.0.1:{port}\"")),
-        ("listen = \"127.0.0.1:9464\"".into(), "listen = \"127.0.0.1:0\"".into()),
-        ("http://127.0.0.1:18081/SyncChannel".into(), mocks.persons.url()),
-        ("http://127.0.0.1:18082/SyncChannel".into(), mocks.legal_entities.url()),
+        (
+            "listen = \"127.0.0.1:50051\"".to_string(),
+            format!("listen = \"127.0.0.1:{port}\""),
+        ),
+        (
+            "listen = \"127.0.0.1:9464\"".into(),
+            "listen = \"127.0.0.1:0\"".into(),
+        ),
+        (
+            "http://127.0.0.1:18081/SyncChannel".into(),
+            mocks.persons.url(),
+        ),
+        (
+            "http://127.0.0.1:18082/SyncChannel".into(),
+            mocks.legal_entities.url(),
+        ),
         ("http://127.0.0.1:18084".into(), mocks.notary.url()),
         ("http://127.0.0.1:18085".into(), mocks.cadastre.url()),
         ("http://127.0.0.1:18086".into(), mocks.payments.url()),
-        ("http://127.0.0.1:18087/callbacks/pledge".into(), mocks.bank.callback_url()),
+        (
+            "http://127.0.0.1:18087/callbacks/pledge".into(),
+            mocks.bank.callback_url(),
+        ),
         ("http://127.0.0.1:18083/crl".into(), ca.crl_url()),
         ("\"kopir-pki/".into(), format!("\"{d}/")),
-        ("path = \"kopir-journal.db\"".into(), format!("path = \"{d}/journal.db\"")),
-        ("outbox = \"kopir-outbox.db\"".into(), format!("outbox = \"{d}/outbox.db\"")),
-        ("payment_poll = \"30s\"".into(), "payment_poll = \"100ms\"".into()),
-        ("status_poll = \"5s\"".into(), "status_poll = \"100ms\"".into()),
-        ("retry_min = \"500ms\"".into(), "retry_min = \"100ms\"".into()),
+        (
+            "path = \"kopir-journal.db\"".into(),
+            format!("path = \"{d}/journal.db\""),
+        ),
+        (
+            "outbox = \"kopir-outbox.db\"".into(),
+            format!("outbox = \"{d}/outbox.db\""),
+        ),
+        (
+            "payment_poll = \"30s\"".into(),
+            "payment_poll = \"100ms\"".into(),
+        ),
+        (
+            "status_poll = \"5s\"".into(),
+            "status_poll = \"100ms\"".into(),
+        ),
+        (
+            "retry_min = \"500ms\"".into(),
+            "retry_min = \"100ms\"".into(),
+        ),
         ("retry_max = \"5m\"".into(), "retry_max = \"1s\"".into()),
     ] {
         assert!(text.contains(&from), "the embedded config has {from}");
@@ -116,27 +148,38 @@ fn config_text(mocks: &MockSet, ca: &CaServer, dir: &Path, port: u16) -> String 
     text
 }
 
-fn request(pki: &DemoPki, owner: &Issued, owner_iin: &str, number: &str, object: &str)
-    -> pb::SubmitPledgeContractRequest {
+fn request(
+    pki: &DemoPki,
+    owner: &Issued,
+    owner_iin: &str,
+    number: &str,
+    object: &str,
+) -> pb::SubmitPledgeContractRequest {
     let party = pb::ContractParty {
         iin: owner_iin.into(),
         bin: String::new(),
         name: "Owner".into(),
         agent: None,
     };
-    let date = Some(pb::Date { year: 2026, month: 11, day: 24 });
+    let date = Some(pb::Date {
+        year: 2026,
+        month: 11,
+        day: 24,
+    });
     let contract = pb::PledgeContract {
         number: number.into(),
-        pledgee: Some(pb::Bin { value: DEMO_BANK_BIN.into() }),
+        pledgee: Some(pb::Bin {
+            value: DEMO_BANK_BIN.into(),
+        }),
         pledgors: vec![party.clone()],
         borrower: Some(party),
         loan: Some(pb::LoanAgreement {
             number: format!("L-{number}"),
             date,
-            amount_tiyn: 1_000_000_00,
+            amount_tiyn: 100_000_000,
         }),
         cadastral_number: object.into(),
-        amount_tiyn: 1_200_000_00,
+        amount_tiyn: 120_000_000,
         signed_on: date,
     };
     let payload = serde_json::to_vec(&serde_json::json!({
@@ -153,7 +196,10 @@ fn request(pki: &DemoPki, owner: &Issued, owner_iin: &str, number: &str, object:
         meta: None,
         contract: Some(contract),
         signed: Some(pb::SignedDocument {
-            signatures: vec![sign(&pki.officer, pki, &payload), sign(owner, pki, &payload)],
+            signatures: vec![
+                sign(&pki.officer, pki, &payload),
+                sign(owner, pki, &payload),
+            ],
             payload,
         }),
     }
@@ -174,7 +220,10 @@ async fn every_accepted_contract_reaches_the_cadastre_exactly_once_across_a_sigk
     let owner = pki
         .ca
         .issue(
-            &Holder::Person { iin: owner_iin.clone(), name: "Owner".into() },
+            &Holder::Person {
+                iin: owner_iin.clone(),
+                name: "Owner".into(),
+            },
             KeyAlgorithm::EcdsaP256,
             Window::days(30),
         )
@@ -268,7 +317,10 @@ async fn every_accepted_contract_reaches_the_cadastre_exactly_once_across_a_sigk
     let mut client = PledgeServiceClient::new(channel);
     let mut after = BTreeSet::new();
     for (number, r) in requests.iter().filter(|(n, _)| failed.contains(n)) {
-        client.submit_pledge_contract(r.clone()).await.expect("accepted after restart");
+        client
+            .submit_pledge_contract(r.clone())
+            .await
+            .expect("accepted after restart");
         after.insert(number.clone());
     }
 
@@ -277,7 +329,10 @@ async fn every_accepted_contract_reaches_the_cadastre_exactly_once_across_a_sigk
     let until = Instant::now() + Duration::from_secs(120);
     loop {
         let filed = mocks.cadastre.filings();
-        let missing = everything.iter().filter(|n| !filed.contains_key(*n)).count();
+        let missing = everything
+            .iter()
+            .filter(|n| !filed.contains_key(*n))
+            .count();
         if missing == 0 {
             break;
         }
@@ -291,5 +346,9 @@ async fn every_accepted_contract_reaches_the_cadastre_exactly_once_across_a_sigk
     let filed = mocks.cadastre.filings();
     let twice: Vec<_> = filed.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "filed more than once: {twice:?}");
-    assert_eq!(filed.len(), CONTRACTS, "nothing but the accepted contracts was filed");
+    assert_eq!(
+        filed.len(),
+        CONTRACTS,
+        "nothing but the accepted contracts was filed"
+    );
 }

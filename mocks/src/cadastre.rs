@@ -164,9 +164,10 @@ impl CadastreState {
                 })
                 .collect(),
         };
-        let n = o.cadastral_number.bytes().fold(0u32, |a, b| {
-            a.wrapping_mul(31).wrapping_add(u32::from(b))
-        });
+        let n = o
+            .cadastral_number
+            .bytes()
+            .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
         let object = RealEstate {
             cadastral_number: o.cadastral_number.clone(),
             kind: "apartment".into(),
@@ -191,8 +192,8 @@ impl CadastreState {
         let Some(f) = reg.filings.get(message_id) else {
             return;
         };
-        let decision_due = f.received_at
-            + Duration::from_std(self.behaviour.decision_delay).unwrap_or_default();
+        let decision_due =
+            f.received_at + Duration::from_std(self.behaviour.decision_delay).unwrap_or_default();
         let next: Option<(Decision, Vec<String>, DateTime<Utc>)> = match f.status.decision {
             Decision::Accepted if now >= decision_due => Some(self.decide(reg, message_id)),
             Decision::Objection => f.objected_at.and_then(|at| {
@@ -246,7 +247,8 @@ impl CadastreState {
 
     fn decide(&self, reg: &Registry, message_id: &str) -> (Decision, Vec<String>, DateTime<Utc>) {
         let f = &reg.filings[message_id];
-        let at = f.received_at + Duration::from_std(self.behaviour.decision_delay).unwrap_or_default();
+        let at =
+            f.received_at + Duration::from_std(self.behaviour.decision_delay).unwrap_or_default();
         let p = &f.filing;
         let paid: i64 = self
             .ledger
@@ -317,8 +319,7 @@ impl CadastreState {
         reg.posts += 1;
         let id = filing.message_id.clone();
         if !reg.filings.contains_key(&id) {
-            *reg
-                .per_contract
+            *reg.per_contract
                 .entry(filing.contract_number.clone())
                 .or_default() += 1;
             reg.filings.insert(
@@ -353,7 +354,11 @@ impl CadastreState {
         let mut reg = self.lock();
         self.advance(&mut reg, message_id);
         let Some(f) = reg.filings.get_mut(message_id) else {
-            return Err((StatusCode::NOT_FOUND, "NOT_FOUND", "no filing with this message id".into()));
+            return Err((
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "no filing with this message id".into(),
+            ));
         };
         match f.status.decision {
             // A repeated objection (the gateway retrying) is the same objection.
@@ -392,7 +397,11 @@ async fn object(
     }
     match state.lock().objects.get(&number) {
         Some((o, _)) => Json(o.clone()).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "NOT_FOUND", "no object with this cadastral number"),
+        None => refusal(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no object with this cadastral number",
+        ),
     }
 }
 
@@ -406,7 +415,11 @@ async fn rights(
     }
     match state.lock().objects.get(&number) {
         Some((_, r)) => Json(r.clone()).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "NOT_FOUND", "no object with this cadastral number"),
+        None => refusal(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no object with this cadastral number",
+        ),
     }
 }
 
@@ -419,7 +432,11 @@ async fn file(
         return refusal(StatusCode::UNAUTHORIZED, "UNKNOWN_SENDER", "unknown sender");
     }
     if filing.message_id.is_empty() {
-        return refusal(StatusCode::BAD_REQUEST, "BAD_FILING", "message_id is required");
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "BAD_FILING",
+            "message_id is required",
+        );
     }
     (StatusCode::ACCEPTED, Json(state.file(filing))).into_response()
 }
@@ -439,7 +456,11 @@ async fn status(
     }
     match state.status(&q.message_id) {
         Some(s) => Json(s).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "NOT_FOUND", "no filing with this message id"),
+        None => refusal(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no filing with this message id",
+        ),
     }
 }
 
@@ -557,7 +578,11 @@ impl MockCadastre {
 
     /// Rights and encumbrances of an object, as the registry holds them now.
     pub fn rights(&self, number: &str) -> Option<Rights> {
-        self.state.lock().objects.get(number).map(|(_, r)| r.clone())
+        self.state
+            .lock()
+            .objects
+            .get(number)
+            .map(|(_, r)| r.clone())
     }
 
     /// Distinct filings received for a contract number (1 when it reached the registry once).

@@ -35,6 +35,15 @@ struct Args {
     /// Notary system (REST/JSON) listen address.
     #[arg(long, default_value = "127.0.0.1:18084")]
     notary_listen: SocketAddr,
+    /// Legal cadastre (REST/JSON) listen address.
+    #[arg(long, default_value = "127.0.0.1:18085")]
+    cadastre_listen: SocketAddr,
+    /// Payment gateway (REST/JSON) listen address.
+    #[arg(long, default_value = "127.0.0.1:18086")]
+    payments_listen: SocketAddr,
+    /// The demo bank's callback endpoint listen address.
+    #[arg(long, default_value = "127.0.0.1:18087")]
+    bank_listen: SocketAddr,
     /// Added latency per call of every registry, in milliseconds.
     #[arg(long, default_value_t = 3)]
     latency_ms: u64,
@@ -94,6 +103,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         persons_addr: args.persons_listen,
         entities_addr: args.entities_listen,
         notary_addr: args.notary_listen,
+        cadastre_addr: args.cadastre_listen,
+        payments_addr: args.payments_listen,
+        bank_addr: args.bank_listen,
         control_addr: Some(args.control_listen),
         ..MockConfig::default().with_latency_ms(args.latency_ms)
     };

@@ -218,7 +218,11 @@ impl Desk {
             bank.states(number) == states
         })
         .await;
-        assert!(ok, "bank recorded {:?}, expected {states:?}", bank.states(number));
+        assert!(
+            ok,
+            "bank recorded {:?}, expected {states:?}",
+            bank.states(number)
+        );
     }
 }
 
@@ -283,10 +287,14 @@ async fn a_paid_contract_is_registered_and_the_bank_is_told_with_a_sealed_notice
 
     let status = desk.status(&number).await;
     assert!(status.r#final);
-    assert!(!status.grounds.is_empty(), "the registrar's basis is relayed");
+    assert!(
+        !status.grounds.is_empty(),
+        "the registrar's basis is relayed"
+    );
     assert_eq!(status.request_id, accepted.request_id);
 
-    desk.bank_learns(&number, &["submitted", "registered"]).await;
+    desk.bank_learns(&number, &["submitted", "registered"])
+        .await;
     let notice = desk.env.demo.mocks.bank.notices(&number).pop().unwrap();
     let seal = base64::engine::general_purpose::STANDARD
         .decode(&notice.seal)
@@ -332,7 +340,11 @@ async fn a_missing_party_signature_is_refused_before_acceptance() {
     // The document names the owner, but only the bank's officer signs.
     let mut request = desk.request(&draft);
     request.signed.as_mut().unwrap().signatures.truncate(1);
-    let s = desk.pledges().submit_pledge_contract(request).await.unwrap_err();
+    let s = desk
+        .pledges()
+        .submit_pledge_contract(request)
+        .await
+        .unwrap_err();
     assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());
     assert_eq!(reason(&s), "PARTY_SIGNATURE_MISSING");
     assert!(!s.message().contains(&desk.owner_iin), "no IIN in messages");
@@ -347,7 +359,11 @@ async fn a_missing_party_signature_is_refused_before_acceptance() {
     let draft = desk.draft(&number, &object);
     let mut request = desk.request(&draft);
     request.contract.as_mut().unwrap().amount_tiyn += 1;
-    let s = desk.pledges().submit_pledge_contract(request).await.unwrap_err();
+    let s = desk
+        .pledges()
+        .submit_pledge_contract(request)
+        .await
+        .unwrap_err();
     assert_eq!(reason(&s), "SIGNED_DOCUMENT_MISMATCH", "{}", s.message());
     assert!(s.message().contains("amount_tiyn"), "{}", s.message());
     let missing = desk
@@ -407,7 +423,11 @@ async fn an_agent_signs_under_a_valid_power_of_attorney_and_not_under_an_expired
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::FailedPrecondition);
-    assert!(unknown.message().contains("does not hold"), "{}", unknown.message());
+    assert!(
+        unknown.message().contains("does not hold"),
+        "{}",
+        unknown.message()
+    );
 
     let valid = certify(30);
     let number = desk.number("POA");
@@ -429,11 +449,23 @@ async fn an_agent_signs_under_a_valid_power_of_attorney_and_not_under_an_expired
         signed: None,
     };
     let mut client = NotaryServiceClient::new(desk.bank.clone());
-    let ok = client.verify_power_of_attorney(check(&valid)).await.unwrap().into_inner();
+    let ok = client
+        .verify_power_of_attorney(check(&valid))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(ok.valid, "{:?}", ok.reasons);
-    let bad = client.verify_power_of_attorney(check(&expired)).await.unwrap().into_inner();
+    let bad = client
+        .verify_power_of_attorney(check(&expired))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!bad.valid);
-    assert!(bad.reasons.iter().any(|r| r.contains("expired")), "{:?}", bad.reasons);
+    assert!(
+        bad.reasons.iter().any(|r| r.contains("expired")),
+        "{:?}",
+        bad.reasons
+    );
 }
 
 #[tokio::test]
@@ -446,7 +478,11 @@ async fn a_pledgor_who_is_not_the_owner_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());
-    assert!(s.message().contains("not a registered owner"), "{}", s.message());
+    assert!(
+        s.message().contains("not a registered owner"),
+        "{}",
+        s.message()
+    );
 
     let s = desk
         .submit(&desk.draft(&desk.number("OWN"), "21-999-999-999"))
@@ -465,7 +501,9 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
     desk.submit(&desk.draft(&topped, &desk.object(vec![desk.owner_iin.clone()], vec![])))
         .await
         .unwrap();
-    let waiting = desk.reaches(&topped, pb::PledgeState::AwaitingPayment).await;
+    let waiting = desk
+        .reaches(&topped, pb::PledgeState::AwaitingPayment)
+        .await;
     assert!(
         waiting.detail.contains("2000.00 of the 4325.00"),
         "{}",
@@ -481,11 +519,20 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
     desk.submit(&desk.draft(&unpaid, &desk.object(vec![desk.owner_iin.clone()], vec![])))
         .await
         .unwrap();
-    let waiting = desk.reaches(&unpaid, pb::PledgeState::AwaitingPayment).await;
-    assert!(waiting.detail.contains("no payment e-check"), "{}", waiting.detail);
+    let waiting = desk
+        .reaches(&unpaid, pb::PledgeState::AwaitingPayment)
+        .await;
+    assert!(
+        waiting.detail.contains("no payment e-check"),
+        "{}",
+        waiting.detail
+    );
     let refused = desk.reaches(&unpaid, pb::PledgeState::Refused).await;
     assert!(
-        refused.grounds.iter().any(|g| g.contains("not paid in full")),
+        refused
+            .grounds
+            .iter()
+            .any(|g| g.contains("not paid in full")),
         "{:?}",
         refused.grounds
     );
@@ -497,7 +544,10 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
         .unwrap();
     let refused = desk.reaches(&short, pb::PledgeState::Refused).await;
     assert!(
-        refused.grounds.iter().any(|g| g.contains("cover 100000 of the 432500")),
+        refused
+            .grounds
+            .iter()
+            .any(|g| g.contains("cover 100000 of the 432500")),
         "{:?}",
         refused.grounds
     );
@@ -514,7 +564,12 @@ async fn a_contract_accepted_while_the_cadastre_is_down_is_filed_once_it_returns
     let draft = desk.draft(&number, &object);
     cadastre.set_down(true).await.unwrap();
     let s = desk.submit(&draft).await.unwrap_err();
-    assert_eq!(s.code(), Code::Unavailable, "nothing accepted without the ownership check: {}", s.message());
+    assert_eq!(
+        s.code(),
+        Code::Unavailable,
+        "nothing accepted without the ownership check: {}",
+        s.message()
+    );
     cadastre.set_down(false).await.unwrap();
     // Accepted, then the cadastre goes down before the worker files it.
     let accepted = {
@@ -525,10 +580,16 @@ async fn a_contract_accepted_while_the_cadastre_is_down_is_filed_once_it_returns
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let waiting = desk.status(&number).await;
     assert!(
-        matches!(waiting.state(), pb::PledgeState::Accepted | pb::PledgeState::Submitted),
+        matches!(
+            waiting.state(),
+            pb::PledgeState::Accepted | pb::PledgeState::Submitted
+        ),
         "{waiting:?}"
     );
-    assert_eq!(cadastre.filings_of(&number), u32::from(waiting.state() == pb::PledgeState::Submitted));
+    assert_eq!(
+        cadastre.filings_of(&number),
+        u32::from(waiting.state() == pb::PledgeState::Submitted)
+    );
     cadastre.set_down(false).await.unwrap();
     let done = desk.reaches(&number, pb::PledgeState::Registered).await;
     assert_eq!(done.request_id, accepted.request_id);
@@ -546,8 +607,13 @@ async fn a_failing_bank_callback_is_retried_until_acknowledged_and_recorded_once
         .await
         .unwrap();
     desk.reaches(&number, pb::PledgeState::Registered).await;
-    desk.bank_learns(&number, &["submitted", "registered"]).await;
-    assert!(bank.posts() >= 6, "4 failed deliveries, then 2: {}", bank.posts());
+    desk.bank_learns(&number, &["submitted", "registered"])
+        .await;
+    assert!(
+        bank.posts() >= 6,
+        "4 failed deliveries, then 2: {}",
+        bank.posts()
+    );
     let ids: std::collections::BTreeSet<String> = bank
         .notices(&number)
         .into_iter()
@@ -594,7 +660,8 @@ async fn object_to(desk: &Desk, number: &str) -> Result<pb::PledgeStatus, tonic:
         .submit_objection(pb::SubmitObjectionRequest {
             meta: None,
             contract_number: number.into(),
-            text: "The prior pledgee consented; the consent is attached to the registration file.".into(),
+            text: "The prior pledgee consented; the consent is attached to the registration file."
+                .into(),
             signed: Some(pb::SignedDocument {
                 payload,
                 signatures: vec![signature],
@@ -610,19 +677,34 @@ async fn an_objection_in_time_leads_to_the_hearing_and_a_late_one_is_refused() {
     let prior = vec![("pledge", "971240001315", "pledge contract KZ-PL-2024-0042")];
     let in_time = desk.number("OBJ");
     desk.pay(&in_time, FEE);
-    desk.submit(&desk.draft(&in_time, &desk.object(vec![desk.owner_iin.clone()], prior.clone())))
-        .await
-        .unwrap();
+    desk.submit(&desk.draft(
+        &in_time,
+        &desk.object(vec![desk.owner_iin.clone()], prior.clone()),
+    ))
+    .await
+    .unwrap();
     let pre = desk
         .reaches(&in_time, pb::PledgeState::PreliminaryRefusal)
         .await;
     assert!(!pre.hearing_at.is_empty() && !pre.objection_deadline.is_empty());
-    assert!(pre.grounds.iter().any(|g| g.contains("already pledged")), "{:?}", pre.grounds);
+    assert!(
+        pre.grounds.iter().any(|g| g.contains("already pledged")),
+        "{:?}",
+        pre.grounds
+    );
     let objected = object_to(&desk, &in_time).await.expect("objection in time");
     assert_eq!(objected.state(), pb::PledgeState::Objection);
     desk.reaches(&in_time, pb::PledgeState::Registered).await;
-    desk.bank_learns(&in_time, &["submitted", "preliminary_refusal", "objection", "registered"])
-        .await;
+    desk.bank_learns(
+        &in_time,
+        &[
+            "submitted",
+            "preliminary_refusal",
+            "objection",
+            "registered",
+        ],
+    )
+    .await;
     let s = object_to(&desk, &in_time).await.unwrap_err();
     assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());
 
@@ -637,7 +719,9 @@ async fn an_objection_in_time_leads_to_the_hearing_and_a_late_one_is_refused() {
     desk.submit(&desk.draft(&late, &desk.object(vec![desk.owner_iin.clone()], prior)))
         .await
         .unwrap();
-    let st = desk.reaches(&late, pb::PledgeState::PreliminaryRefusal).await;
+    let st = desk
+        .reaches(&late, pb::PledgeState::PreliminaryRefusal)
+        .await;
     desk.env
         .demo
         .mocks
@@ -645,10 +729,17 @@ async fn an_objection_in_time_leads_to_the_hearing_and_a_late_one_is_refused() {
         .set_clock_offset(chrono::Duration::zero());
     let s = object_to(&desk, &late).await.unwrap_err();
     assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());
-    assert!(s.message().contains("window closed"), "{} ({st:?})", s.message());
+    assert!(
+        s.message().contains("window closed"),
+        "{} ({st:?})",
+        s.message()
+    );
     let refused = desk.reaches(&late, pb::PledgeState::Refused).await;
     assert!(
-        refused.grounds.iter().any(|g| g.contains("No objection was filed")),
+        refused
+            .grounds
+            .iter()
+            .any(|g| g.contains("No objection was filed")),
         "{:?}",
         refused.grounds
     );
@@ -661,11 +752,19 @@ async fn an_arrest_suspends_registration_with_its_grounds() {
     desk.pay(&number, FEE);
     let object = desk.object(
         vec![desk.owner_iin.clone()],
-        vec![("arrest", "Astana bailiffs' office", "bailiff's order 2026-AR-2001")],
+        vec![(
+            "arrest",
+            "Astana bailiffs' office",
+            "bailiff's order 2026-AR-2001",
+        )],
     );
     desk.submit(&desk.draft(&number, &object)).await.unwrap();
     let s = desk.reaches(&number, pb::PledgeState::Suspended).await;
-    assert!(s.grounds.iter().any(|g| g.contains("2026-AR-2001")), "{:?}", s.grounds);
+    assert!(
+        s.grounds.iter().any(|g| g.contains("2026-AR-2001")),
+        "{:?}",
+        s.grounds
+    );
     assert!(!s.r#final);
     let object = CadastreServiceClient::new(desk.bank.clone())
         .get_real_estate(pb::GetRealEstateRequest {

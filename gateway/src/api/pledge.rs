@@ -199,7 +199,12 @@ impl PledgeService for PledgeApi {
                     Ok(_) => continue,
                     // Missed changes: read the current status from the outbox instead.
                     Err(RecvError::Lagged(_)) => {
-                        match api.desk.outbox.find(&last.bank, &last.contract_number).await {
+                        match api
+                            .desk
+                            .outbox
+                            .find(&last.bank, &last.contract_number)
+                            .await
+                        {
                             Ok(Some(s)) if s != last => s,
                             _ => continue,
                         }
@@ -213,7 +218,10 @@ impl PledgeService for PledgeApi {
             }
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        Ok(super::with_request_id(Box::pin(stream) as StatusStream, &id))
+        Ok(super::with_request_id(
+            Box::pin(stream) as StatusStream,
+            &id,
+        ))
     }
 
     async fn submit_objection(

@@ -226,12 +226,11 @@ impl Contract {
         })?;
         let ours = serde_json::to_value(self)
             .map_err(|e| GatewayError::Server(format!("contract as JSON: {e}")))?;
-        let theirs: Contract = serde_json::from_value(signed.clone()).map_err(|e| {
-            GatewayError::Signature {
+        let theirs: Contract =
+            serde_json::from_value(signed.clone()).map_err(|e| GatewayError::Signature {
                 failure: SignatureFailure::Malformed,
                 detail: format!("the signed \"contract\" is not a pledge contract: {e}"),
-            }
-        })?;
+            })?;
         if &theirs != self {
             let theirs = serde_json::to_value(&theirs).unwrap_or_default();
             let field = ours
@@ -250,7 +249,9 @@ impl Contract {
             let (who, signed) = match &p.agent {
                 Some(a) => (
                     format!("{label}'s agent"),
-                    holders.iter().any(|h| h.iin.as_ref().map(Iin::as_str) == Some(&a.iin)),
+                    holders
+                        .iter()
+                        .any(|h| h.iin.as_ref().map(Iin::as_str) == Some(&a.iin)),
                 ),
                 None => (
                     label.clone(),

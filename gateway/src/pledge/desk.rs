@@ -56,11 +56,7 @@ impl Desk {
         ctx: Arc<CallContext>,
         op: Operation,
     ) -> Result<Arc<Record>, GatewayError> {
-        Ok(self
-            .router
-            .route(GatewayRequest { ctx, op })
-            .await?
-            .record)
+        Ok(self.router.route(GatewayRequest { ctx, op }).await?.record)
     }
 
     /// Journals and broadcasts a change the outbox committed.
@@ -123,13 +119,20 @@ impl Desk {
             ));
         }
         // A resubmission is answered from the outbox without calling any registry again.
-        if let Some((existing, digest)) = self.outbox.existing(bank.as_str(), &contract.number).await? {
+        if let Some((existing, digest)) = self
+            .outbox
+            .existing(bank.as_str(), &contract.number)
+            .await?
+        {
             return settle(existing, digest == s.digest);
         }
-        let signers = ctx.signers.as_ref().ok_or_else(|| GatewayError::Signature {
-            failure: crate::error::SignatureFailure::Missing,
-            detail: "a pledge contract must carry every party's signature".into(),
-        })?;
+        let signers = ctx
+            .signers
+            .as_ref()
+            .ok_or_else(|| GatewayError::Signature {
+                failure: crate::error::SignatureFailure::Missing,
+                detail: "a pledge contract must carry every party's signature".into(),
+            })?;
         contract.check_signed(signers)?;
         for (label, party) in contract.parties() {
             let Some(agent) = &party.agent else { continue };
@@ -273,12 +276,10 @@ impl Desk {
         match status.state {
             State::Objection => return Ok(status),
             State::PreliminaryRefusal => {}
-            other => {
-                return Err(GatewayError::FailedPrecondition(format!(
-                    "contract {number} is {}: an objection is taken only against a preliminary refusal",
-                    other.as_str()
-                )))
-            }
+            other => return Err(GatewayError::FailedPrecondition(format!(
+                "contract {number} is {}: an objection is taken only against a preliminary refusal",
+                other.as_str()
+            ))),
         }
         let record = self
             .registry(
@@ -290,9 +291,11 @@ impl Desk {
             )
             .await
             .map_err(|e| match e {
-                GatewayError::Adapter(kopir_adapters::AdapterError::Registry { message, .. }) => {
-                    GatewayError::FailedPrecondition(format!("the registrar refused the objection: {message}"))
-                }
+                GatewayError::Adapter(kopir_adapters::AdapterError::Registry {
+                    message, ..
+                }) => GatewayError::FailedPrecondition(format!(
+                    "the registrar refused the objection: {message}"
+                )),
                 other => other,
             })?;
         let Record::Filing(Some(filed)) = record.as_ref() else {
@@ -352,9 +355,7 @@ pub async fn answer(
     Ok(Some(match &req.op {
         Operation::SubmitPledge(s) => desk.submit(req, s).await?,
         Operation::PledgeStatus(number) => status(desk.status(&req.ctx, number).await?),
-        Operation::Objection { number, text } => {
-            status(desk.objection(req, number, text).await?)
-        }
+        Operation::Objection { number, text } => status(desk.objection(req, number, text).await?),
         _ => return Ok(None),
     }))
 }

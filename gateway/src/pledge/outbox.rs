@@ -182,9 +182,8 @@ fn status_by(conn: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
 impl Outbox {
     /// Opens (creating) the outbox at `path` and starts its writer thread.
     pub fn open(path: &Path, batch_max: usize) -> Result<Self, GatewayError> {
-        let conn = Connection::open(path).map_err(|e| {
-            GatewayError::Outbox(format!("cannot open {}: {e}", path.display()))
-        })?;
+        let conn = Connection::open(path)
+            .map_err(|e| GatewayError::Outbox(format!("cannot open {}: {e}", path.display())))?;
         // WAL with synchronous=FULL: a committed contract survives a crash or power loss.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
@@ -213,7 +212,9 @@ impl Outbox {
             let done: Done = Box::new(move |committed| {
                 let _ = tx.send(match result {
                     Ok(v) if committed => Ok(v),
-                    Ok(_) => Err(GatewayError::Outbox("the transaction did not commit".into())),
+                    Ok(_) => Err(GatewayError::Outbox(
+                        "the transaction did not commit".into(),
+                    )),
                     Err(e) => Err(db(e)),
                 });
             });

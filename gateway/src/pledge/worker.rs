@@ -176,18 +176,18 @@ impl Worker {
         let Record::PaymentChecks(checks) = record.as_ref() else {
             return Err(unexpected());
         };
-        let matched = PaymentMatch::of(
-            checks.clone(),
-            number,
-            self.config.registration_fee_tiyn,
-        );
+        let matched = PaymentMatch::of(checks.clone(), number, self.config.registration_fee_tiyn);
         let waited = (Utc::now() - w.status.accepted_at)
             .to_std()
             .unwrap_or_default();
         if matched.complete() || waited >= self.config.payment_wait {
             // Past the wait the registrar gets the contract as it stands and decides on the
             // payment itself (it refuses an unpaid one, with grounds).
-            let codes = matched.checks.iter().map(|c| c.payment_code.clone()).collect();
+            let codes = matched
+                .checks
+                .iter()
+                .map(|c| c.payment_code.clone())
+                .collect();
             return self.file(w, codes).await;
         }
         let change = Change {

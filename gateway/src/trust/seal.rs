@@ -178,7 +178,7 @@ pub fn verify_seal(
     seal: &[u8],
     seal_cert: &CertificateDer<'_>,
 ) -> Result<SealReport, String> {
-    let info = ContentInfo::from_der(&seal).map_err(|e| format!("the seal is not CMS: {e}"))?;
+    let info = ContentInfo::from_der(seal).map_err(|e| format!("the seal is not CMS: {e}"))?;
     if info.content_type != ID_SIGNED_DATA {
         return Err("the seal is not CMS SignedData".into());
     }
