@@ -117,6 +117,15 @@ enum Command {
         /// off; the table goes to OUT/journal.txt too.
         #[arg(long, conflicts_with_all = ["failover", "trust"])]
         journal: bool,
+        /// Run the pledge scenario instead: accepted pledge submissions per second with the SQLite
+        /// outbox, and the time from ACCEPTED to the bank's callback; the table goes to
+        /// OUT/pledge.txt too.
+        #[arg(long, conflicts_with_all = ["failover", "trust", "journal"])]
+        pledge: bool,
+        /// Contracts prepared per second of --seconds for the pledge scenario (signing happens
+        /// before the clock starts; more than the gateway can take, or the run ends early).
+        #[arg(long, default_value_t = 4000)]
+        pledge_rate: usize,
         /// PostgreSQL for the journal scenario (a throwaway schema is created and dropped);
         /// defaults to the KOPIR_TEST_PG environment variable.
         #[arg(long)]
@@ -279,6 +288,8 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             failover,
             trust,
             journal,
+            pledge,
+            pledge_rate,
             pg_url,
             rounds,
             out,
@@ -295,6 +306,11 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             } else if trust {
                 let table = bench::trust::run(&options, rounds).await?.table(&options);
                 save(&out, "trust.txt", &table)?;
+                table
+            } else if pledge {
+                let report = bench::pledge::run(&options, pledge_rate).await?;
+                let table = report.table(&options);
+                save(&out, "pledge.txt", &table)?;
                 table
             } else if journal {
                 let pg_url = pg_url.or_else(|| std::env::var("KOPIR_TEST_PG").ok());

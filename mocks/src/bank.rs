@@ -22,8 +22,9 @@ use crate::MockError;
 pub struct BankState {
     /// Notices by event id, each once.
     received: Mutex<BTreeMap<String, SealedNotice>>,
-    /// Event ids in the order first received.
+    /// Event ids in the order first received, with when.
     order: Mutex<Vec<String>>,
+    received_at: Mutex<BTreeMap<String, chrono::DateTime<chrono::Utc>>>,
     posts: AtomicU64,
     fail_next: AtomicU32,
 }
@@ -46,11 +47,16 @@ async fn callback(State(state): State<Arc<BankState>>, Json(n): Json<SealedNotic
         return (StatusCode::SERVICE_UNAVAILABLE, "bank IS unavailable").into_response();
     }
     let id = n.notice.event_id.clone();
-    let (Ok(mut received), Ok(mut order)) = (state.received.lock(), state.order.lock()) else {
+    let (Ok(mut received), Ok(mut order), Ok(mut at)) = (
+        state.received.lock(),
+        state.order.lock(),
+        state.received_at.lock(),
+    ) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     if !received.contains_key(&id) {
         order.push(id.clone());
+        at.insert(id.clone(), chrono::Utc::now());
         received.insert(id.clone(), n);
     }
     Json(json!({ "event_id": id })).into_response()
@@ -108,6 +114,19 @@ impl MockBank {
         self.notices(contract_number)
             .into_iter()
             .map(|n: SealedNotice| n.notice.state)
+            .collect()
+    }
+
+    /// When each notice in `state` was first received, by contract number.
+    pub fn received(&self, state: &str) -> BTreeMap<String, chrono::DateTime<chrono::Utc>> {
+        let (Ok(received), Ok(at)) = (self.state.received.lock(), self.state.received_at.lock())
+        else {
+            return BTreeMap::new();
+        };
+        received
+            .iter()
+            .filter(|(_, n)| n.notice.state == state)
+            .filter_map(|(id, n)| Some((n.notice.contract_number.clone(), *at.get(id)?)))
             .collect()
     }
 

@@ -3,6 +3,7 @@
 //! §4 C steps 4–5). Payments are made through its API (`POST /api/v1/payments`), as a bank's
 //! payment page would; the gateway reads the checks by contract number.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -21,19 +22,15 @@ use crate::MockError;
 /// The e-checks the payment gateway keeps; shared with the mock cadastre, to which the real
 /// payment gateway sends every check.
 #[derive(Debug, Clone, Default)]
-pub struct Ledger(Arc<Mutex<Vec<ECheck>>>);
+pub struct Ledger(Arc<Mutex<HashMap<String, Vec<ECheck>>>>);
 
 impl Ledger {
     /// The checks quoting `contract_number`.
     pub fn for_contract(&self, contract_number: &str) -> Vec<ECheck> {
         self.0
             .lock()
-            .map(|l| {
-                l.iter()
-                    .filter(|c| c.contract_number == contract_number)
-                    .cloned()
-                    .collect()
-            })
+            .ok()
+            .and_then(|l| l.get(contract_number).cloned())
             .unwrap_or_default()
     }
 
@@ -41,6 +38,8 @@ impl Ledger {
         self.0
             .lock()
             .map_err(|_| "lock poisoned".to_string())?
+            .entry(check.contract_number.clone())
+            .or_default()
             .push(check);
         Ok(())
     }

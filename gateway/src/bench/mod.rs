@@ -5,6 +5,7 @@
 pub mod chart;
 pub mod journal;
 pub mod nginx;
+pub mod pledge;
 pub mod suite;
 pub mod trust;
 

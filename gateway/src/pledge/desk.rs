@@ -276,10 +276,12 @@ impl Desk {
         match status.state {
             State::Objection => return Ok(status),
             State::PreliminaryRefusal => {}
-            other => return Err(GatewayError::FailedPrecondition(format!(
+            other => {
+                return Err(GatewayError::FailedPrecondition(format!(
                 "contract {number} is {}: an objection is taken only against a preliminary refusal",
                 other.as_str()
-            ))),
+            )))
+            }
         }
         let record = self
             .registry(
