@@ -83,6 +83,15 @@ async function poll() {
     chart("latency", [o.timeline.map((s) => s.p50_us / 1000), o.timeline.map((s) => s.p99_us / 1000)], ["#1f8a4c", "#c98a06"]);
     fill(document.querySelector("#errors tbody"), o.errors.slice(0, 8).map((e) => [
       e.received_at, e.request_id, e.client, e.method, e.subject, e.code, e.took_ms.toFixed(1)]));
+    const box = document.getElementById("outbox");
+    if (o.outbox) {
+      const b = o.outbox;
+      box.className = b.dead_letters > 0 ? "alert" : "";
+      box.dataset.dead = b.dead_letters;
+      box.textContent = b.open_pledges + " contracts not yet decided · " + b.undelivered_notices +
+        " bank notices unacknowledged (oldest " + b.oldest_notice_age_s + " s) · " + b.dead_letters +
+        " dead letters (OperatorService.ListOutbox / RedriveOutbox)";
+    }
     document.getElementById("status").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     document.getElementById("status").textContent = "cannot reach the gateway: " + e.message;

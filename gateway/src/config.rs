@@ -147,6 +147,9 @@ pub struct PledgeConfig {
     /// See `retry_min`.
     #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
+    /// Failed attempts in a row after which a contract or notice becomes a dead letter, left
+    /// alone until an operator re-drives it (OperatorService.RedriveOutbox).
+    pub dead_after: u32,
     /// Most outbox writes committed in one transaction (group commit).
     pub batch_max: usize,
     /// Deliveries (to the cadastre, the payment gateway, the banks) in flight at once.
@@ -165,6 +168,7 @@ impl Default for PledgeConfig {
             status_poll: Duration::from_secs(5),
             retry_min: Duration::from_millis(500),
             retry_max: Duration::from_secs(300),
+            dead_after: 50,
             batch_max: 512,
             concurrency: 32,
             banks: BTreeMap::new(),

@@ -67,6 +67,7 @@ struct Overview {
     registries: Vec<RegistrySummary>,
     timeline: Vec<Second>,
     errors: Vec<ExchangeView>,
+    outbox: Option<crate::pledge::outbox::Backlog>,
 }
 
 /// A journal record as the console shows it: subject masked, no body.
@@ -126,6 +127,7 @@ async fn overview(State(console): State<Console>, headers: HeaderMap) -> Respons
             .into_iter()
             .map(ExchangeView::from)
             .collect(),
+        outbox: metrics.backlog(),
     })
     .into_response()
 }

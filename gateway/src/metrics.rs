@@ -12,7 +12,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -187,6 +187,22 @@ struct Inner {
     journal_commit_seconds: Histogram,
     journal_records: Counter,
     tls_failures: Family<ReasonLabels, Counter>,
+    outbox_gauges: Family<OutboxLabels, Gauge>,
+    outbox_deliveries: Family<DeliveryLabels, Counter>,
+    backlog: std::sync::Mutex<Option<crate::pledge::outbox::Backlog>>,
+}
+
+/// Which outbox figure a gauge holds.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    what: String,
+}
+
+/// A delivery's target and result.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    target: String,
+    result: String,
 }
 
 /// The gateway's metrics; cheap to clone.
@@ -239,6 +255,18 @@ impl Metrics {
             "Journal records made durable",
             journal_records.clone(),
         );
+        let outbox_gauges = Family::<OutboxLabels, Gauge>::default();
+        registry.register(
+            "outbox",
+            "Pledge outbox backlog: open_pledges, undelivered_notices, oldest_notice_age_seconds, dead_letters",
+            outbox_gauges.clone(),
+        );
+        let outbox_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "outbox_deliveries",
+            "Pledge worker steps (registries) and bank callbacks (bank), by result",
+            outbox_deliveries.clone(),
+        );
         // A watcher that falls this far behind skips ahead (and is told how many it missed).
         let (exchanges, _) = tokio::sync::broadcast::channel(1024);
         Self(Arc::new(Inner {
@@ -255,7 +283,44 @@ impl Metrics {
             journal_commit_seconds,
             journal_records,
             tls_failures,
+            outbox_gauges,
+            outbox_deliveries,
+            backlog: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// Sets the outbox backlog gauges.
+    pub fn outbox(&self, b: crate::pledge::outbox::Backlog) {
+        for (what, v) in [
+            ("open_pledges", b.open_pledges),
+            ("undelivered_notices", b.undelivered_notices),
+            ("oldest_notice_age_seconds", b.oldest_notice_age_s),
+            ("dead_letters", b.dead_letters),
+        ] {
+            self.0
+                .outbox_gauges
+                .get_or_create(&OutboxLabels { what: what.into() })
+                .set(i64::try_from(v).unwrap_or(i64::MAX));
+        }
+        if let Ok(mut last) = self.0.backlog.lock() {
+            *last = Some(b);
+        }
+    }
+
+    /// The outbox backlog as last measured, when there is an outbox.
+    pub fn backlog(&self) -> Option<crate::pledge::outbox::Backlog> {
+        self.0.backlog.lock().ok().and_then(|b| *b)
+    }
+
+    /// Counts one outbox delivery step.
+    pub fn outbox_delivery(&self, target: &str, ok: bool) {
+        self.0
+            .outbox_deliveries
+            .get_or_create(&DeliveryLabels {
+                target: target.into(),
+                result: if ok { "ok" } else { "failed" }.into(),
+            })
+            .inc();
     }
 
     /// Records one registry call attempt.

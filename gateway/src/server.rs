@@ -193,8 +193,13 @@ impl Gateway {
         };
         let mut probes = health.spawn_probes(registries, &config);
         probes.push(
-            crate::pledge::worker::Worker::new(desk.clone(), &config.pledge, sealer.clone())?
-                .spawn(),
+            crate::pledge::worker::Worker::new(
+                desk.clone(),
+                &config.pledge,
+                sealer.clone(),
+                Some(metrics.clone()),
+            )?
+            .spawn(),
         );
         probes.extend(trust.revocation().spawn_refresher());
         if let Some(store) = store {

@@ -197,3 +197,37 @@ pub fn config_file(dir: &Path, reload_interval_ms: u64) -> (PathBuf, String) {
     std::fs::write(&path, &text).expect("config file written");
     (path, text)
 }
+
+/// The gateway's `/metrics`, as text and parsed.
+pub async fn scrape(env: &Env) -> (String, prometheus_parse::Scrape) {
+    let addr = env.demo.gateway.metrics_addr.expect("metrics are served");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    (text, parsed)
+}
+
+/// The value of the one sample named `metric` whose labels include `labels`.
+pub fn metric(
+    scrape: &prometheus_parse::Scrape,
+    metric: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    let matching: Vec<&prometheus_parse::Sample> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .collect();
+    assert!(matching.len() <= 1, "{metric} {labels:?}: {matching:?}");
+    matching.first().map(|s| match &s.value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => *v,
+        prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+        prometheus_parse::Value::Summary(_) => f64::NAN,
+    })
+}

@@ -73,13 +73,23 @@ async fn the_console_shows_registries_turns_red_and_finds_a_request() {
     let page =
         |token: &str| format!("http://{addr}/console/#token={token}&request_id=console-find-me");
     let html = dom(browser.clone(), page(&token), 3000).await;
-    for registry in ["persons", "legal_entities", "notary"] {
+    for registry in [
+        "persons",
+        "legal_entities",
+        "notary",
+        "cadastre",
+        "payments",
+    ] {
         assert_eq!(
             state(&html, registry).as_deref(),
             Some("up"),
             "{registry}: {html}"
         );
     }
+    assert!(
+        html.contains("0 contracts not yet decided") && html.contains("0 dead letters"),
+        "the outbox panel shows the backlog: {html}"
+    );
     assert!(
         html.matches("<td>console-find-me</td>").count() >= 2,
         "the journal search shows the request and its response: {html}"

@@ -3,35 +3,7 @@
 
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_mocks::pki::DEMO_BANK_BIN;
-use kopir_tests::{person_request, test_config, Env};
-use prometheus_parse::{Sample, Scrape, Value};
-
-async fn scrape(env: &Env) -> (String, Scrape) {
-    let addr = env.demo.gateway.metrics_addr.expect("metrics are served");
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let parsed = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
-    (text, parsed)
-}
-
-/// The value of the one sample named `metric` whose labels include `labels`.
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let matching: Vec<&Sample> = scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .collect();
-    assert!(matching.len() <= 1, "{metric} {labels:?}: {matching:?}");
-    matching.first().map(|s| match &s.value {
-        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-        Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
-        Value::Summary(_) => f64::NAN,
-    })
-}
+use kopir_tests::{metric as value, person_request, scrape, test_config, Env};
 
 #[tokio::test]
 async fn the_metrics_endpoint_counts_what_crossed_the_gateway() {
@@ -95,7 +67,13 @@ async fn the_metrics_endpoint_counts_what_crossed_the_gateway() {
     );
     // moka counts entries lazily: the gauge is there, its value approximate.
     assert!(value(&m, "kopir_cache_entries", &[persons]).is_some());
-    for registry in ["persons", "legal_entities", "notary"] {
+    for registry in [
+        "persons",
+        "legal_entities",
+        "notary",
+        "cadastre",
+        "payments",
+    ] {
         assert_eq!(
             value(&m, "kopir_breaker_state", &[("registry", registry)]),
             Some(0.0),

@@ -65,7 +65,7 @@ async fn operators_see_registries_watch_exchanges_and_drop_cache_entries() {
     let p = persons(registries(&env).await);
     assert_eq!((p.breaker.as_str(), p.calls, p.errors), ("closed", 1, 0));
     assert!(p.p50_ms > 0.0 && p.cache_on && p.cache_misses == 1);
-    assert_eq!(registries(&env).await.len(), 3);
+    assert_eq!(registries(&env).await.len(), 5);
 
     // Cached: no registry call. Invalidated: the next read asks the registry again.
     let before = env.demo.mocks.persons.calls();
@@ -93,7 +93,7 @@ async fn operators_see_registries_watch_exchanges_and_drop_cache_entries() {
     let s = operator(&env)
         .await
         .invalidate_cache(pb::InvalidateCacheRequest {
-            registry: "cadastre".into(),
+            registry: "land_registry".into(),
             ..Default::default()
         })
         .await
@@ -145,8 +145,8 @@ async fn reload_config_applies_an_edited_access_list_at_once() {
     // The bank may read legal entities; narrowed to persons only, it may not.
     assert!(bank.clone().get_legal_entity(legal_entity()).await.is_ok());
     let narrowed = original.replace(
-        "allow = [\"kopir.v1.IdentityService/GetLegalEntity\", \"kopir.v1.IdentityService/GetPerson\"]",
-        "allow = [\"kopir.v1.IdentityService/GetPerson\"]",
+        "    \"kopir.v1.IdentityService/GetLegalEntity\",\n    \"kopir.v1.IdentityService/GetPerson\",\n    \"kopir.v1.PledgeService/*\",",
+        "    \"kopir.v1.IdentityService/GetPerson\",\n    \"kopir.v1.PledgeService/*\",",
     );
     assert_ne!(narrowed, original);
     std::fs::write(&path, &narrowed).unwrap();

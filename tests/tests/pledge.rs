@@ -808,3 +808,77 @@ async fn only_the_submitting_bank_sees_a_contract_and_others_may_not_submit() {
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().contains("contract"), "{}", bad.message());
 }
+
+#[tokio::test]
+async fn a_bank_that_never_answers_leaves_a_dead_letter_that_operators_see_and_redrive() {
+    use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
+    let mut config = pledge_config();
+    config.pledge.dead_after = 3;
+    let desk = Desk::with(config).await;
+    let bank = &desk.env.demo.mocks.bank;
+    bank.fail_next(1000);
+    let number = desk.number("DEAD");
+    desk.pay(&number, FEE);
+    let accepted = desk
+        .submit(&desk.draft(&number, &desk.object(vec![desk.owner_iin.clone()], vec![])))
+        .await
+        .unwrap();
+    desk.reaches(&number, pb::PledgeState::Registered).await;
+    let mut operator = OperatorServiceClient::new(desk.env.channel_as("operator").await.unwrap());
+    let dead = Env::eventually(Duration::from_secs(10), async || {
+        let list = operator
+            .list_outbox(pb::ListOutboxRequest {
+                only_dead: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        list.dead_letters == 1
+            && list.items.iter().any(|i| {
+                i.kind == "notice"
+                    && i.dead
+                    && i.request_id == accepted.request_id
+                    && i.attempts == 3
+            })
+    })
+    .await;
+    assert!(dead, "the notice became a dead letter after 3 failures");
+    let posts = bank.posts();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(bank.posts(), posts, "a dead letter is not retried");
+    // The backlog shows in the metrics and the console's data.
+    let seen = Env::eventually(Duration::from_secs(5), async || {
+        let (_, m) = kopir_tests::scrape(&desk.env).await;
+        kopir_tests::metric(&m, "kopir_outbox", &[("what", "dead_letters")]) == Some(1.0)
+            && kopir_tests::metric(&m, "kopir_outbox", &[("what", "undelivered_notices")])
+                == Some(2.0)
+    })
+    .await;
+    assert!(
+        seen,
+        "the outbox gauges show the dead letter and the notice behind it"
+    );
+
+    bank.fail_next(0);
+    let redriven = operator
+        .redrive_outbox(pb::RedriveOutboxRequest {
+            request_id: accepted.request_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        redriven.redriven, 2,
+        "the dead notice and the one held behind it"
+    );
+    desk.bank_learns(&number, &["submitted", "registered"])
+        .await;
+    // Only operators may look.
+    let s = OperatorServiceClient::new(desk.bank.clone())
+        .list_outbox(pb::ListOutboxRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied);
+}

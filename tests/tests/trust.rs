@@ -170,8 +170,8 @@ async fn the_access_list_reloads_without_a_restart() {
     assert_eq!(s.code(), Code::PermissionDenied);
 
     let widened = original.replace(
-        "allow = [\"kopir.v1.IdentityService/GetLegalEntity\", \"kopir.v1.IdentityService/GetPerson\"]",
-        "allow = [\"kopir.v1.IdentityService/*\"]",
+        "    \"kopir.v1.IdentityService/GetLegalEntity\",\n    \"kopir.v1.IdentityService/GetPerson\",\n    \"kopir.v1.PledgeService/*\",",
+        "    \"kopir.v1.IdentityService/*\",\n    \"kopir.v1.PledgeService/*\",",
     );
     assert_ne!(widened, original);
     std::fs::write(&path, &widened).unwrap();

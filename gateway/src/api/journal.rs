@@ -323,7 +323,10 @@ impl pb::operator_service_server::OperatorService for JournalApi {
             let registry = RegistryId::from_name(&m.registry).ok_or_else(|| {
                 GatewayError::invalid(
                     "registry",
-                    "a registry name: persons, legal_entities or notary",
+                    format!(
+                        "a registry name: {}",
+                        RegistryId::ALL.map(RegistryId::name).join(", ")
+                    ),
                 )
             })?;
             Ok(Operation::InvalidateCache {
@@ -363,6 +366,76 @@ impl pb::operator_service_server::OperatorService for JournalApi {
                 changed: *changed,
                 file: file.clone(),
             },
+            &request_id,
+        ))
+    }
+    async fn list_outbox(
+        &self,
+        request: Request<pb::ListOutboxRequest>,
+    ) -> Result<Response<pb::ListOutboxResponse>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/ListOutbox";
+        let m = request.get_ref();
+        let Answered {
+            request_id, reply, ..
+        } = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::ListOutbox {
+                only_dead: m.only_dead,
+                limit: match m.limit {
+                    0 => 100,
+                    n => n.min(1000) as usize,
+                },
+            })
+        })
+        .await?;
+        let Record::Outbox { backlog, items } = reply.record.as_ref() else {
+            return Err(unexpected(&request_id));
+        };
+        let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        Ok(with_request_id(
+            pb::ListOutboxResponse {
+                open_pledges: backlog.open_pledges,
+                undelivered_notices: backlog.undelivered_notices,
+                oldest_notice_age_seconds: backlog.oldest_notice_age_s,
+                dead_letters: backlog.dead_letters,
+                items: items
+                    .iter()
+                    .map(|i| pb::OutboxItem {
+                        kind: i.kind.into(),
+                        request_id: i.request_id.clone(),
+                        bank_bin: i.bank.clone(),
+                        contract_number: i.contract_number.clone(),
+                        state: i.state.clone(),
+                        attempts: i.attempts,
+                        last_error: i.last_error.clone(),
+                        next_attempt_at: rfc(i.next_attempt_at),
+                        created_at: rfc(i.created_at),
+                        dead: i.dead,
+                    })
+                    .collect(),
+            },
+            &request_id,
+        ))
+    }
+
+    async fn redrive_outbox(
+        &self,
+        request: Request<pb::RedriveOutboxRequest>,
+    ) -> Result<Response<pb::RedriveOutboxResponse>, Status> {
+        const METHOD: &str = "kopir.v1.OperatorService/RedriveOutbox";
+        let m = request.get_ref();
+        let Answered {
+            request_id, reply, ..
+        } = call(&self.pipeline, &request, METHOD, || {
+            Ok(Operation::RedriveOutbox(
+                (!m.request_id.is_empty()).then(|| m.request_id.clone()),
+            ))
+        })
+        .await?;
+        let Record::Redriven(n) = reply.record.as_ref() else {
+            return Err(unexpected(&request_id));
+        };
+        Ok(with_request_id(
+            pb::RedriveOutboxResponse { redriven: *n },
             &request_id,
         ))
     }

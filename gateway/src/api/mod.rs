@@ -55,6 +55,8 @@ envelope!(
     pb::WatchExchangesRequest,
     pb::InvalidateCacheRequest,
     pb::ReloadConfigRequest,
+    pb::ListOutboxRequest,
+    pb::RedriveOutboxRequest,
     pb::ListAccessesRequest,
     pb::GrantConsentRequest,
     pb::RevokeConsentRequest,

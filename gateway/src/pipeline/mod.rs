@@ -207,6 +207,15 @@ pub enum Operation {
         /// The objection's text.
         text: String,
     },
+    /// The pledge outbox's backlog and waiting items (operators).
+    ListOutbox {
+        /// Only dead letters.
+        only_dead: bool,
+        /// Most items of each kind.
+        limit: usize,
+    },
+    /// Puts failed outbox work back in line (operators): one submission's, or every dead letter.
+    RedriveOutbox(Option<String>),
 }
 
 impl Operation {
@@ -221,6 +230,7 @@ impl Operation {
                 | Self::FileObjection { .. }
                 | Self::SubmitPledge(_)
                 | Self::Objection { .. }
+                | Self::RedriveOutbox(_)
         )
     }
 
@@ -257,6 +267,8 @@ impl Operation {
             | Self::PledgeStatus(number)
             | Self::Objection { number, .. } => number,
             Self::SubmitPledge(s) => &s.contract.number,
+            Self::RedriveOutbox(id) => id.as_deref().unwrap_or(""),
+            Self::ListOutbox { .. } => "",
             Self::RegistryStatus { .. } | Self::ReloadConfig | Self::WatchExchanges => "",
         }
     }
@@ -343,6 +355,15 @@ pub enum Record {
         /// True when a submission repeated one already accepted.
         duplicate: bool,
     },
+    /// The pledge outbox as operators inspect it.
+    Outbox {
+        /// Backlog figures.
+        backlog: crate::pledge::outbox::Backlog,
+        /// Waiting items.
+        items: Vec<crate::pledge::outbox::Item>,
+    },
+    /// Outbox rows re-driven.
+    Redriven(u64),
     /// Done, nothing to return.
     Done,
 }

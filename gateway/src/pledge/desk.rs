@@ -342,7 +342,11 @@ pub async fn answer(
 ) -> Result<Option<Record>, GatewayError> {
     let pledge_op = matches!(
         req.op,
-        Operation::SubmitPledge(_) | Operation::PledgeStatus(_) | Operation::Objection { .. }
+        Operation::SubmitPledge(_)
+            | Operation::PledgeStatus(_)
+            | Operation::Objection { .. }
+            | Operation::ListOutbox { .. }
+            | Operation::RedriveOutbox(_)
     );
     if !pledge_op {
         return Ok(None);
@@ -358,6 +362,15 @@ pub async fn answer(
         Operation::SubmitPledge(s) => desk.submit(req, s).await?,
         Operation::PledgeStatus(number) => status(desk.status(&req.ctx, number).await?),
         Operation::Objection { number, text } => status(desk.objection(req, number, text).await?),
+        Operation::ListOutbox { only_dead, limit } => Record::Outbox {
+            backlog: desk.outbox.backlog().await?,
+            items: desk.outbox.items(*only_dead, *limit).await?,
+        },
+        Operation::RedriveOutbox(id) => {
+            let n = desk.outbox.redrive(id.clone()).await?;
+            desk.wake.notify_one();
+            Record::Redriven(n)
+        }
         _ => return Ok(None),
     }))
 }

@@ -97,6 +97,33 @@ pub struct Backlog {
     pub undelivered_notices: u64,
     /// Age of the oldest unacknowledged notice, seconds.
     pub oldest_notice_age_s: u64,
+    /// Contracts and notices given up on until an operator re-drives them.
+    pub dead_letters: u64,
+}
+
+/// One waiting contract or notice, as operators inspect it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Item {
+    /// `pledge` (a contract the worker moves on) or `notice` (owed to a bank).
+    pub kind: &'static str,
+    /// The submission's request id.
+    pub request_id: String,
+    /// The bank's BIN.
+    pub bank: String,
+    /// The contract number.
+    pub contract_number: String,
+    /// The contract's state, or the state the notice tells.
+    pub state: String,
+    /// Failed attempts in a row.
+    pub attempts: u32,
+    /// The last failure, or what the contract waits for.
+    pub last_error: String,
+    /// When it is tried next (meaningless for a dead letter).
+    pub next_attempt_at: DateTime<Utc>,
+    /// When it was accepted or owed.
+    pub created_at: DateTime<Utc>,
+    /// Whether it is a dead letter.
+    pub dead: bool,
 }
 
 fn db(e: impl std::fmt::Display) -> GatewayError {
@@ -119,9 +146,10 @@ CREATE TABLE IF NOT EXISTS pledges (
     changed_at INTEGER NOT NULL,
     due_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    dead INTEGER NOT NULL DEFAULT 0,
     UNIQUE (bank, number)
 );
-CREATE INDEX IF NOT EXISTS pledges_due ON pledges (due_at) WHERE state NOT IN ('registered', 'refused');
+CREATE INDEX IF NOT EXISTS pledges_due ON pledges (due_at) WHERE state NOT IN ('registered', 'refused') AND dead = 0;
 CREATE TABLE IF NOT EXISTS notices (
     seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
@@ -132,6 +160,7 @@ CREATE TABLE IF NOT EXISTS notices (
     due_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
+    dead INTEGER NOT NULL DEFAULT 0,
     delivered_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS notices_open ON notices (pledge_id, seq) WHERE delivered_at IS NULL;
@@ -304,7 +333,7 @@ impl Outbox {
         self.run(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {STATUS_COLUMNS}, filing, attempts FROM pledges
-                 WHERE state NOT IN ('registered', 'refused') AND due_at <= ?1
+                 WHERE state NOT IN ('registered', 'refused') AND dead = 0 AND due_at <= ?1
                  ORDER BY due_at LIMIT ?2"
             ))?;
             let rows = stmt.query_map(
@@ -389,19 +418,22 @@ impl Outbox {
         .await
     }
 
-    /// Puts a contract off after a failed step, noting why.
+    /// Puts a contract off after a failed step, noting why; after `dead_after` failures in a
+    /// row it becomes a dead letter, left alone until an operator re-drives it.
     pub async fn retry_later(
         &self,
         id: &str,
         next: DateTime<Utc>,
         detail: String,
+        dead_after: u32,
     ) -> Result<(), GatewayError> {
         let id = id.to_string();
         self.run(move |conn| {
             conn.prepare_cached(
-                "UPDATE pledges SET due_at = ?2, attempts = attempts + 1, detail = ?3 WHERE id = ?1",
+                "UPDATE pledges SET due_at = ?2, attempts = attempts + 1, detail = ?3,
+                 dead = (attempts + 1 >= ?4) WHERE id = ?1",
             )?
-            .execute(params![id, to_micros(next), detail])?;
+            .execute(params![id, to_micros(next), detail, dead_after])?;
             Ok(())
         })
         .await
@@ -413,7 +445,7 @@ impl Outbox {
         self.run(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT n.seq, n.bank, n.notice, n.attempts FROM notices n
-                 WHERE n.delivered_at IS NULL AND n.due_at <= ?1
+                 WHERE n.delivered_at IS NULL AND n.dead = 0 AND n.due_at <= ?1
                    AND NOT EXISTS (SELECT 1 FROM notices m WHERE m.pledge_id = n.pledge_id
                                    AND m.delivered_at IS NULL AND m.seq < n.seq)
                  ORDER BY n.seq LIMIT ?2",
@@ -446,19 +478,117 @@ impl Outbox {
         .await
     }
 
-    /// Records a failed delivery and when to try again.
+    /// Records a failed delivery and when to try again; after `dead_after` failures the notice
+    /// is a dead letter (and holds back that contract's later notices) until re-driven.
     pub async fn undelivered(
         &self,
         seq: i64,
         next: DateTime<Utc>,
         error: String,
+        dead_after: u32,
     ) -> Result<(), GatewayError> {
         self.run(move |conn| {
             conn.prepare_cached(
-                "UPDATE notices SET due_at = ?2, attempts = attempts + 1, last_error = ?3 WHERE seq = ?1",
+                "UPDATE notices SET due_at = ?2, attempts = attempts + 1, last_error = ?3,
+                 dead = (attempts + 1 >= ?4) WHERE seq = ?1",
             )?
-            .execute(params![seq, to_micros(next), error])?;
+            .execute(params![seq, to_micros(next), error, dead_after])?;
             Ok(())
+        })
+        .await
+    }
+
+    /// What waits in the outbox, dead letters first, then by age: contracts not decided for
+    /// good and notices not acknowledged.
+    pub async fn items(&self, only_dead: bool, limit: usize) -> Result<Vec<Item>, GatewayError> {
+        self.run(move |conn| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut items = Vec::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, bank, number, state, attempts, detail, due_at, accepted_at, dead FROM pledges
+                 WHERE state NOT IN ('registered', 'refused') AND (dead = 1 OR ?1 = 0)
+                 ORDER BY dead DESC, accepted_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![only_dead, limit], |r| {
+                Ok(Item {
+                    kind: "pledge",
+                    request_id: r.get(0)?,
+                    bank: r.get(1)?,
+                    contract_number: r.get(2)?,
+                    state: r.get(3)?,
+                    attempts: r.get(4)?,
+                    last_error: r.get(5)?,
+                    next_attempt_at: time(r.get(6)?)?,
+                    created_at: time(r.get(7)?)?,
+                    dead: r.get(8)?,
+                })
+            })?;
+            for row in rows {
+                items.push(row?);
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT n.pledge_id, n.bank, p.number, n.notice, n.attempts, n.last_error, n.due_at,
+                        n.created_at, n.dead
+                 FROM notices n JOIN pledges p ON p.id = n.pledge_id
+                 WHERE n.delivered_at IS NULL AND (n.dead = 1 OR ?1 = 0)
+                 ORDER BY n.dead DESC, n.seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![only_dead, limit], |r| {
+                let notice: String = r.get(3)?;
+                let state = serde_json::from_str::<PledgeNotice>(&notice)
+                    .map(|n| n.state)
+                    .unwrap_or_default();
+                Ok(Item {
+                    kind: "notice",
+                    request_id: r.get(0)?,
+                    bank: r.get(1)?,
+                    contract_number: r.get(2)?,
+                    state,
+                    attempts: r.get(4)?,
+                    last_error: r.get(5)?,
+                    next_attempt_at: time(r.get(6)?)?,
+                    created_at: time(r.get(7)?)?,
+                    dead: r.get(8)?,
+                })
+            })?;
+            for row in rows {
+                items.push(row?);
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    /// Makes a contract's failed work due now (its dead letters included), or every dead letter
+    /// when `request_id` is none; how many rows were re-driven.
+    pub async fn redrive(&self, request_id: Option<String>) -> Result<u64, GatewayError> {
+        self.run(move |conn| {
+            let now = to_micros(Utc::now());
+            let (pledges, notices) = match &request_id {
+                Some(id) => (
+                    conn.execute(
+                        "UPDATE pledges SET dead = 0, attempts = 0, due_at = ?2
+                         WHERE id = ?1 AND state NOT IN ('registered', 'refused')",
+                        params![id, now],
+                    )?,
+                    conn.execute(
+                        "UPDATE notices SET dead = 0, attempts = 0, due_at = ?2
+                         WHERE pledge_id = ?1 AND delivered_at IS NULL",
+                        params![id, now],
+                    )?,
+                ),
+                None => (
+                    conn.execute(
+                        "UPDATE pledges SET dead = 0, attempts = 0, due_at = ?1 WHERE dead = 1",
+                        params![now],
+                    )?,
+                    conn.execute(
+                        "UPDATE notices SET dead = 0, attempts = 0, due_at = ?1 WHERE dead = 1",
+                        params![now],
+                    )?,
+                ),
+            };
+            Ok((pledges + notices) as u64)
         })
         .await
     }
@@ -477,10 +607,17 @@ impl Outbox {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let age = oldest.map_or(0, |t| (to_micros(Utc::now()) - t).max(0) / 1_000_000);
+            let dead: i64 = conn.query_row(
+                "SELECT (SELECT count(*) FROM pledges WHERE dead = 1)
+                      + (SELECT count(*) FROM notices WHERE dead = 1)",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(Backlog {
                 open_pledges: u64::try_from(open).unwrap_or(0),
                 undelivered_notices: u64::try_from(owed).unwrap_or(0),
                 oldest_notice_age_s: u64::try_from(age).unwrap_or(0),
+                dead_letters: u64::try_from(dead).unwrap_or(0),
             })
         })
         .await

@@ -21,6 +21,7 @@ use super::outbox::{Change, Owed, Work};
 use super::{Desk, State, Status};
 use crate::config::PledgeConfig;
 use crate::error::GatewayError;
+use crate::metrics::Metrics;
 use crate::pipeline::{CallContext, Operation, Record};
 use crate::trust::seal::Sealer;
 
@@ -30,6 +31,8 @@ pub const WORKER_METHOD: &str = "kopir.v1.PledgeService/Deliver";
 pub const CALLBACK_METHOD: &str = "kopir.v1.PledgeService/Callback";
 /// How often the outbox is looked at for due work when nothing wakes the worker.
 const TICK: Duration = Duration::from_millis(100);
+/// How often the backlog gauges are refreshed.
+const BACKLOG_EVERY: Duration = Duration::from_secs(1);
 /// Rows taken from the outbox per look.
 const BATCH: usize = 256;
 
@@ -68,6 +71,7 @@ pub struct Worker {
     config: PledgeConfig,
     banks: Arc<HashMap<String, BankCallback>>,
     sealer: Option<Arc<Sealer>>,
+    metrics: Option<Metrics>,
 }
 
 impl Worker {
@@ -76,6 +80,7 @@ impl Worker {
         desk: Desk,
         config: &PledgeConfig,
         sealer: Option<Arc<Sealer>>,
+        metrics: Option<Metrics>,
     ) -> Result<Self, GatewayError> {
         let mut banks = HashMap::new();
         for (bin, bank) in &config.banks {
@@ -97,6 +102,7 @@ impl Worker {
             config: config.clone(),
             banks: Arc::new(banks),
             sealer,
+            metrics,
         })
     }
 
@@ -107,7 +113,14 @@ impl Worker {
 
     async fn run(self) {
         let concurrency = self.config.concurrency.max(1);
+        let mut measured: Option<std::time::Instant> = None;
         loop {
+            if measured.is_none_or(|m| m.elapsed() >= BACKLOG_EVERY) {
+                measured = Some(std::time::Instant::now());
+                if let (Some(m), Ok(b)) = (&self.metrics, self.desk.outbox.backlog().await) {
+                    m.outbox(b);
+                }
+            }
             let now = Utc::now();
             let work = self.desk.outbox.due(now, BATCH).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "pledge worker: cannot read the outbox");
@@ -154,10 +167,19 @@ impl Worker {
             State::Accepted | State::AwaitingPayment => self.check_payment(&w).await,
             _ => self.follow(&w).await,
         };
+        if let Some(m) = &self.metrics {
+            m.outbox_delivery("registries", result.is_ok());
+        }
         if let Err(e) = result {
             tracing::warn!(request_id = %id, error = %e, "pledge delivery step failed; retrying later");
             let next = self.backoff(w.attempts);
-            if let Err(e) = self.desk.outbox.retry_later(&id, next, e.to_string()).await {
+            let dead_after = self.config.dead_after;
+            let stored = self
+                .desk
+                .outbox
+                .retry_later(&id, next, e.to_string(), dead_after)
+                .await;
+            if let Err(e) = stored {
                 tracing::error!(error = %e, "pledge worker: cannot reschedule");
             }
         }
@@ -276,13 +298,16 @@ impl Worker {
                     .map_err(|e| e.to_string()),
             },
         };
+        if let Some(m) = &self.metrics {
+            m.outbox_delivery("bank", result.is_ok());
+        }
         let stored = match result {
             Ok(()) => self.desk.outbox.delivered(seq).await,
             Err(e) => {
                 tracing::warn!(seq, error = %e, "bank callback failed; retrying later");
                 self.desk
                     .outbox
-                    .undelivered(seq, self.backoff(attempts), e)
+                    .undelivered(seq, self.backoff(attempts), e, self.config.dead_after)
                     .await
             }
         };
