@@ -135,10 +135,11 @@ pub struct PledgeConfig {
     /// refuses it for non-payment.
     #[serde(with = "humantime_serde")]
     pub payment_wait: Duration,
-    /// How often the payment gateway is asked again while a contract waits for payment.
+    /// The longest wait between two looks at the payment gateway while a contract waits for
+    /// payment (a tenth of the time waited so far, at least 1 s, at most this).
     #[serde(with = "humantime_serde")]
     pub payment_poll: Duration,
-    /// How often the cadastre is asked for an undecided filing's status.
+    /// The longest wait between two looks at an undecided filing (as for `payment_poll`).
     #[serde(with = "humantime_serde")]
     pub status_poll: Duration,
     /// First and longest wait between delivery attempts (exponential, jittered).

@@ -156,6 +156,7 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
         .map_err(|e| server(&e))?;
     point_at_pki(&mut config, &options.pki_dir, &ca.crl_url())?;
     let gateway = Gateway::start(config).await?;
+    write_pledge_sample(&mocks, &pki, &options.pki_dir, &citizen)?;
     Ok(Demo {
         mocks,
         gateway,
@@ -164,6 +165,67 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
         pki_dir: options.pki_dir.clone(),
         console_token,
     })
+}
+
+/// The demo's sample pledge contract number.
+pub const SAMPLE_PLEDGE: &str = "DEMO-PL-0001";
+/// The object the demo citizen owns and pledges in the sample.
+const SAMPLE_OBJECT: &str = "21-320-999-001";
+
+/// Registers an apartment for the demo citizen and writes `pledge-request.json` to `dir`: a
+/// SubmitPledgeContract request (grpcurl's JSON) signed by the bank's officer and the citizen.
+fn write_pledge_sample(
+    mocks: &MockSet,
+    pki: &DemoPki,
+    dir: &Path,
+    citizen: &str,
+) -> Result<(), GatewayError> {
+    use base64::Engine;
+    let server = |e: &dyn std::fmt::Display| GatewayError::Server(format!("demo pledge: {e}"));
+    mocks
+        .cadastre
+        .register_object(kopir_mocks::cadastre::NewObject {
+            cadastral_number: SAMPLE_OBJECT.into(),
+            owners: vec![citizen.to_string()],
+            encumbrances: Vec::new(),
+        });
+    let contract = crate::pledge::contract::sample(SAMPLE_PLEDGE, citizen, SAMPLE_OBJECT);
+    let payload = crate::pledge::contract::document(&contract)?;
+    let sign = |who: &kopir_mocks::pki::Issued| {
+        who.key
+            .sign_cms(
+                kopir_adapters::signing::Content::Detached(&payload),
+                &who.cert,
+                &[pki.ca.intermediate().clone()],
+            )
+            .map_err(|e| server(&e))
+    };
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let party =
+        |p: &crate::proto::v1::ContractParty| serde_json::json!({"iin": p.iin, "name": p.name});
+    let date = |d: Option<crate::proto::v1::Date>| {
+        d.map(|d| serde_json::json!({"year": d.year, "month": d.month, "day": d.day}))
+    };
+    let loan = contract.loan.clone().unwrap_or_default();
+    let request = serde_json::json!({
+        "meta": {"purpose": "demo pledge of an apartment"},
+        "contract": {
+            "number": contract.number,
+            "pledgee": {"value": contract.pledgee.as_ref().map(|b| b.value.clone())},
+            "pledgors": contract.pledgors.iter().map(party).collect::<Vec<_>>(),
+            "borrower": contract.borrower.as_ref().map(party),
+            "loan": {"number": loan.number, "date": date(loan.date), "amount_tiyn": loan.amount_tiyn.to_string()},
+            "cadastral_number": contract.cadastral_number,
+            "amount_tiyn": contract.amount_tiyn.to_string(),
+            "signed_on": date(contract.signed_on),
+        },
+        "signed": {
+            "payload": b64(&payload),
+            "signatures": [b64(&sign(&pki.officer)?), b64(&sign(&pki.citizen)?)],
+        },
+    });
+    let text = serde_json::to_string_pretty(&request).map_err(|e| server(&e))?;
+    std::fs::write(dir.join("pledge-request.json"), text).map_err(|e| server(&e))
 }
 
 impl Demo {
@@ -187,6 +249,10 @@ impl Demo {
         let tls = format!(
             "-cacert {pki}/root.crt -cert {pki}/portal.crt -key {pki}/portal.key -servername localhost"
         );
+        let bank = format!(
+            "-cacert {pki}/root.crt -cert {pki}/bank.crt -key {pki}/bank.key -servername localhost"
+        );
+        let payments = self.mocks.payments.url();
         format!(
             "Köpir demo (synthetic data only)\n\
              gateway (gRPC over TLS, client certificate required): {addr}\n\
@@ -208,6 +274,10 @@ impl Demo {
              grpcurl {tls} -d '{{\"iin\":{{\"value\":\"{iin}\"}}}}' {addr} kopir.v1.IdentityService/GetPerson\n  \
              grpcurl {tls} -d '{{\"bin\":{{\"value\":\"{bin}\"}}}}' {addr} kopir.v1.IdentityService/GetLegalEntity\n  \
              grpcurl {tls} -d '{{\"service\":\"kopir.registry.persons\"}}' {addr} grpc.health.v1.Health/Check\n\
+             a pledge contract (bank's certificate; pay the fee, watch it registered, the bank called back):\n  \
+             grpcurl {bank} -d @ {addr} kopir.v1.PledgeService/SubmitPledgeContract < {pki}/pledge-request.json\n  \
+             curl -H 'content-type: application/json' -d '{{\"payer\":\"{iin}\",\"contract_number\":\"{SAMPLE_PLEDGE}\",\"amount_tiyn\":432500}}' {payments}/api/v1/payments\n  \
+             grpcurl {bank} -d '{{\"contract_number\":\"{SAMPLE_PLEDGE}\"}}' {addr} kopir.v1.PledgeService/WatchPledgeStatus\n\
              save a response's bytes and check its seal: kopir verify FILE --cert {pki}/gateway-seal.crt\n\
              Ctrl-C stops.",
             self.ca.crl_url(),

@@ -9,18 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kopir_adapters::signing::{Content, KeyAlgorithm};
-use kopir_gateway::pledge::Contract;
+use kopir_gateway::pledge::contract;
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 use kopir_mocks::cadastre::NewObject;
 use kopir_mocks::payments::Payment;
-use kopir_mocks::pki::{
-    CaServer, DemoPki, Holder, Issued, Window, DEMO_BANK_BIN, DEMO_OFFICER_IIN,
-};
+use kopir_mocks::pki::{CaServer, DemoPki, Holder, Issued, Window};
 use kopir_mocks::{MockConfig, MockSet};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-const SUBMIT: &str = "kopir.v1.PledgeService/SubmitPledgeContract";
 const CONTRACTS: usize = 400;
 
 struct Gateway(Child);
@@ -155,43 +152,8 @@ fn request(
     number: &str,
     object: &str,
 ) -> pb::SubmitPledgeContractRequest {
-    let party = pb::ContractParty {
-        iin: owner_iin.into(),
-        bin: String::new(),
-        name: "Owner".into(),
-        agent: None,
-    };
-    let date = Some(pb::Date {
-        year: 2026,
-        month: 11,
-        day: 24,
-    });
-    let contract = pb::PledgeContract {
-        number: number.into(),
-        pledgee: Some(pb::Bin {
-            value: DEMO_BANK_BIN.into(),
-        }),
-        pledgors: vec![party.clone()],
-        borrower: Some(party),
-        loan: Some(pb::LoanAgreement {
-            number: format!("L-{number}"),
-            date,
-            amount_tiyn: 100_000_000,
-        }),
-        cadastral_number: object.into(),
-        amount_tiyn: 120_000_000,
-        signed_on: date,
-    };
-    let payload = serde_json::to_vec(&serde_json::json!({
-        "method": SUBMIT,
-        "subject": number,
-        "parties": [
-            {"role": "pledgee", "iin": DEMO_OFFICER_IIN, "bin": DEMO_BANK_BIN},
-            {"role": "pledgor", "iin": owner_iin},
-        ],
-        "contract": Contract::from_proto(Some(&contract)).unwrap(),
-    }))
-    .unwrap();
+    let contract = contract::sample(number, owner_iin, object);
+    let payload = contract::document(&contract).unwrap();
     pb::SubmitPledgeContractRequest {
         meta: None,
         contract: Some(contract),

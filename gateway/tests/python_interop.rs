@@ -1,4 +1,5 @@
-//! A Python grpcio client, generated from `proto/` at test time, calls GetPerson on `kopir demo`.
+//! A Python grpcio client, generated from `proto/` at test time, calls GetPerson on `kopir demo`
+//! and carries the demo's sample pledge contract (its grpcurl JSON) through to REGISTERED.
 //!
 //! Needs `python3` with `grpcio` and `grpcio-tools`; `.ci/run` installs them and sets
 //! `KOPIR_REQUIRE_PYTHON_INTEROP=1`, so there a missing toolchain fails the test instead of
@@ -47,6 +48,7 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         .arg(format!("--grpc_python_out={}", out.path().display()))
         .arg(root.join("proto/kopir/v1/common.proto"))
         .arg(root.join("proto/kopir/v1/identity.proto"))
+        .arg(root.join("proto/kopir/v1/pledge.proto"))
         .output()
         .unwrap();
     assert!(
@@ -81,6 +83,8 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             "--pki-dir",
         ])
         .arg(out.path().join("pki"))
+        // The demo's journal and outbox files go to its working directory: a fresh one.
+        .current_dir(out.path())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -95,9 +99,9 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             let _ = tx.send(line);
         }
     });
-    let (mut addr, mut iin) = (None, None);
+    let (mut addr, mut iin, mut payments) = (None, None, None);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while addr.is_none() || iin.is_none() {
+    while addr.is_none() || iin.is_none() || payments.is_none() {
         let wait = deadline.saturating_duration_since(Instant::now());
         let Ok(line) = rx.recv_timeout(wait) else {
             break;
@@ -108,6 +112,9 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         }
         if let Some(i) = line.strip_prefix("sample IIN: ") {
             iin = Some(i.trim().to_string());
+        }
+        if let Some(p) = line.strip_prefix("payment gateway mock (e-checks): ") {
+            payments = Some(p.trim().to_string());
         }
     }
     let (addr, iin) = (
@@ -122,12 +129,40 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         .env("PYTHONPATH", out.path())
         .output()
         .unwrap();
+    // The demo's sample pledge contract, as a bank using another toolchain would send it.
+    let pledge = Command::new("python3")
+        .arg(root.join("tests/python/pledge.py"))
+        .arg(&addr)
+        .arg(payments.expect("demo printed the payment gateway"))
+        .arg(out.path().join("pki"))
+        .env("PYTHONPATH", out.path())
+        .output()
+        .unwrap();
     drop(demo);
     assert!(
         run.status.success(),
         "python client: {}",
         String::from_utf8_lossy(&run.stderr)
     );
+    assert!(
+        pledge.status.success(),
+        "python pledge client: {}",
+        String::from_utf8_lossy(&pledge.stderr)
+    );
+    let flow: serde_json::Value =
+        serde_json::from_str(String::from_utf8(pledge.stdout).unwrap().trim()).unwrap();
+    eprintln!("pledge flow: {flow}");
+    assert_eq!(flow["accepted"], "ACCEPTED");
+    assert_eq!(flow["sealed"], true);
+    assert_eq!(flow["final"], true, "{flow}");
+    let states: Vec<&str> = flow["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(states.contains(&"SUBMITTED"), "{flow}");
+    assert_eq!(states.last(), Some(&"REGISTERED"), "{flow}");
     let text = String::from_utf8(run.stdout).unwrap();
     let got: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
 

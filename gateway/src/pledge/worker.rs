@@ -31,6 +31,8 @@ pub const WORKER_METHOD: &str = "kopir.v1.PledgeService/Deliver";
 pub const CALLBACK_METHOD: &str = "kopir.v1.PledgeService/Callback";
 /// How often the outbox is looked at for due work when nothing wakes the worker.
 const TICK: Duration = Duration::from_millis(100);
+/// The shortest wait between two looks at the same contract.
+const MIN_POLL: Duration = Duration::from_secs(1);
 /// How often the backlog gauges are refreshed.
 const BACKLOG_EVERY: Duration = Duration::from_secs(1);
 /// Rows taken from the outbox per look.
@@ -157,7 +159,12 @@ impl Worker {
         Utc::now() + chrono::Duration::from_std(base.mul_f64(jitter)).unwrap_or_default()
     }
 
-    fn later(&self, after: Duration) -> chrono::DateTime<Utc> {
+    /// When to ask again about something that has been waiting since `since`: a tenth of the
+    /// wait so far, between `MIN_POLL` and `max`. A fresh contract is looked at every second or
+    /// so (a payer pays, a registrar decides, within moments), one waiting for days every `max`.
+    fn poll(&self, since: chrono::DateTime<Utc>, max: Duration) -> chrono::DateTime<Utc> {
+        let waited = (Utc::now() - since).to_std().unwrap_or_default();
+        let after = (waited / 10).clamp(MIN_POLL.min(max), max);
         Utc::now() + chrono::Duration::from_std(after).unwrap_or_default()
     }
 
@@ -223,7 +230,7 @@ impl Worker {
             .transition(
                 &w.status.request_id,
                 change,
-                self.later(self.config.payment_poll),
+                self.poll(w.status.accepted_at, self.config.payment_poll),
                 "payments",
             )
             .await?;
@@ -244,7 +251,7 @@ impl Worker {
             .transition(
                 &w.status.request_id,
                 change_of(filed, &w.status),
-                self.later(self.config.status_poll),
+                self.poll(Utc::now(), self.config.status_poll),
                 "cadastre",
             )
             .await?;
@@ -268,7 +275,7 @@ impl Worker {
                     .transition(
                         &w.status.request_id,
                         change_of(filed, &w.status),
-                        self.later(self.config.status_poll),
+                        self.poll(w.status.changed_at, self.config.status_poll),
                         "cadastre",
                     )
                     .await?;
