@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -95,7 +95,6 @@ pub struct CadastreState {
     registry: Mutex<Registry>,
     behaviour: CadastreBehaviour,
     ledger: Ledger,
-    credentials: String,
     clock_offset_s: std::sync::atomic::AtomicI64,
 }
 
@@ -381,22 +380,16 @@ impl CadastreState {
             )),
         }
     }
-
-    fn authorised(&self, headers: &HeaderMap) -> bool {
-        crate::notary::basic_auth_is(headers, &self.credentials)
-    }
 }
 
-async fn object(
-    State(state): State<Arc<CadastreState>>,
-    headers: HeaderMap,
-    Path(number): Path<String>,
+/// An object's part as JSON, or the registry's 404.
+fn object_part<T: serde::Serialize>(
+    state: &CadastreState,
+    number: &str,
+    part: impl FnOnce(&(RealEstate, Rights)) -> &T,
 ) -> Response {
-    if !state.authorised(&headers) {
-        return refusal(StatusCode::UNAUTHORIZED, "UNKNOWN_SENDER", "unknown sender");
-    }
-    match state.lock().objects.get(&number) {
-        Some((o, _)) => Json(o.clone()).into_response(),
+    match state.lock().objects.get(number) {
+        Some(o) => Json(part(o)).into_response(),
         None => refusal(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
@@ -405,32 +398,18 @@ async fn object(
     }
 }
 
-async fn rights(
-    State(state): State<Arc<CadastreState>>,
-    headers: HeaderMap,
-    Path(number): Path<String>,
-) -> Response {
-    if !state.authorised(&headers) {
-        return refusal(StatusCode::UNAUTHORIZED, "UNKNOWN_SENDER", "unknown sender");
-    }
-    match state.lock().objects.get(&number) {
-        Some((_, r)) => Json(r.clone()).into_response(),
-        None => refusal(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "no object with this cadastral number",
-        ),
-    }
+async fn object(State(state): State<Arc<CadastreState>>, Path(number): Path<String>) -> Response {
+    object_part(&state, &number, |(o, _)| o)
+}
+
+async fn rights(State(state): State<Arc<CadastreState>>, Path(number): Path<String>) -> Response {
+    object_part(&state, &number, |(_, r)| r)
 }
 
 async fn file(
     State(state): State<Arc<CadastreState>>,
-    headers: HeaderMap,
     Json(filing): Json<PledgeFiling>,
 ) -> Response {
-    if !state.authorised(&headers) {
-        return refusal(StatusCode::UNAUTHORIZED, "UNKNOWN_SENDER", "unknown sender");
-    }
     if filing.message_id.is_empty() {
         return refusal(
             StatusCode::BAD_REQUEST,
@@ -446,14 +425,7 @@ struct ByMessage {
     message_id: String,
 }
 
-async fn status(
-    State(state): State<Arc<CadastreState>>,
-    headers: HeaderMap,
-    Query(q): Query<ByMessage>,
-) -> Response {
-    if !state.authorised(&headers) {
-        return refusal(StatusCode::UNAUTHORIZED, "UNKNOWN_SENDER", "unknown sender");
-    }
+async fn status(State(state): State<Arc<CadastreState>>, Query(q): Query<ByMessage>) -> Response {
     match state.status(&q.message_id) {
         Some(s) => Json(s).into_response(),
         None => refusal(
@@ -471,14 +443,7 @@ struct Objection {
     text: String,
 }
 
-async fn objection(
-    State(state): State<Arc<CadastreState>>,
-    headers: HeaderMap,
-    Json(o): Json<Objection>,
-) -> Response {
-    if !state.authorised(&headers) {
-        return refusal(StatusCode::UNAUTHORIZED, "UNKNOWN_SENDER", "unknown sender");
-    }
+async fn objection(State(state): State<Arc<CadastreState>>, Json(o): Json<Objection>) -> Response {
     match state.object(&o.message_id) {
         Ok(s) => Json(s).into_response(),
         Err((status, code, message)) => refusal(status, code, &message),
@@ -547,19 +512,22 @@ impl MockCadastre {
             }),
             behaviour,
             ledger,
-            credentials: format!("{}:{}", sender.0, sender.1),
             clock_offset_s: std::sync::atomic::AtomicI64::new(0),
         });
         for (o, address) in demo_objects(population) {
             state.register_object(o, address);
         }
         let app = Router::new()
-            .route("/health", get(|| async { "ok" }))
             .route("/api/v1/objects/{number}", get(object))
             .route("/api/v1/objects/{number}/rights", get(rights))
             .route("/api/v1/pledges", post(file))
             .route("/api/v1/pledges/status", get(status))
             .route("/api/v1/pledges/objections", post(objection))
+            .route_layer(axum::middleware::from_fn_with_state(
+                crate::sender::credentials(sender),
+                crate::sender::require,
+            ))
+            .route("/health", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn(crate::trace::serve))
             .with_state(state.clone());
         let server = Switch::start(addr, app).await?;

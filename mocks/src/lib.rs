@@ -13,6 +13,7 @@ pub mod payments;
 pub mod pki;
 pub mod population;
 pub mod registry;
+mod sender;
 pub mod switch;
 pub mod syncchannel;
 pub mod trace;

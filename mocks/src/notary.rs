@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,7 +24,6 @@ use crate::MockError;
 pub struct NotaryState {
     consents: Mutex<BTreeMap<String, NotarisedConsent>>,
     powers: Mutex<BTreeMap<String, PowerOfAttorney>>,
-    credentials: String,
     next: Mutex<u64>,
 }
 
@@ -135,34 +134,12 @@ impl NotaryState {
     }
 }
 
-fn authorised(state: &NotaryState, headers: &HeaderMap) -> bool {
-    basic_auth_is(headers, &state.credentials)
-}
-
-/// Whether the request's HTTP Basic credentials are `credentials` (`id:password`).
-pub(crate) fn basic_auth_is(headers: &HeaderMap, credentials: &str) -> bool {
-    use base64::Engine;
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .is_some_and(|d| d == credentials.as_bytes())
-}
-
 #[derive(Deserialize)]
 struct BySubject {
     subject_iin: String,
 }
 
-async fn list(
-    State(state): State<Arc<NotaryState>>,
-    headers: HeaderMap,
-    Query(q): Query<BySubject>,
-) -> Response {
-    if !authorised(&state, &headers) {
-        return (StatusCode::UNAUTHORIZED, "unknown sender").into_response();
-    }
+async fn list(State(state): State<Arc<NotaryState>>, Query(q): Query<BySubject>) -> Response {
     let Ok(consents) = state.consents.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -180,12 +157,8 @@ struct ByNumber {
 
 async fn power_of_attorney(
     State(state): State<Arc<NotaryState>>,
-    headers: HeaderMap,
     Query(q): Query<ByNumber>,
 ) -> Response {
-    if !authorised(&state, &headers) {
-        return (StatusCode::UNAUTHORIZED, "unknown sender").into_response();
-    }
     let Ok(powers) = state.powers.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -240,7 +213,6 @@ impl MockNotary {
         let state = Arc::new(NotaryState {
             consents: Mutex::new(BTreeMap::new()),
             powers: Mutex::new(BTreeMap::new()),
-            credentials: format!("{}:{}", sender.0, sender.1),
             next: Mutex::new(0),
         });
         for iin in population.person_order.iter().skip(1).take(5) {
@@ -254,13 +226,21 @@ impl MockNotary {
                 })
                 .map_err(MockError::Faults)?;
         }
+        // Reads need the gateway's sender credentials; notaries register through the same API.
+        let sender = axum::middleware::from_fn_with_state(
+            crate::sender::credentials(sender),
+            crate::sender::require,
+        );
         let app = Router::new()
             .route("/health", get(|| async { "ok" }))
-            .route("/api/v1/consents", get(list).post(create))
+            .route(
+                "/api/v1/consents",
+                get(list).route_layer(sender.clone()).post(create),
+            )
             .route("/api/v1/consents/{number}/revoke", post(revoke))
             .route(
                 "/api/v1/powers-of-attorney",
-                get(power_of_attorney).post(certify),
+                get(power_of_attorney).route_layer(sender).post(certify),
             )
             .layer(axum::middleware::from_fn(crate::trace::serve))
             .with_state(state.clone());

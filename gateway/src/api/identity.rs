@@ -53,14 +53,6 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
     }
 }
 
-fn origin<'a>(request_id: &'a str, method: &'a str, registry: &'a str) -> Origin<'a> {
-    Origin {
-        request_id,
-        method,
-        registry,
-    }
-}
-
 fn unexpected() -> GatewayError {
     GatewayError::Server("the persons route returned another registry's record".into())
 }
@@ -89,7 +81,7 @@ impl IdentityService for Identity {
             info: Some(info(&reply, &id, "persons")),
             seal: Vec::new(),
         };
-        self.respond(message, origin(&id, METHOD, "persons"), &reply)
+        self.respond(message, Origin::new(&id, METHOD, "persons"), &reply)
     }
 
     async fn get_legal_entity(
@@ -114,7 +106,7 @@ impl IdentityService for Identity {
             info: Some(info(&reply, &id, "legal_entities")),
             seal: Vec::new(),
         };
-        self.respond(message, origin(&id, METHOD, "legal_entities"), &reply)
+        self.respond(message, Origin::new(&id, METHOD, "legal_entities"), &reply)
     }
 
     async fn get_address_reference(
@@ -165,6 +157,6 @@ impl IdentityService for Identity {
             info: Some(info(&reply, &id, "persons")),
             seal: Vec::new(),
         };
-        self.respond(message, origin(&id, METHOD, "persons"), &reply)
+        self.respond(message, Origin::new(&id, METHOD, "persons"), &reply)
     }
 }

@@ -280,6 +280,17 @@ pub struct Origin<'a> {
     pub registry: &'a str,
 }
 
+impl<'a> Origin<'a> {
+    /// The origin of a response to `request_id` on `method`, answered by `registry`.
+    pub fn new(request_id: &'a str, method: &'a str, registry: &'a str) -> Self {
+        Self {
+            request_id,
+            method,
+            registry,
+        }
+    }
+}
+
 /// A response carrying the request id in its metadata.
 pub fn with_request_id<T>(message: T, request_id: &str) -> Response<T> {
     let mut response = Response::new(message);

@@ -136,11 +136,7 @@ impl PledgeService for PledgeApi {
             duplicate,
             seal: Vec::new(),
         };
-        let origin = Origin {
-            request_id: &id,
-            method: METHOD,
-            registry: REGISTRY,
-        };
+        let origin = Origin::new(&id, METHOD, REGISTRY);
         respond(message, self.sealer.as_deref(), origin, &reply)
     }
 
@@ -159,11 +155,7 @@ impl PledgeService for PledgeApi {
         })
         .await?;
         let (s, _) = pledge_of(&reply, &id)?;
-        let origin = Origin {
-            request_id: &id,
-            method: METHOD,
-            registry: REGISTRY,
-        };
+        let origin = Origin::new(&id, METHOD, REGISTRY);
         respond(status_message(&s), self.sealer.as_deref(), origin, &reply)
     }
 
@@ -249,11 +241,7 @@ impl PledgeService for PledgeApi {
         })
         .await?;
         let (s, _) = pledge_of(&reply, &id)?;
-        let origin = Origin {
-            request_id: &id,
-            method: METHOD,
-            registry: REGISTRY,
-        };
+        let origin = Origin::new(&id, METHOD, REGISTRY);
         respond(status_message(&s), self.sealer.as_deref(), origin, &reply)
     }
 }

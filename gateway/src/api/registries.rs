@@ -108,11 +108,7 @@ impl NotaryService for RegistryApi {
             request_id: id.clone(),
             seal: Vec::new(),
         };
-        let origin = Origin {
-            request_id: &id,
-            method: METHOD,
-            registry: "notary",
-        };
+        let origin = Origin::new(&id, METHOD, "notary");
         respond(message, self.sealer.as_deref(), origin, &reply)
     }
 }
@@ -152,11 +148,7 @@ impl CadastreService for RegistryApi {
             request_id: id.clone(),
             seal: Vec::new(),
         };
-        let origin = Origin {
-            request_id: &id,
-            method: METHOD,
-            registry: "cadastre",
-        };
+        let origin = Origin::new(&id, METHOD, "cadastre");
         respond(message, self.sealer.as_deref(), origin, &reply)
     }
 
@@ -202,11 +194,7 @@ impl CadastreService for RegistryApi {
             request_id: id.clone(),
             seal: Vec::new(),
         };
-        let origin = Origin {
-            request_id: &id,
-            method: METHOD,
-            registry: "cadastre",
-        };
+        let origin = Origin::new(&id, METHOD, "cadastre");
         respond(message, self.sealer.as_deref(), origin, &reply)
     }
 }

@@ -185,14 +185,17 @@ fn read_status(row: &Row<'_>) -> rusqlite::Result<Status> {
         state: State::parse(&state).ok_or_else(|| {
             rusqlite::Error::ToSqlConversionFailure(format!("unknown state {state:?}").into())
         })?,
-        grounds: serde_json::from_str(&grounds)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        grounds: from_json(&grounds)?,
         detail: row.get(5)?,
         hearing_at: opt(6)?,
         objection_deadline: opt(7)?,
         accepted_at: time(row.get(8)?)?,
         changed_at: time(row.get(9)?)?,
     })
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
@@ -342,8 +345,7 @@ impl Outbox {
                     let filing: String = row.get(10)?;
                     Ok(Work {
                         status: read_status(row)?,
-                        filing: serde_json::from_str(&filing)
-                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                        filing: from_json(&filing)?,
                         attempts: row.get(11)?,
                     })
                 },
@@ -457,8 +459,7 @@ impl Outbox {
                     Ok(Owed {
                         seq: row.get(0)?,
                         bank: row.get(1)?,
-                        notice: serde_json::from_str(&notice)
-                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                        notice: from_json(&notice)?,
                         attempts: row.get(3)?,
                     })
                 },
@@ -535,9 +536,7 @@ impl Outbox {
             )?;
             let rows = stmt.query_map(params![only_dead, limit], |r| {
                 let notice: String = r.get(3)?;
-                let state = serde_json::from_str::<PledgeNotice>(&notice)
-                    .map(|n| n.state)
-                    .unwrap_or_default();
+                let state = from_json::<PledgeNotice>(&notice).map_or_else(|_| String::new(), |n| n.state);
                 Ok(Item {
                     kind: "notice",
                     request_id: r.get(0)?,
