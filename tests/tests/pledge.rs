@@ -197,6 +197,25 @@ impl Desk {
             .into_inner()
     }
 
+    /// Pays `paid_tiyn` (none when 0) for a new contract of the owner over a new object with
+    /// `encumbrances`, and submits it: its number, once accepted.
+    async fn submitted(
+        &self,
+        tag: &str,
+        paid_tiyn: i64,
+        encumbrances: Vec<(&str, &str, &str)>,
+    ) -> String {
+        let number = self.number(tag);
+        if paid_tiyn > 0 {
+            self.pay(&number, paid_tiyn);
+        }
+        let object = self.object(vec![self.owner_iin.clone()], encumbrances);
+        self.submit(&self.draft(&number, &object))
+            .await
+            .expect("accepted");
+        number
+    }
+
     /// Waits until the contract is in `state`, returning its status.
     async fn reaches(&self, number: &str, state: pb::PledgeState) -> pb::PledgeStatus {
         let mut last = None;
@@ -496,11 +515,7 @@ async fn a_pledgor_who_is_not_the_owner_is_refused() {
 async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_decides() {
     let desk = Desk::start().await;
     // Underpaid, then topped up: registered.
-    let topped = desk.number("PAY");
-    desk.pay(&topped, 200_000);
-    desk.submit(&desk.draft(&topped, &desk.object(vec![desk.owner_iin.clone()], vec![])))
-        .await
-        .unwrap();
+    let topped = desk.submitted("PAY", 200_000, vec![]).await;
     let waiting = desk
         .reaches(&topped, pb::PledgeState::AwaitingPayment)
         .await;
@@ -515,10 +530,7 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
         .await;
 
     // Never paid: after the wait the registrar refuses it for non-payment.
-    let unpaid = desk.number("PAY");
-    desk.submit(&desk.draft(&unpaid, &desk.object(vec![desk.owner_iin.clone()], vec![])))
-        .await
-        .unwrap();
+    let unpaid = desk.submitted("PAY", 0, vec![]).await;
     let waiting = desk
         .reaches(&unpaid, pb::PledgeState::AwaitingPayment)
         .await;
@@ -537,11 +549,7 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
         refused.grounds
     );
     // Underpaid past the wait: refused, and the grounds say how much was paid.
-    let short = desk.number("PAY");
-    desk.pay(&short, 100_000);
-    desk.submit(&desk.draft(&short, &desk.object(vec![desk.owner_iin.clone()], vec![])))
-        .await
-        .unwrap();
+    let short = desk.submitted("PAY", 100_000, vec![]).await;
     let refused = desk.reaches(&short, pb::PledgeState::Refused).await;
     assert!(
         refused
@@ -601,11 +609,7 @@ async fn a_failing_bank_callback_is_retried_until_acknowledged_and_recorded_once
     let desk = Desk::start().await;
     let bank = &desk.env.demo.mocks.bank;
     bank.fail_next(4);
-    let number = desk.number("CB");
-    desk.pay(&number, FEE);
-    desk.submit(&desk.draft(&number, &desk.object(vec![desk.owner_iin.clone()], vec![])))
-        .await
-        .unwrap();
+    let number = desk.submitted("CB", FEE, vec![]).await;
     desk.reaches(&number, pb::PledgeState::Registered).await;
     desk.bank_learns(&number, &["submitted", "registered"])
         .await;
@@ -781,11 +785,7 @@ async fn an_arrest_suspends_registration_with_its_grounds() {
 #[tokio::test]
 async fn only_the_submitting_bank_sees_a_contract_and_others_may_not_submit() {
     let desk = Desk::start().await;
-    let number = desk.number("ACL");
-    desk.pay(&number, FEE);
-    desk.submit(&desk.draft(&number, &desk.object(vec![desk.owner_iin.clone()], vec![])))
-        .await
-        .unwrap();
+    let number = desk.submitted("ACL", FEE, vec![]).await;
     // The portal is not listed for PledgeService.
     let s = PledgeServiceClient::new(desk.env.channel.clone())
         .get_pledge_status(pb::GetPledgeStatusRequest {

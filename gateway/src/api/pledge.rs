@@ -92,6 +92,23 @@ fn number(value: &str) -> Result<String, GatewayError> {
 const REGISTRY: &str = "pledge";
 
 impl PledgeApi {
+    /// A contract's current status through the pipeline: the request id, the reply, the status.
+    async fn current(
+        &self,
+        request: &Request<pb::GetPledgeStatusRequest>,
+        method: &'static str,
+    ) -> Result<(String, Reply, pledge::Status), Status> {
+        let msg = request.get_ref();
+        let Answered {
+            request_id, reply, ..
+        } = super::call(&self.pipeline, request, method, || {
+            number(&msg.contract_number).map(Operation::PledgeStatus)
+        })
+        .await?;
+        let (s, _) = pledge_of(&reply, &request_id)?;
+        Ok((request_id, reply, s))
+    }
+
     fn seal_status(&self, s: &pledge::Status, method: &str) -> Result<pb::PledgeStatus, Status> {
         let mut message = status_message(s);
         if let Some(sealer) = &self.sealer {
@@ -145,16 +162,7 @@ impl PledgeService for PledgeApi {
         request: Request<pb::GetPledgeStatusRequest>,
     ) -> Result<Response<pb::PledgeStatus>, Status> {
         const METHOD: &str = "kopir.v1.PledgeService/GetPledgeStatus";
-        let msg = request.get_ref();
-        let Answered {
-            request_id: id,
-            reply,
-            ..
-        } = super::call(&self.pipeline, &request, METHOD, || {
-            number(&msg.contract_number).map(Operation::PledgeStatus)
-        })
-        .await?;
-        let (s, _) = pledge_of(&reply, &id)?;
+        let (id, reply, s) = self.current(&request, METHOD).await?;
         let origin = Origin::new(&id, METHOD, REGISTRY);
         respond(status_message(&s), self.sealer.as_deref(), origin, &reply)
     }
@@ -168,16 +176,7 @@ impl PledgeService for PledgeApi {
         const METHOD: &str = "kopir.v1.PledgeService/WatchPledgeStatus";
         // Subscribed before the current status is read, so no change falls between the two.
         let mut changes = self.desk.subscribe();
-        let msg = request.get_ref();
-        let Answered {
-            request_id: id,
-            reply,
-            ..
-        } = super::call(&self.pipeline, &request, METHOD, || {
-            number(&msg.contract_number).map(Operation::PledgeStatus)
-        })
-        .await?;
-        let (current, _) = pledge_of(&reply, &id)?;
+        let (id, _, current) = self.current(&request, METHOD).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let api = self.clone();
         tokio::spawn(async move {
