@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kopir/v1/notary.proto",
         "kopir/v1/cadastre.proto",
         "kopir/v1/pledge.proto",
+        "kopir/v1/channel.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());

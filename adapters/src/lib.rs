@@ -4,6 +4,7 @@
 
 pub mod bank;
 pub mod cadastre;
+pub mod channel;
 pub mod error;
 pub mod identifiers;
 pub mod legal_entities;

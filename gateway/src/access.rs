@@ -49,6 +49,8 @@ pub struct Policy {
     pub clients: BTreeMap<String, ClientAccess>,
     /// Signer rule by full method name.
     pub signatures: BTreeMap<String, SignerRule>,
+    /// The generic channel's routes by service id.
+    pub routes: BTreeMap<String, crate::config::ChannelRoute>,
 }
 
 impl Policy {
@@ -56,6 +58,7 @@ impl Policy {
         Self {
             clients: config.access.clone(),
             signatures: config.signatures.clone(),
+            routes: config.channel.routes.clone(),
         }
     }
 

@@ -47,6 +47,9 @@ pub struct Config {
     /// Pledge contracts: outbox, fee, delivery timing, banks' callbacks.
     #[serde(default)]
     pub pledge: PledgeConfig,
+    /// The generic channel: services routed by id; reloaded without a restart.
+    #[serde(default)]
+    pub channel: ChannelConfig,
     /// The file this configuration was read from, watched for access-list changes.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -175,6 +178,78 @@ impl Default for PledgeConfig {
             banks: BTreeMap::new(),
         }
     }
+}
+
+/// The generic channel: routes by service id, and when an unacknowledged reply is sent again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// An open Receive stream sends an unacknowledged reply again after this long.
+    #[serde(with = "humantime_serde")]
+    pub redeliver_after: Duration,
+    /// Services by id.
+    pub routes: BTreeMap<String, ChannelRoute>,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            redeliver_after: Duration::from_secs(30),
+            routes: BTreeMap::new(),
+        }
+    }
+}
+
+/// How a routed service is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelProtocol {
+    /// The e-gov gateway's SyncChannel SOAP envelope (the payload travels base64 in `data`).
+    Syncchannel,
+    /// The payload POSTed as it is, with its content type.
+    Rest,
+    /// The payload (a protobuf message) passed through to a gRPC method.
+    Grpc,
+}
+
+/// One routed service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRoute {
+    /// Its protocol.
+    pub protocol: ChannelProtocol,
+    /// The endpoint: the SyncChannel URL, the REST URL, or the gRPC server's base URL.
+    pub url: url::Url,
+    /// For gRPC: the full method path, `/package.Service/Method`.
+    #[serde(default)]
+    pub grpc_method: Option<String>,
+    /// Credentials the service knows the gateway by (never logged).
+    #[serde(default)]
+    pub sender_id: String,
+    /// See `sender_id`.
+    #[serde(default)]
+    pub sender_password: String,
+    /// Deadline of one call, retries included.
+    #[serde(default = "default_route_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Replies kept this long for the same payload (0: no cache).
+    #[serde(default)]
+    pub cache_ttl_s: u64,
+    /// Retries of a failed call; only for a service whose calls are reads (`idempotent`).
+    #[serde(default)]
+    pub retries: u32,
+    /// Whether a call may be repeated with the effect of one (a read).
+    #[serde(default)]
+    pub idempotent: bool,
+    /// Who must sign a message: "none" or "requester".
+    #[serde(default)]
+    pub signers: SignerRule,
+    /// The client organisations (BINs) that may call it.
+    pub clients: Vec<String>,
+}
+
+fn default_route_deadline_ms() -> u64 {
+    10_000
 }
 
 /// A bank's callback endpoint.
@@ -569,6 +644,28 @@ impl Config {
             if res.retry_backoff_ms > res.retry_backoff_max_ms {
                 return Err(bad(format!(
                     "registries.{name}.resilience.retry_backoff_ms must not exceed retry_backoff_max_ms"
+                )));
+            }
+        }
+        for (id, route) in &self.channel.routes {
+            if id.is_empty() || id.len() > 128 {
+                return Err(bad(format!(
+                    "channel.routes: service id {id:?} must be 1 to 128 characters"
+                )));
+            }
+            if route.protocol == ChannelProtocol::Grpc
+                && !route
+                    .grpc_method
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with('/') && m[1..].contains('/'))
+            {
+                return Err(bad(format!(
+                    "channel.routes.\"{id}\".grpc_method: a gRPC route names its method as /package.Service/Method"
+                )));
+            }
+            if route.deadline_ms == 0 {
+                return Err(bad(format!(
+                    "channel.routes.\"{id}\".deadline_ms must be above 0"
                 )));
             }
         }

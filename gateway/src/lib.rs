@@ -9,6 +9,7 @@ pub mod bench;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod durable;
 pub mod error;
 pub mod health;
 pub mod journal;

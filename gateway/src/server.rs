@@ -104,8 +104,9 @@ impl Gateway {
             access: access.clone(),
             source: config.source.clone(),
         };
-        let outbox =
-            crate::pledge::outbox::Outbox::open(&config.pledge.outbox, config.pledge.batch_max)?;
+        let durable =
+            crate::durable::Durable::open(&config.pledge.outbox, config.pledge.batch_max)?;
+        let outbox = crate::pledge::outbox::Outbox::open(durable.clone()).await?;
         let desk = crate::pledge::Desk::new(outbox, router.clone(), journal.clone());
         let pipeline = pipeline::build(
             &config,

@@ -1,30 +1,24 @@
-//! The outbox: accepted pledge contracts and the notices owed to banks, in SQLite, written by one
-//! thread that commits whatever is queued in one transaction (group commit), so a contract is
-//! durable before ACCEPTED leaves and durability does not cost one fsync per contract.
+//! The outbox: accepted pledge contracts and the notices owed to banks, in the gateway's durable
+//! store ([`Durable`]: one writer thread, group commit), so a contract is durable before ACCEPTED
+//! leaves and durability does not cost one fsync per contract.
 //!
 //! A state change and the bank's notice of it are written in one transaction: a crash can lose
 //! neither one without the other.
-
-use std::path::Path;
-use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 use kopir_adapters::bank::PledgeNotice;
 use kopir_adapters::cadastre::PledgeFiling;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use tokio::sync::oneshot;
 
 use super::{State, Status};
+use crate::durable::Durable;
 use crate::error::GatewayError;
 use crate::journal::{from_micros, to_micros};
-
-type Done = Box<dyn FnOnce(bool) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
 
 /// The outbox's handle; cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
-    jobs: mpsc::Sender<Job>,
+    db: Durable,
 }
 
 /// A contract to accept.
@@ -126,10 +120,6 @@ pub struct Item {
     pub dead: bool,
 }
 
-fn db(e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Outbox(e.to_string())
-}
-
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pledges (
     id TEXT PRIMARY KEY,
@@ -212,51 +202,17 @@ fn status_by(conn: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
 }
 
 impl Outbox {
-    /// Opens (creating) the outbox at `path` and starts its writer thread.
-    pub fn open(path: &Path, batch_max: usize) -> Result<Self, GatewayError> {
-        let conn = Connection::open(path)
-            .map_err(|e| GatewayError::Outbox(format!("cannot open {}: {e}", path.display())))?;
-        // WAL with synchronous=FULL: a committed contract survives a crash or power loss.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
-        let (tx, rx) = mpsc::channel::<Job>();
-        let batch_max = batch_max.max(1);
-        std::thread::Builder::new()
-            .name("kopir-outbox".into())
-            .spawn(move || write_loop(&conn, &rx, batch_max))
-            .map_err(db)?;
-        Ok(Self { jobs: tx })
+    /// The outbox over `db` (its tables created when missing).
+    pub async fn open(db: Durable) -> Result<Self, GatewayError> {
+        db.run(|conn| conn.execute_batch(SCHEMA)).await?;
+        Ok(Self { db })
     }
 
-    /// Runs `f` on the writer thread inside the current batch's transaction; the result comes
-    /// back once that transaction has committed.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, GatewayError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let done: Done = Box::new(move |committed| {
-                let _ = tx.send(match result {
-                    Ok(v) if committed => Ok(v),
-                    Ok(_) => Err(GatewayError::Outbox(
-                        "the transaction did not commit".into(),
-                    )),
-                    Err(e) => Err(db(e)),
-                });
-            });
-            (ok, done)
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| GatewayError::Outbox("the writer thread has stopped".into()))?;
-        rx.await
-            .map_err(|_| GatewayError::Outbox("the writer thread has stopped".into()))?
+        self.db.run(f).await
     }
 
     /// Stores a contract unless its bank's number is taken.
@@ -636,42 +592,5 @@ pub fn notice_of(s: &Status) -> PledgeNotice {
         hearing_at: s.hearing_at.map(rfc),
         objection_deadline: s.objection_deadline.map(rfc),
         changed_at: rfc(s.changed_at),
-    }
-}
-
-/// The writer: one transaction per batch of queued jobs, each job in its own savepoint so one
-/// failing job does not undo the others.
-fn write_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, batch_max: usize) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < batch_max {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            // Dropping the jobs tells their callers nothing was stored.
-            tracing::error!(error = %e, "pledge outbox: cannot begin a transaction");
-            continue;
-        }
-        let mut done = Vec::with_capacity(batch.len());
-        for job in batch {
-            let _ = conn.execute_batch("SAVEPOINT job");
-            let (ok, d) = job(conn);
-            if !ok {
-                let _ = conn.execute_batch("ROLLBACK TO job");
-            }
-            let _ = conn.execute_batch("RELEASE job");
-            done.push(d);
-        }
-        let committed = conn.execute_batch("COMMIT").is_ok();
-        if !committed {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!("pledge outbox: a batch did not commit; its callers were told");
-        }
-        for d in done {
-            d(committed);
-        }
     }
 }

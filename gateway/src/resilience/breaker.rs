@@ -47,7 +47,7 @@ struct Inner {
 /// One registry's breaker, shared by every call to it.
 #[derive(Clone)]
 pub struct Breaker {
-    registry: &'static str,
+    registry: Arc<str>,
     inner: Arc<Mutex<Inner>>,
     started: Instant,
     bucket_len: Duration,
@@ -72,10 +72,10 @@ impl Drop for Permit {
 
 impl Breaker {
     /// A closed breaker for `registry`.
-    pub fn new(registry: &'static str, cfg: &ResilienceConfig) -> Self {
+    pub fn new(registry: impl Into<Arc<str>>, cfg: &ResilienceConfig) -> Self {
         let window = Duration::from_millis(cfg.breaker_window_ms);
         Self {
-            registry,
+            registry: registry.into(),
             inner: Arc::new(Mutex::new(Inner {
                 state: State::Closed,
                 buckets: [Bucket::default(); BUCKETS],
@@ -121,7 +121,7 @@ impl Breaker {
             State::Open { until } if now < until => return Err(refuse(until)),
             State::Open { .. } => {
                 tracing::info!(
-                    registry = self.registry,
+                    registry = &*self.registry,
                     "circuit breaker half-open: probing"
                 );
                 g.state = State::HalfOpen {
@@ -175,7 +175,7 @@ impl Breaker {
                 let total = ok + bad;
                 if total >= self.min_calls && f64::from(bad) >= self.ratio * f64::from(total) {
                     tracing::warn!(
-                        registry = self.registry,
+                        registry = &*self.registry,
                         failed = bad,
                         calls = total,
                         "circuit breaker opened"
@@ -192,7 +192,7 @@ impl Breaker {
                 *in_flight = in_flight.saturating_sub(1);
                 if failed {
                     tracing::warn!(
-                        registry = self.registry,
+                        registry = &*self.registry,
                         "probe failed: circuit breaker open again"
                     );
                     g.state = State::Open {
@@ -201,7 +201,7 @@ impl Breaker {
                 } else {
                     *succeeded += 1;
                     if *succeeded >= self.probes {
-                        tracing::info!(registry = self.registry, "circuit breaker closed");
+                        tracing::info!(registry = &*self.registry, "circuit breaker closed");
                         g.state = State::Closed;
                         g.buckets = [Bucket::default(); BUCKETS];
                     }

@@ -1,0 +1,320 @@
+//! The generic channel's adapters: a message for any routed service, in the service's own
+//! protocol (the SyncChannel SOAP envelope, a plain REST POST, or a gRPC method passed through),
+//! and its reply. A service's own error status is an answer relayed to the sender; an unreachable
+//! or failing service is an [`AdapterError`], which retries and breakers count.
+
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::{Buf, BufMut};
+use roxmltree::Node;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http;
+
+use crate::error::AdapterError;
+use crate::syncchannel::{transport_error, Endpoint, SyncChannelClient};
+
+/// A message on its way to a service.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The routed service.
+    pub service_id: &'a str,
+    /// The sender's message id.
+    pub message_id: &'a str,
+    /// The business-process id.
+    pub correlation_id: &'a str,
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Its media type.
+    pub content_type: &'a str,
+}
+
+/// A service's reply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Incoming {
+    /// The reply payload.
+    pub payload: Vec<u8>,
+    /// Its media type.
+    pub content_type: String,
+    /// "OK", or the service's own error code.
+    pub status_code: String,
+    /// The service's message.
+    pub status_message: String,
+}
+
+impl Incoming {
+    fn refusal(code: String, message: String) -> Self {
+        Self {
+            payload: Vec::new(),
+            content_type: String::new(),
+            status_code: code,
+            status_message: message,
+        }
+    }
+}
+
+/// How a route reaches its service.
+#[derive(Debug, Clone)]
+pub enum ChannelClient {
+    /// The SyncChannel envelope; the payload travels base64 in `<payload contentType="…">`.
+    SyncChannel(SyncChannelClient),
+    /// A REST POST of the payload as it is.
+    Rest {
+        /// Route name, for errors.
+        name: String,
+        /// Endpoint and credentials.
+        endpoint: Endpoint,
+        /// Pooled client.
+        http: reqwest::Client,
+    },
+    /// A gRPC method called with the payload as its (already encoded) request message.
+    Grpc {
+        /// Route name, for errors.
+        name: String,
+        /// `/package.Service/Method`.
+        method: http::uri::PathAndQuery,
+        /// Lazily connected channel.
+        channel: tonic::transport::Channel,
+        /// Per-call bound.
+        timeout: Duration,
+    },
+}
+
+impl ChannelClient {
+    /// A SyncChannel route.
+    pub fn syncchannel(name: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
+        Ok(Self::SyncChannel(SyncChannelClient::new(name, endpoint)?))
+    }
+
+    /// A REST route.
+    pub fn rest(name: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
+        let http = endpoint.http_client(name)?;
+        Ok(Self::Rest {
+            name: name.to_string(),
+            endpoint,
+            http,
+        })
+    }
+
+    /// A gRPC passthrough route to `method` on the server at `endpoint.url`.
+    pub fn grpc(name: &str, endpoint: &Endpoint, method: &str) -> Result<Self, AdapterError> {
+        let config = |detail: String| AdapterError::Config {
+            registry: name.to_string(),
+            detail,
+        };
+        let method = http::uri::PathAndQuery::try_from(method)
+            .map_err(|e| config(format!("grpc_method {method}: {e}")))?;
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.url.to_string())
+            .map_err(|e| config(e.to_string()))?
+            .connect_timeout(endpoint.connect_timeout)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(Self::Grpc {
+            name: name.to_string(),
+            method,
+            channel,
+            timeout: endpoint.request_timeout,
+        })
+    }
+
+    /// Sends `message`; the service's reply, its own error status included.
+    pub async fn send(&self, message: Outgoing<'_>) -> Result<Incoming, AdapterError> {
+        match self {
+            Self::SyncChannel(client) => syncchannel(client, message).await,
+            Self::Rest {
+                name,
+                endpoint,
+                http,
+            } => rest(name, endpoint, http, message).await,
+            Self::Grpc {
+                name,
+                method,
+                channel,
+                timeout,
+            } => grpc(name, method, channel.clone(), *timeout, message).await,
+        }
+    }
+}
+
+async fn syncchannel(
+    client: &SyncChannelClient,
+    m: Outgoing<'_>,
+) -> Result<Incoming, AdapterError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let data = format!(
+        "<payload contentType=\"{}\">{}</payload>",
+        quick_xml::escape::escape(m.content_type),
+        b64.encode(m.payload)
+    );
+    let parse = |node: Node<'_, '_>| -> Result<Incoming, String> {
+        let content_type = node.attribute("contentType").unwrap_or("").to_string();
+        let payload = b64
+            .decode(node.text().unwrap_or("").trim())
+            .map_err(|e| format!("payload is not base64: {e}"))?;
+        Ok(Incoming {
+            payload,
+            content_type,
+            status_code: "OK".into(),
+            status_message: String::new(),
+        })
+    };
+    match client
+        .call(m.service_id, &data, m.correlation_id, parse)
+        .await
+    {
+        Ok(fetched) => Ok(fetched.record),
+        // The service's own statuses are its answer.
+        Err(AdapterError::NotFound { what, .. }) => Ok(Incoming::refusal("NOTF001".into(), what)),
+        Err(AdapterError::Registry { code, message, .. })
+            if !code.starts_with("SRVC") && !code.starts_with("soap") =>
+        {
+            Ok(Incoming::refusal(code, message))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn rest(
+    name: &str,
+    endpoint: &Endpoint,
+    http: &reqwest::Client,
+    m: Outgoing<'_>,
+) -> Result<Incoming, AdapterError> {
+    let request = http
+        .post(endpoint.url.clone())
+        .basic_auth(&endpoint.sender_id, Some(&endpoint.sender_password))
+        .header("content-type", m.content_type)
+        .header("x-service-id", m.service_id)
+        .header("x-message-id", m.message_id)
+        .header("x-correlation-id", m.correlation_id)
+        .body(m.payload.to_vec());
+    let response = crate::propagation::with_trace(request)
+        .send()
+        .await
+        .map_err(|e| transport_error(name, endpoint.request_timeout, &e))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(AdapterError::Unavailable {
+            registry: name.to_string(),
+            reason: format!("HTTP {status}"),
+        });
+    }
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let payload = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(name, endpoint.request_timeout, &e))?
+        .to_vec();
+    Ok(if status.is_success() {
+        Incoming {
+            payload,
+            content_type,
+            status_code: "OK".into(),
+            status_message: String::new(),
+        }
+    } else {
+        Incoming {
+            status_message: String::from_utf8_lossy(&payload)
+                .chars()
+                .take(500)
+                .collect(),
+            payload,
+            content_type,
+            status_code: format!("HTTP{}", status.as_u16()),
+        }
+    })
+}
+
+async fn grpc(
+    name: &str,
+    method: &http::uri::PathAndQuery,
+    channel: tonic::transport::Channel,
+    timeout: Duration,
+    m: Outgoing<'_>,
+) -> Result<Incoming, AdapterError> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|e| AdapterError::Unavailable {
+        registry: name.to_string(),
+        reason: format!("connection failed (service down or unreachable): {e}"),
+    })?;
+    let mut request = tonic::Request::new(m.payload.to_vec());
+    request.set_timeout(timeout);
+    for (key, value) in [
+        ("x-service-id", m.service_id),
+        ("x-message-id", m.message_id),
+        ("x-correlation-id", m.correlation_id),
+    ] {
+        if let Ok(v) = value.parse() {
+            request.metadata_mut().insert(key, v);
+        }
+    }
+    match grpc.unary(request, method.clone(), RawCodec).await {
+        Ok(reply) => Ok(Incoming {
+            payload: reply.into_inner(),
+            content_type: "application/grpc+proto".into(),
+            status_code: "OK".into(),
+            status_message: String::new(),
+        }),
+        Err(s) => match s.code() {
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal => {
+                Err(AdapterError::Unavailable {
+                    registry: name.to_string(),
+                    reason: format!("{:?}: {}", s.code(), s.message()),
+                })
+            }
+            tonic::Code::DeadlineExceeded => Err(AdapterError::Timeout {
+                registry: name.to_string(),
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+            code => Ok(Incoming::refusal(
+                format!("{code:?}"),
+                s.message().to_string(),
+            )),
+        },
+    }
+}
+
+/// Passes message bytes through unchanged: the sender encoded them, the service decodes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
