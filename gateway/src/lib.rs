@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod bench;
+pub mod channel;
 pub mod config;
 pub mod console;
 pub mod demo;

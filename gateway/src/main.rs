@@ -69,6 +69,9 @@ enum Command {
         /// The demo bank's callback endpoint address.
         #[arg(long, default_value = "127.0.0.1:18087")]
         bank_listen: SocketAddr,
+        /// The generic registry mock's address (the generic channel's demo services).
+        #[arg(long, default_value = "127.0.0.1:18088")]
+        generic_listen: SocketAddr,
         /// The Prometheus metrics endpoint's address.
         #[arg(long, default_value = "127.0.0.1:9464")]
         metrics_listen: SocketAddr,
@@ -234,6 +237,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             cadastre_listen,
             payments_listen,
             bank_listen,
+            generic_listen,
         } => {
             let options = DemoOptions {
                 listen,
@@ -245,6 +249,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                     cadastre_addr: cadastre_listen,
                     payments_addr: payments_listen,
                     bank_addr: bank_listen,
+                    generic_addr: generic_listen,
                     control_addr: Some(control_listen),
                     ..MockConfig::default().with_latency_ms(latency_ms)
                 },

@@ -11,6 +11,7 @@ use tonic::transport::server::TcpIncoming;
 use std::time::Duration;
 
 use crate::access::AccessControl;
+use crate::api::channel::ChannelApi;
 use crate::api::identity::Identity;
 use crate::api::journal::JournalApi;
 use crate::api::pledge::PledgeApi;
@@ -26,6 +27,7 @@ use crate::pipeline::{self, cache::Caches};
 use crate::pipeline::{AuditStages, TrustStages};
 use crate::proto::v1::access_log_service_server::AccessLogServiceServer;
 use crate::proto::v1::cadastre_service_server::CadastreServiceServer;
+use crate::proto::v1::channel_service_server::ChannelServiceServer;
 use crate::proto::v1::consent_service_server::ConsentServiceServer;
 use crate::proto::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::v1::notary_service_server::NotaryServiceServer;
@@ -108,6 +110,12 @@ impl Gateway {
             crate::durable::Durable::open(&config.pledge.outbox, config.pledge.batch_max)?;
         let outbox = crate::pledge::outbox::Outbox::open(durable.clone()).await?;
         let desk = crate::pledge::Desk::new(outbox, router.clone(), journal.clone());
+        let hub = crate::channel::Hub::new(
+            access.clone(),
+            crate::channel::store::ChannelStore::open(durable.clone()).await?,
+            config.channel.redeliver_after,
+            journal.clone(),
+        );
         let pipeline = pipeline::build(
             &config,
             TrustStages {
@@ -122,8 +130,11 @@ impl Gateway {
             },
             router.clone(),
             caches.clone(),
-            operator.clone(),
-            Some(desk.clone()),
+            crate::pipeline::local::Services {
+                operator: operator.clone(),
+                desk: Some(desk.clone()),
+                hub: Some(hub.clone()),
+            },
         );
 
         let journal_api = JournalApi::new(
@@ -166,6 +177,11 @@ impl Gateway {
                 sealer.clone(),
                 desk.clone(),
             )))
+            .add_service(ChannelServiceServer::new(ChannelApi::new(
+                pipeline.clone(),
+                sealer.clone(),
+                hub.clone(),
+            )))
             .add_service(NotaryServiceServer::new(RegistryApi::new(
                 pipeline.clone(),
                 sealer.clone(),
@@ -193,6 +209,7 @@ impl Gateway {
             tokio::spawn(serve(routes, incoming, stop))
         };
         let mut probes = health.spawn_probes(registries, &config);
+        probes.push(hub.spawn_worker());
         probes.push(
             crate::pledge::worker::Worker::new(
                 desk.clone(),

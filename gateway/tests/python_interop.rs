@@ -78,6 +78,8 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
             "127.0.0.1:0",
             "--bank-listen",
             "127.0.0.1:0",
+            "--generic-listen",
+            "127.0.0.1:0",
             "--metrics-listen",
             "127.0.0.1:0",
             "--pki-dir",

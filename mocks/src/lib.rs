@@ -6,6 +6,7 @@ pub mod bank;
 pub mod cadastre;
 pub mod control;
 pub mod faults;
+pub mod generic;
 pub mod grpc_front;
 pub mod names;
 pub mod notary;
@@ -72,6 +73,8 @@ pub struct MockConfig {
     pub payments_addr: SocketAddr,
     /// The demo bank's callback endpoint listen address.
     pub bank_addr: SocketAddr,
+    /// The generic registry (for the generic channel) listen address.
+    pub generic_addr: SocketAddr,
     /// How the mock registrar decides and how fast.
     pub cadastre: cadastre::CadastreBehaviour,
     /// Control endpoint listen address; `None` runs without one.
@@ -98,6 +101,7 @@ impl Default for MockConfig {
             cadastre_addr: SocketAddr::from(([127, 0, 0, 1], 18085)),
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 18086)),
             bank_addr: SocketAddr::from(([127, 0, 0, 1], 18087)),
+            generic_addr: SocketAddr::from(([127, 0, 0, 1], 18088)),
             cadastre: cadastre::CadastreBehaviour::default(),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 18080))),
             grpc_front_addr: None,
@@ -132,6 +136,7 @@ impl MockConfig {
             cadastre_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             bank_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            generic_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..Self::default()
         }
@@ -154,6 +159,8 @@ pub struct MockSet {
     pub payments: Arc<payments::MockPayments>,
     /// The demo bank's callback endpoint.
     pub bank: Arc<bank::MockBank>,
+    /// The generic registry.
+    pub generic: Arc<generic::MockGeneric>,
     /// The control endpoint's address, when it runs.
     pub control_addr: Option<SocketAddr>,
     /// The direct gRPC front's address, when it runs.
@@ -199,6 +206,7 @@ impl MockSet {
             .await?,
         );
         let bank = Arc::new(bank::MockBank::start(config.bank_addr).await?);
+        let generic = Arc::new(generic::MockGeneric::start(config.generic_addr).await?);
         let persons = Arc::new(persons);
         let legal_entities = Arc::new(legal_entities);
         let control_addr = match config.control_addr {
@@ -224,6 +232,7 @@ impl MockSet {
             cadastre,
             payments,
             bank,
+            generic,
             control_addr,
             grpc_front_addr,
         })

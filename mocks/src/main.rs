@@ -44,6 +44,9 @@ struct Args {
     /// The demo bank's callback endpoint listen address.
     #[arg(long, default_value = "127.0.0.1:18087")]
     bank_listen: SocketAddr,
+    /// The generic registry's listen address (REST and SyncChannel, any service id).
+    #[arg(long, default_value = "127.0.0.1:18088")]
+    generic_listen: SocketAddr,
     /// Added latency per call of every registry, in milliseconds.
     #[arg(long, default_value_t = 3)]
     latency_ms: u64,
@@ -106,6 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cadastre_addr: args.cadastre_listen,
         payments_addr: args.payments_listen,
         bank_addr: args.bank_listen,
+        generic_addr: args.generic_listen,
         control_addr: Some(args.control_listen),
         ..MockConfig::default().with_latency_ms(args.latency_ms)
     };

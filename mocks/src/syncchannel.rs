@@ -19,12 +19,12 @@ use crate::xml;
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
 
-fn find<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+pub(crate) fn find<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     n.descendants()
         .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
-fn text<'a>(n: Node<'a, '_>, name: &str) -> &'a str {
+pub(crate) fn text<'a>(n: Node<'a, '_>, name: &str) -> &'a str {
     find(n, name).and_then(|c| c.text()).unwrap_or("")
 }
 
@@ -37,7 +37,7 @@ fn xml_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn fault(code: &str, message: &str) -> Response {
+pub(crate) fn fault(code: &str, message: &str) -> Response {
     xml_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         format!(
@@ -47,7 +47,7 @@ fn fault(code: &str, message: &str) -> Response {
     )
 }
 
-fn reply(
+pub(crate) fn reply(
     message_id: &str,
     correlation_id: &str,
     code: &str,

@@ -44,13 +44,7 @@ impl Env {
     /// As [`start`](Self::start), with CRLs valid for `crl_validity` (the gateway refetches then).
     pub async fn start_with_crl(mut config: Config, crl_validity: Duration) -> Self {
         let pki = tempfile::tempdir().expect("temp dir");
-        // Each test journals into its own file unless it chose a database itself.
-        if config.journal.path == Path::new("kopir-journal.db") {
-            config.journal.path = pki.path().join("journal.db");
-        }
-        if config.pledge.outbox == Path::new("kopir-outbox.db") {
-            config.pledge.outbox = pki.path().join("outbox.db");
-        }
+        files_in(&mut config, pki.path());
         let mut mocks = MockConfig::ephemeral().with_latency_ms(0);
         mocks.cadastre.decision_delay = Duration::from_millis(200);
         mocks.cadastre.hearing_delay = Duration::from_millis(200);
@@ -66,6 +60,45 @@ impl Env {
             .await
             .expect("gateway accepts the portal");
         Self { demo, channel, pki }
+    }
+
+    /// Stops the gateway and starts it again with `config` on the same address, journal and
+    /// outbox: a restart, the mocks and keys untouched.
+    pub async fn restart(self, mut config: Config) -> Self {
+        let Env { demo, pki, .. } = self;
+        let Demo {
+            mocks,
+            gateway,
+            pki: keys,
+            ca,
+            pki_dir,
+            console_token,
+        } = demo;
+        let addr = gateway.addr;
+        gateway.stop().await.expect("the gateway stops");
+        files_in(&mut config, pki.path());
+        config.server.listen = addr;
+        config.metrics.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        demo::point_at_mocks(&mut config, &mocks).expect("mocks");
+        demo::point_at_pki(&mut config, pki.path(), &ca.crl_url()).expect("keys");
+        let gateway = kopir_gateway::Gateway::start(config)
+            .await
+            .expect("the gateway starts again");
+        let channel = connect(addr, pki.path(), Some("portal"))
+            .await
+            .expect("gateway accepts the portal");
+        Env {
+            demo: Demo {
+                mocks,
+                gateway,
+                pki: keys,
+                ca,
+                pki_dir,
+                console_token,
+            },
+            channel,
+            pki,
+        }
     }
 
     /// The IIN of the population's sample person (the demo citizen).
@@ -110,6 +143,16 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         false
+    }
+}
+
+/// Each test journals and keeps its outbox in its own folder unless it chose files itself.
+fn files_in(config: &mut Config, dir: &Path) {
+    if config.journal.path == Path::new("kopir-journal.db") {
+        config.journal.path = dir.join("journal.db");
+    }
+    if config.pledge.outbox == Path::new("kopir-outbox.db") {
+        config.pledge.outbox = dir.join("outbox.db");
     }
 }
 

@@ -1,5 +1,6 @@
 //! The gRPC services: thin translations between protobuf messages and the pipeline.
 
+pub mod channel;
 pub mod identity;
 pub mod journal;
 pub mod pledge;
@@ -65,7 +66,10 @@ envelope!(
     pb::GetRightsAndEncumbrancesRequest,
     pb::SubmitPledgeContractRequest,
     pb::GetPledgeStatusRequest,
-    pb::SubmitObjectionRequest
+    pb::SubmitObjectionRequest,
+    pb::ChannelMessage,
+    pb::ReceiveRequest,
+    pb::AckRequest
 );
 
 /// The edge: builds the call context from the request metadata and the message's `meta`.
@@ -266,7 +270,8 @@ sealed!(
     pb::GetRealEstateResponse,
     pb::GetRightsAndEncumbrancesResponse,
     pb::SubmitPledgeContractResponse,
-    pb::PledgeStatus
+    pb::PledgeStatus,
+    pb::ChannelReply
 );
 
 /// Where a response came from, for its seal.

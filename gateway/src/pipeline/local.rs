@@ -56,28 +56,42 @@ impl OperatorState {
     }
 }
 
+/// The gateway's own services the innermost step answers.
+#[derive(Clone)]
+pub struct Services {
+    /// The operators' view of the gateway.
+    pub operator: OperatorState,
+    /// The pledge desk, when pledges are taken.
+    pub desk: Option<crate::pledge::Desk>,
+    /// The generic channel's hub.
+    pub hub: Option<crate::channel::Hub>,
+}
+
 /// The innermost service.
 pub fn dispatch(
     router: Router,
     journal: Option<Journal>,
-    operator: OperatorState,
-    desk: Option<crate::pledge::Desk>,
+    services: Services,
 ) -> BoxCloneSyncService<GatewayRequest, Reply, GatewayError> {
     BoxCloneSyncService::new(service_fn(move |req: GatewayRequest| {
-        let (router, journal, operator) = (router.clone(), journal.clone(), operator.clone());
-        let desk = desk.clone();
+        let (router, journal, services) = (router.clone(), journal.clone(), services.clone());
         async move {
+            let (operator, desk, hub) = (&services.operator, &services.desk, &services.hub);
             if req.op.registry().is_some() {
                 return router.route(req).await;
             }
-            if let Some(record) = crate::pledge::desk::answer(desk.as_ref(), &req).await? {
+            let answered = match crate::pledge::desk::answer(desk.as_ref(), &req).await? {
+                Some(record) => Some(record),
+                None => crate::channel::answer(hub.as_ref(), &req).await?,
+            };
+            if let Some(record) = answered {
                 return Ok(Reply {
                     record: Arc::new(record),
                     from_cache: false,
                     stale: false,
                 });
             }
-            let record = match operate(&router, &operator, &req.op).await? {
+            let record = match operate(&router, operator, &req.op).await? {
                 Some(record) => record,
                 None => local(journal.as_ref(), &req).await?,
             };

@@ -216,6 +216,16 @@ pub enum Operation {
     },
     /// Puts failed outbox work back in line (operators): one submission's, or every dead letter.
     RedriveOutbox(Option<String>),
+    /// A generic-channel message to deliver now and answer with the reply (Send).
+    ChannelSend(Arc<crate::channel::ChannelCall>),
+    /// A generic-channel message to store and deliver later (Submit).
+    ChannelSubmit(Arc<crate::channel::ChannelCall>),
+    /// Opens the caller's reply stream; after the checks the API serves the stream itself.
+    ChannelReceive,
+    /// Acknowledges the caller's replies by message id.
+    ChannelAck(Vec<String>),
+    /// One delivery to a routed service (inside the hub's route stack).
+    ChannelDeliver(Arc<crate::channel::ChannelCall>),
 }
 
 impl Operation {
@@ -231,7 +241,9 @@ impl Operation {
                 | Self::SubmitPledge(_)
                 | Self::Objection { .. }
                 | Self::RedriveOutbox(_)
-        )
+                | Self::ChannelSubmit(_)
+                | Self::ChannelAck(_)
+        ) && !matches!(self, Self::ChannelSend(c) | Self::ChannelDeliver(c) if !c.idempotent)
     }
 
     /// The registry that answers this operation; none for the gateway's own services.
@@ -268,6 +280,10 @@ impl Operation {
             | Self::Objection { number, .. } => number,
             Self::SubmitPledge(s) => &s.contract.number,
             Self::RedriveOutbox(id) => id.as_deref().unwrap_or(""),
+            Self::ChannelSend(c) | Self::ChannelSubmit(c) | Self::ChannelDeliver(c) => {
+                &c.service_id
+            }
+            Self::ChannelReceive | Self::ChannelAck(_) => "",
             Self::ListOutbox { .. } => "",
             Self::RegistryStatus { .. } | Self::ReloadConfig | Self::WatchExchanges => "",
         }
@@ -364,6 +380,23 @@ pub enum Record {
     },
     /// Outbox rows re-driven.
     Redriven(u64),
+    /// A routed service's reply (Send).
+    Channel(crate::channel::ChannelReply),
+    /// A routed service's raw reply (inside the hub's route stack).
+    ChannelIncoming(kopir_adapters::channel::Incoming),
+    /// A stored message's receipt (Submit).
+    ChannelSubmitted {
+        /// The message id.
+        message_id: String,
+        /// When it was first accepted.
+        accepted_at: DateTime<Utc>,
+        /// True for a message id submitted before.
+        duplicate: bool,
+    },
+    /// The identified client whose replies a Receive streams.
+    ChannelClient(String),
+    /// Replies acknowledged.
+    ChannelAcked(u32),
     /// Done, nothing to return.
     Done,
 }
@@ -430,8 +463,7 @@ pub fn build(
     audit: AuditStages,
     router: Router,
     caches: cache::Caches,
-    operator: local::OperatorState,
-    desk: Option<crate::pledge::Desk>,
+    services: local::Services,
 ) -> Pipeline {
     // The journal stage sits right after identify, not after consent as DESIGN.md first drew it,
     // so refusals (access list, signatures, consent) are journaled with the client who tried.
@@ -464,6 +496,6 @@ pub fn build(
             registries: audit.registries,
         }))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))
-        .service(local::dispatch(router, audit.journal, operator, desk));
+        .service(local::dispatch(router, audit.journal, services));
     BoxCloneSyncService::new(stack)
 }

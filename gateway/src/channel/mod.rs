@@ -1,0 +1,461 @@
+//! The generic channel: any service routed in `[channel.routes]` is reached by its id, in its own
+//! protocol, with no code. The hub answers the pipeline's channel operations after the same
+//! identify, journal, authorize, rate-limit and signature stages as every typed method; each route
+//! has its own retries (reads only), circuit breaker, deadline and reply cache. Routes are read
+//! from the reloadable policy, so a route added to the file takes effect on reload.
+
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use kopir_adapters::channel::{ChannelClient, Incoming, Outgoing};
+use kopir_adapters::syncchannel::Endpoint;
+use rand::Rng;
+use tokio::sync::Notify;
+use tower::retry::RetryLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+use crate::access::AccessControl;
+use crate::config::{ChannelProtocol, ChannelRoute, ResilienceConfig};
+use crate::error::{GatewayError, SignatureFailure};
+use crate::pipeline::stage::StageLayer;
+use crate::pipeline::{CallContext, GatewayRequest, Operation, Record, Reply};
+use crate::resilience::breaker::Breaker;
+use crate::resilience::retry::RetryPolicy;
+use crate::trust::document::SignerRule;
+use store::{ChannelStore, Message};
+
+/// Full method names of the channel, for the access list and the journal.
+pub const SEND: &str = "kopir.v1.ChannelService/Send";
+/// See [`SEND`].
+pub const SUBMIT: &str = "kopir.v1.ChannelService/Submit";
+/// The worker's deliveries of submitted messages, in the journal.
+pub const DELIVER: &str = "kopir.v1.ChannelService/Deliver";
+
+/// A message for a routed service, as the pipeline carries it.
+#[derive(Debug, Clone)]
+pub struct ChannelCall {
+    /// The routed service.
+    pub service_id: String,
+    /// The sender's message id.
+    pub message_id: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Its media type.
+    pub content_type: String,
+    /// Whether the route says a repeat has the effect of one call (set by the hub).
+    pub idempotent: bool,
+}
+
+/// A service's reply as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelReply {
+    /// The routed service.
+    pub service_id: String,
+    /// The message answered.
+    pub message_id: String,
+    /// The business-process id.
+    pub correlation_id: String,
+    /// The reply.
+    pub incoming: Incoming,
+    /// Position in the client's reply stream; 0 for a synchronous reply.
+    pub cursor: u64,
+    /// When it arrived.
+    pub replied_at: DateTime<Utc>,
+}
+
+type RouteService = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
+
+/// A route as built: its configuration (to notice a reload changed it) and its service stack.
+struct Built {
+    route: ChannelRoute,
+    service: RouteService,
+}
+
+/// The hub; cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    access: AccessControl,
+    built: Arc<Mutex<HashMap<String, Arc<Built>>>>,
+    /// Replies of cached routes: (service, payload digest) → (when, reply).
+    cache: moka::sync::Cache<String, (Instant, Arc<Incoming>)>,
+    /// Submitted messages and their replies.
+    pub store: ChannelStore,
+    wake: Arc<Notify>,
+    /// When an open Receive stream sends an unacknowledged reply again.
+    pub redeliver_after: Duration,
+    journal: Option<crate::journal::Journal>,
+}
+
+fn endpoint(route: &ChannelRoute) -> Endpoint {
+    Endpoint {
+        url: route.url.clone(),
+        sender_id: route.sender_id.clone(),
+        sender_password: route.sender_password.clone(),
+        connect_timeout: Duration::from_millis(route.deadline_ms.min(2000)),
+        request_timeout: Duration::from_millis(route.deadline_ms),
+        pool_max_idle: 16,
+    }
+}
+
+/// The service stack of one route: retry (reads only) → circuit breaker → the service's client.
+fn build(service_id: &str, route: &ChannelRoute) -> Result<RouteService, GatewayError> {
+    let ep = endpoint(route);
+    let client = Arc::new(match route.protocol {
+        ChannelProtocol::Syncchannel => ChannelClient::syncchannel(service_id, ep)?,
+        ChannelProtocol::Rest => ChannelClient::rest(service_id, ep)?,
+        ChannelProtocol::Grpc => ChannelClient::grpc(
+            service_id,
+            &ep,
+            route.grpc_method.as_deref().unwrap_or_default(),
+        )?,
+    });
+    let res = ResilienceConfig {
+        retries: route.retries,
+        ..ResilienceConfig::default()
+    };
+    Ok(BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(RetryPolicy::new(&res)?))
+            .layer(StageLayer::new(Breaker::new(
+                format!("channel {service_id}"),
+                &res,
+            )))
+            .service(service_fn(move |req: GatewayRequest| {
+                let client = client.clone();
+                async move {
+                    let Operation::ChannelDeliver(call) = &req.op else {
+                        return Err(GatewayError::Server(
+                            "a channel route got another operation".into(),
+                        ));
+                    };
+                    let incoming = client
+                        .send(Outgoing {
+                            service_id: &call.service_id,
+                            message_id: &call.message_id,
+                            correlation_id: &req.ctx.correlation_id,
+                            payload: &call.payload,
+                            content_type: &call.content_type,
+                        })
+                        .await?;
+                    Ok(Reply {
+                        record: Arc::new(Record::ChannelIncoming(incoming)),
+                        from_cache: false,
+                        stale: false,
+                    })
+                }
+            })),
+    ))
+}
+
+/// The identified client, as the channel keys its messages.
+fn client_of(ctx: &CallContext) -> Result<String, GatewayError> {
+    ctx.client_bin
+        .as_ref()
+        .map(|b| format!("bin:{}", b.as_str()))
+        .ok_or_else(|| {
+            GatewayError::Unauthenticated(
+                "the generic channel serves identified organisations only".into(),
+            )
+        })
+}
+
+impl Hub {
+    /// A hub over the reloadable `access` policy's routes, keeping messages in `store`.
+    pub fn new(
+        access: AccessControl,
+        store: ChannelStore,
+        redeliver_after: Duration,
+        journal: Option<crate::journal::Journal>,
+    ) -> Self {
+        Self {
+            journal,
+            access,
+            built: Arc::default(),
+            cache: moka::sync::Cache::new(10_000),
+            store,
+            wake: Arc::new(Notify::new()),
+            redeliver_after,
+        }
+    }
+
+    /// The route of `service_id` as configured now, built (or rebuilt after a reload changed it).
+    fn route(&self, service_id: &str) -> Result<Arc<Built>, GatewayError> {
+        let policy = self.access.policy();
+        let route = policy.routes.get(service_id).ok_or_else(|| {
+            GatewayError::NotFound(format!(
+                "no service is routed as \"{service_id}\" on the generic channel ([channel.routes])"
+            ))
+        })?;
+        let mut built = self
+            .built
+            .lock()
+            .map_err(|_| GatewayError::Server("channel routes lock poisoned".into()))?;
+        if let Some(b) = built.get(service_id).filter(|b| &b.route == route) {
+            return Ok(b.clone());
+        }
+        let b = Arc::new(Built {
+            route: route.clone(),
+            service: build(service_id, route)?,
+        });
+        built.insert(service_id.to_string(), b.clone());
+        Ok(b)
+    }
+
+    /// Checks the route lets this client (and signer) call it.
+    fn admit(
+        route: &ChannelRoute,
+        ctx: &CallContext,
+        service_id: &str,
+    ) -> Result<(), GatewayError> {
+        let bin = ctx.client_bin.as_ref().map(|b| b.as_str()).unwrap_or("");
+        if !route.clients.iter().any(|c| c == bin) {
+            return Err(GatewayError::PermissionDenied {
+                client: format!("BIN {}", kopir_adapters::identifiers::mask(bin)),
+                method: format!("the channel service \"{service_id}\""),
+            });
+        }
+        if route.signers == SignerRule::Requester {
+            let signed = ctx.signers.as_ref().is_some_and(|s| {
+                s.requester_iin().is_some()
+                    || s.document.requester.as_ref().is_some_and(|r| {
+                        s.signatures.iter().any(|sig| {
+                            sig.chain.holder.bin.as_ref().map(|b| b.as_str()) == r.bin.as_deref()
+                                && r.bin.is_some()
+                        })
+                    })
+            });
+            if !signed {
+                return Err(GatewayError::Signature {
+                    failure: SignatureFailure::Missing,
+                    detail: format!(
+                        "the channel service \"{service_id}\" requires a request document signed by its requester"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers `call` to its service now, through the route's cache, retries, breaker and
+    /// deadline.
+    async fn deliver(
+        &self,
+        ctx: Arc<CallContext>,
+        mut call: ChannelCall,
+    ) -> Result<Incoming, GatewayError> {
+        let built = self.route(&call.service_id)?;
+        let route = &built.route;
+        call.idempotent = route.idempotent;
+        let key = (route.cache_ttl_s > 0).then(|| {
+            use sha2::Digest;
+            format!(
+                "{}\u{0}{}",
+                call.service_id,
+                hex::encode(sha2::Sha256::digest(&call.payload))
+            )
+        });
+        let ttl = Duration::from_secs(route.cache_ttl_s);
+        if let Some((at, hit)) = key.as_ref().and_then(|k| self.cache.get(k)) {
+            if at.elapsed() < ttl {
+                return Ok(hit.as_ref().clone());
+            }
+        }
+        let deadline = Duration::from_millis(route.deadline_ms);
+        let service_id = call.service_id.clone();
+        let request = GatewayRequest {
+            ctx,
+            op: Operation::ChannelDeliver(Arc::new(call)),
+        };
+        let reply = tokio::time::timeout(deadline, built.service.clone().oneshot(request))
+            .await
+            .map_err(|_| GatewayError::DeadlineExceeded {
+                registry: format!("channel service \"{service_id}\""),
+                deadline_ms: route.deadline_ms,
+                source_of: "route deadline_ms",
+            })??;
+        let Record::ChannelIncoming(incoming) = reply.record.as_ref() else {
+            return Err(GatewayError::Server(
+                "a channel route returned another record".into(),
+            ));
+        };
+        if let Some(k) = key {
+            if incoming.status_code == "OK" {
+                self.cache
+                    .insert(k, (Instant::now(), Arc::new(incoming.clone())));
+            }
+        }
+        Ok(incoming.clone())
+    }
+
+    /// Runs the worker delivering submitted messages until the task is aborted.
+    pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+        let hub = self.clone();
+        tokio::spawn(async move { hub.work().await })
+    }
+
+    async fn work(self) {
+        loop {
+            let due = self.store.due(Utc::now(), 128).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "channel worker: cannot read the store");
+                Vec::new()
+            });
+            let idle = due.is_empty();
+            futures::stream::iter(due)
+                .for_each_concurrent(32, |(m, attempts)| self.deliver_stored(m, attempts))
+                .await;
+            if idle {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+
+    async fn deliver_stored(&self, m: Message, attempts: u32) {
+        let mut ctx = CallContext::internal(&m.message_id, DELIVER);
+        ctx.correlation_id = m.correlation_id.clone();
+        let call = ChannelCall {
+            service_id: m.service_id.clone(),
+            message_id: m.message_id.clone(),
+            payload: m.payload.clone(),
+            content_type: m.content_type.clone(),
+            idempotent: false,
+        };
+        let outcome = match self.deliver(Arc::new(ctx), call).await {
+            Ok(incoming) => Ok(incoming),
+            // A route removed since the message was accepted: the sender is told so, once.
+            Err(GatewayError::NotFound(why)) => Ok(Incoming {
+                payload: Vec::new(),
+                content_type: String::new(),
+                status_code: "NOT_ROUTED".into(),
+                status_message: why,
+            }),
+            Err(e) => Err(e),
+        };
+        let stored = match outcome {
+            Ok(incoming) => {
+                self.journal_delivery(&m, &incoming).await;
+                self.store
+                    .reply(&m.client, &m.message_id, incoming)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => {
+                let wait = Duration::from_millis(200)
+                    .saturating_mul(2u32.saturating_pow(attempts.min(10)))
+                    .min(Duration::from_secs(300))
+                    .mul_f64(rand::rng().random_range(0.8..1.2));
+                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.store
+                    .retry_later(&m.client, &m.message_id, next, e.to_string())
+                    .await
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "channel worker: cannot record a delivery");
+        }
+    }
+}
+
+impl Hub {
+    /// Journals a submitted message's delivery and the service's status (the Submit itself was
+    /// journaled by the pipeline).
+    async fn journal_delivery(&self, m: &Message, incoming: &Incoming) {
+        use sha2::Digest;
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let now = Utc::now();
+        let entry = crate::journal::Entry {
+            kind: crate::journal::Kind::Event,
+            request_id: m.message_id.clone(),
+            correlation_id: m.correlation_id.clone(),
+            client: m.client.clone(),
+            actor: String::new(),
+            method: DELIVER.into(),
+            subject: m.service_id.clone(),
+            purpose: String::new(),
+            started_at: now,
+            ended_at: Some(now),
+            outcome: Some(0),
+            registry: format!("channel {}", m.service_id),
+            registry_us: None,
+            note: format!("service status {}", incoming.status_code),
+            payload_digest: hex::encode(sha2::Sha256::digest(&incoming.payload)),
+            body: None,
+        };
+        if let Err(e) = journal.append(entry).await {
+            tracing::error!(error = %e, "channel delivery not journaled");
+        }
+    }
+}
+
+/// Answers the pipeline's channel operations; `None` for every other operation.
+pub async fn answer(
+    hub: Option<&Hub>,
+    req: &GatewayRequest,
+) -> Result<Option<Record>, GatewayError> {
+    let channel_op = matches!(
+        req.op,
+        Operation::ChannelSend(_)
+            | Operation::ChannelSubmit(_)
+            | Operation::ChannelReceive
+            | Operation::ChannelAck(_)
+    );
+    if !channel_op {
+        return Ok(None);
+    }
+    let hub = hub.ok_or_else(|| {
+        GatewayError::FailedPrecondition("this gateway has no generic channel".into())
+    })?;
+    let ctx = &req.ctx;
+    let client = client_of(ctx)?;
+    Ok(Some(match &req.op {
+        Operation::ChannelSend(call) => {
+            let built = hub.route(&call.service_id)?;
+            Hub::admit(&built.route, ctx, &call.service_id)?;
+            let incoming = hub.deliver(ctx.clone(), call.as_ref().clone()).await?;
+            Record::Channel(ChannelReply {
+                service_id: call.service_id.clone(),
+                message_id: call.message_id.clone(),
+                correlation_id: ctx.correlation_id.clone(),
+                incoming,
+                cursor: 0,
+                replied_at: Utc::now(),
+            })
+        }
+        Operation::ChannelSubmit(call) => {
+            let built = hub.route(&call.service_id)?;
+            Hub::admit(&built.route, ctx, &call.service_id)?;
+            let (accepted_at, duplicate) = hub
+                .store
+                .submit(Message {
+                    client,
+                    message_id: call.message_id.clone(),
+                    service_id: call.service_id.clone(),
+                    correlation_id: ctx.correlation_id.clone(),
+                    payload: call.payload.clone(),
+                    content_type: call.content_type.clone(),
+                })
+                .await?;
+            hub.wake.notify_one();
+            Record::ChannelSubmitted {
+                message_id: call.message_id.clone(),
+                accepted_at,
+                duplicate,
+            }
+        }
+        Operation::ChannelReceive => Record::ChannelClient(client),
+        Operation::ChannelAck(ids) => {
+            Record::ChannelAcked(hub.store.ack(&client, ids.clone()).await?)
+        }
+        _ => return Ok(None),
+    }))
+}
