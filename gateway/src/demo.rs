@@ -264,6 +264,7 @@ impl Demo {
              legal cadastre mock: {}\n\
              payment gateway mock (e-checks): {}\n\
              demo bank's callback endpoint: {}\n\
+             generic registry mock (route it in [channel.routes]): {}\n\
              mock control endpoint: {}\n\
              metrics (Prometheus): {}\n\
              operators' console: {}\n\
@@ -287,6 +288,7 @@ impl Demo {
             self.mocks.cadastre.url(),
             self.mocks.payments.url(),
             self.mocks.bank.callback_url(),
+            self.mocks.generic.url(),
             self.mocks
                 .control_addr
                 .map(|a| format!("http://{a}/registries"))
