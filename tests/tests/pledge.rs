@@ -230,6 +230,16 @@ impl Desk {
         panic!("contract {number} did not reach {state:?}; last: {last:?}");
     }
 
+    /// Waits until the contract is refused, on grounds that say `why`.
+    async fn refused_for(&self, number: &str, why: &str) {
+        let refused = self.reaches(number, pb::PledgeState::Refused).await;
+        assert!(
+            refused.grounds.iter().any(|g| g.contains(why)),
+            "{:?}",
+            refused.grounds
+        );
+    }
+
     /// Waits until the bank has recorded `states` for the contract.
     async fn bank_learns(&self, number: &str, states: &[&str]) {
         let bank = &self.env.demo.mocks.bank;
@@ -539,26 +549,10 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
         "{}",
         waiting.detail
     );
-    let refused = desk.reaches(&unpaid, pb::PledgeState::Refused).await;
-    assert!(
-        refused
-            .grounds
-            .iter()
-            .any(|g| g.contains("not paid in full")),
-        "{:?}",
-        refused.grounds
-    );
+    desk.refused_for(&unpaid, "not paid in full").await;
     // Underpaid past the wait: refused, and the grounds say how much was paid.
     let short = desk.submitted("PAY", 100_000, vec![]).await;
-    let refused = desk.reaches(&short, pb::PledgeState::Refused).await;
-    assert!(
-        refused
-            .grounds
-            .iter()
-            .any(|g| g.contains("cover 100000 of the 432500")),
-        "{:?}",
-        refused.grounds
-    );
+    desk.refused_for(&short, "cover 100000 of the 432500").await;
 }
 
 #[tokio::test]
@@ -738,15 +732,7 @@ async fn an_objection_in_time_leads_to_the_hearing_and_a_late_one_is_refused() {
         "{} ({st:?})",
         s.message()
     );
-    let refused = desk.reaches(&late, pb::PledgeState::Refused).await;
-    assert!(
-        refused
-            .grounds
-            .iter()
-            .any(|g| g.contains("No objection was filed")),
-        "{:?}",
-        refused.grounds
-    );
+    desk.refused_for(&late, "No objection was filed").await;
 }
 
 #[tokio::test]

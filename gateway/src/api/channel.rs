@@ -116,15 +116,15 @@ fn unexpected(id: &str) -> Status {
     )
 }
 
-type ReplyStream = Pin<Box<dyn Stream<Item = Result<pb::ChannelReply, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl ChannelService for ChannelApi {
-    async fn send(
+impl ChannelApi {
+    /// Names the message by the request id when the sender did not, and runs it through the
+    /// pipeline as the operation `op` makes of it: the request id and the reply.
+    async fn through(
         &self,
         mut request: Request<pb::ChannelMessage>,
-    ) -> Result<Response<pb::ChannelReply>, Status> {
-        const METHOD: &str = crate::channel::SEND;
+        method: &'static str,
+        op: fn(Arc<ChannelCall>) -> Operation,
+    ) -> Result<(String, crate::pipeline::Reply), Status> {
         let id = request_id(request.get_ref());
         request
             .get_mut()
@@ -132,10 +132,26 @@ impl ChannelService for ChannelApi {
             .get_or_insert_with(Default::default)
             .request_id = id.clone();
         let msg = request.get_ref();
-        let Answered { reply, .. } = super::call(&self.pipeline, &request, METHOD, || {
-            call(msg, &id).map(|c| Operation::ChannelSend(Arc::new(c)))
+        let Answered { reply, .. } = super::call(&self.pipeline, &request, method, || {
+            call(msg, &id).map(|c| op(Arc::new(c)))
         })
         .await?;
+        Ok((id, reply))
+    }
+}
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<pb::ChannelReply, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ChannelService for ChannelApi {
+    async fn send(
+        &self,
+        request: Request<pb::ChannelMessage>,
+    ) -> Result<Response<pb::ChannelReply>, Status> {
+        const METHOD: &str = crate::channel::SEND;
+        let (id, reply) = self
+            .through(request, METHOD, Operation::ChannelSend)
+            .await?;
         let Record::Channel(r) = reply.record.as_ref() else {
             return Err(unexpected(&id));
         };
@@ -150,20 +166,12 @@ impl ChannelService for ChannelApi {
 
     async fn submit(
         &self,
-        mut request: Request<pb::ChannelMessage>,
+        request: Request<pb::ChannelMessage>,
     ) -> Result<Response<pb::SubmitReceipt>, Status> {
         const METHOD: &str = crate::channel::SUBMIT;
-        let id = request_id(request.get_ref());
-        request
-            .get_mut()
-            .meta
-            .get_or_insert_with(Default::default)
-            .request_id = id.clone();
-        let msg = request.get_ref();
-        let Answered { reply, .. } = super::call(&self.pipeline, &request, METHOD, || {
-            call(msg, &id).map(|c| Operation::ChannelSubmit(Arc::new(c)))
-        })
-        .await?;
+        let (id, reply) = self
+            .through(request, METHOD, Operation::ChannelSubmit)
+            .await?;
         let Record::ChannelSubmitted {
             message_id,
             accepted_at,
