@@ -88,9 +88,11 @@ async function poll() {
       const b = o.outbox;
       box.className = b.dead_letters > 0 ? "alert" : "";
       box.dataset.dead = b.dead_letters;
-      box.textContent = b.open_pledges + " contracts not yet decided · " + b.undelivered_notices +
-        " bank notices unacknowledged (oldest " + b.oldest_notice_age_s + " s) · " + b.dead_letters +
-        " dead letters (OperatorService.ListOutbox / RedriveOutbox)";
+      const n = (count, one, many) => count + " " + (count === 1 ? one : many);
+      box.textContent = n(b.open_pledges, "contract", "contracts") + " not yet decided · " +
+        n(b.undelivered_notices, "bank notice", "bank notices") + " unacknowledged (oldest " +
+        b.oldest_notice_age_s + " s) · " + n(b.dead_letters, "dead letter", "dead letters") +
+        " (OperatorService.ListOutbox / RedriveOutbox)";
     }
     document.getElementById("status").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {

@@ -186,7 +186,8 @@ impl PledgeService for PledgeApi {
             }
             while !last.state.is_final() {
                 let next = match changes.recv().await {
-                    Ok(s) if s.request_id == last.request_id => s,
+                    // A change made between the subscription and the read is already in `last`.
+                    Ok(s) if s.request_id == last.request_id && s != last => s,
                     Ok(_) => continue,
                     // Missed changes: read the current status from the outbox instead.
                     Err(RecvError::Lagged(_)) => {

@@ -76,7 +76,7 @@ impl Desk {
                 outcome: Some(0),
                 registry: cause.to_string(),
                 registry_us: None,
-                note: format!("{}: {}", status.state.as_str(), status.grounds.join(" ")),
+                note: note(status),
                 payload_digest: String::new(),
                 body: None,
             };
@@ -309,6 +309,18 @@ impl Desk {
             .await?
             .unwrap_or(status))
     }
+}
+
+/// A status change as the journal notes it: the state, the grounds, what is awaited.
+fn note(status: &Status) -> String {
+    let mut note = status.state.as_str().to_string();
+    if !status.grounds.is_empty() {
+        note = format!("{note}: {}", status.grounds.join(" "));
+    }
+    if !status.detail.is_empty() {
+        note = format!("{note} ({})", status.detail);
+    }
+    note
 }
 
 /// The answer to a contract number already in the outbox: the first answer again when the
