@@ -72,6 +72,33 @@ pub fn mask(id: &str) -> String {
     }
 }
 
+impl Iin {
+    /// The birth date the IIN encodes: YYMMDD, the seventh digit giving the century (1–2: 1800s,
+    /// 3–4: 1900s, 5–6: 2000s). `None` for a seventh digit outside those (foreigners' numbers).
+    pub fn birth_date(&self) -> Option<chrono::NaiveDate> {
+        let d: Vec<u32> = self.0.bytes().map(|b| u32::from(b - b'0')).collect();
+        let century = match d.get(6)? {
+            1 | 2 => 1800,
+            3 | 4 => 1900,
+            5 | 6 => 2000,
+            _ => return None,
+        };
+        let year = century + d[0] * 10 + d[1];
+        chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(year).ok()?,
+            d[2] * 10 + d[3],
+            d[4] * 10 + d[5],
+        )
+    }
+
+    /// Whether the person is under 18 on `day`; `false` when the IIN encodes no birth date.
+    pub fn is_minor_on(&self, day: chrono::NaiveDate) -> bool {
+        self.birth_date()
+            .and_then(|born| born.checked_add_months(chrono::Months::new(18 * 12)))
+            .is_some_and(|adult| day < adult)
+    }
+}
+
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

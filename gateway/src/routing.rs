@@ -188,6 +188,11 @@ async fn call_adapter(
                 .entity(bin, correlation)
                 .await
                 .map(Record::LegalEntity),
+            Operation::Relatives(iin) => registries
+                .persons
+                .relatives(iin, correlation)
+                .await
+                .map(Record::Relatives),
             Operation::PowerOfAttorney { number, .. } => registries
                 .notary
                 .power_of_attorney(number, correlation)

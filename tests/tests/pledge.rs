@@ -128,6 +128,7 @@ impl Desk {
                 month: 11,
                 day: 24,
             }),
+            guardianship: None,
         };
         Draft {
             json: contract_json(&message),
@@ -432,6 +433,7 @@ async fn an_agent_signs_under_a_valid_power_of_attorney_and_not_under_an_expired
                 value: agent_iin.clone(),
             }),
             power_of_attorney: poa.into(),
+            legal_representative: false,
         });
         d.message.borrower.as_mut().unwrap().agent = d.message.pledgors[0].agent.clone();
         d.json = contract_json(&d.message);
@@ -867,4 +869,95 @@ async fn a_bank_that_never_answers_leaves_a_dead_letter_that_operators_see_and_r
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_minors_share_is_pledged_by_a_parent_with_the_guardianship_permission_in_force() {
+    let desk = Desk::start().await;
+    let pop = &desk.env.demo.mocks.population;
+    let today = chrono::Utc::now().date_naive();
+    let (child, parent) = pop
+        .person_order
+        .iter()
+        .filter(|i| {
+            kopir_adapters::identifiers::Iin::parse(i)
+                .unwrap()
+                .is_minor_on(today)
+        })
+        .find_map(|c| {
+            let parent = pop
+                .relatives
+                .get(c)?
+                .iter()
+                .find(|(_, r)| *r == kopir_adapters::model::Relation::Parent)?;
+            Some((c.clone(), parent.0.clone()))
+        })
+        .expect("the population holds a minor with a parent");
+    let parent_cert = person(&desk.env, &parent);
+    let object = desk.object(vec![parent.clone(), child.clone()], vec![]);
+    let draft = |number: &str, agent: &str, permission: Option<chrono::NaiveDate>| {
+        let person = |iin: &str, agent: Option<&str>| pb::ContractParty {
+            iin: iin.into(),
+            bin: String::new(),
+            name: "Family".into(),
+            agent: agent.map(|a| pb::PartyAgent {
+                iin: Some(pb::Iin { value: a.into() }),
+                power_of_attorney: String::new(),
+                legal_representative: true,
+            }),
+        };
+        let mut message = desk.draft(number, &object).message;
+        message.pledgors = vec![person(&parent, None), person(&child, Some(agent))];
+        message.borrower = Some(person(&parent, None));
+        message.guardianship = permission.map(|d| pb::GuardianshipPermission {
+            number: "GP-2026-117".into(),
+            issued_on: Some(pb::Date {
+                year: chrono::Datelike::year(&d),
+                month: i32::try_from(chrono::Datelike::month(&d)).unwrap(),
+                day: i32::try_from(chrono::Datelike::day(&d)).unwrap(),
+            }),
+            issuer: "Education department of Esil district".into(),
+        });
+        Draft {
+            json: contract_json(&message),
+            message,
+            signers: vec![(parent.clone(), parent_cert.clone())],
+        }
+    };
+    let refused = |s: tonic::Status, what: &str| {
+        assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());
+        assert!(s.message().contains(what), "{}", s.message());
+        assert!(!s.message().contains(&child), "no IIN in messages");
+    };
+
+    refused(
+        desk.submit(&draft(&desk.number("MIN"), &parent, None))
+            .await
+            .unwrap_err(),
+        "is a minor",
+    );
+    let stale = today - chrono::Duration::days(40);
+    refused(
+        desk.submit(&draft(&desk.number("MIN"), &parent, Some(stale)))
+            .await
+            .unwrap_err(),
+        "not in force",
+    );
+    // Someone who is not the child's parent cannot sign as its legal representative.
+    let stranger = desk.owner_iin.clone();
+    let mut not_parent = draft(&desk.number("MIN"), &stranger, Some(today));
+    not_parent
+        .signers
+        .push((stranger.clone(), desk.owner.clone()));
+    refused(
+        desk.submit(&not_parent).await.unwrap_err(),
+        "not their parent",
+    );
+
+    let number = desk.number("MIN");
+    desk.pay(&number, FEE);
+    desk.submit(&draft(&number, &parent, Some(today)))
+        .await
+        .expect("the parent pledges the family's apartment with the permission");
+    desk.reaches(&number, pb::PledgeState::Registered).await;
 }

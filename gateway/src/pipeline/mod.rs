@@ -172,6 +172,9 @@ pub enum Operation {
     ReloadConfig,
     /// Opens the live exchange stream; after the checks the API serves the stream itself.
     WatchExchanges,
+    /// A person's spouse, parents and children from the persons database (a minor's legal
+    /// representative is checked against them).
+    Relatives(Iin),
     /// A power of attorney from the notary system (the API judges it against the request).
     PowerOfAttorney {
         /// Its number.
@@ -252,6 +255,7 @@ impl Operation {
             Self::Person(_) => Some(RegistryId::Persons),
             Self::LegalEntity(_) => Some(RegistryId::LegalEntities),
             Self::PowerOfAttorney { .. } => Some(RegistryId::Notary),
+            Self::Relatives(_) => Some(RegistryId::Persons),
             Self::RealEstate(_)
             | Self::Rights(_)
             | Self::FilePledge(_)
@@ -272,6 +276,7 @@ impl Operation {
             Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
             Self::InvalidateCache { key, .. } => key.as_deref().unwrap_or(""),
             Self::PowerOfAttorney { agent, .. } => agent.as_str(),
+            Self::Relatives(iin) => iin.as_str(),
             Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
             Self::FilePledge(f) => &f.contract_number,
             Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
@@ -296,6 +301,7 @@ impl Operation {
             Self::RevokeConsent { subject, .. } => subject.masked(),
             Self::LegalEntity(bin) => bin.masked(),
             Self::PowerOfAttorney { agent, .. } => agent.masked(),
+            Self::Relatives(iin) => iin.masked(),
             Self::InvalidateCache { key: Some(k), .. } => kopir_adapters::identifiers::mask(k),
             _ => String::new(),
         }
@@ -354,6 +360,8 @@ pub enum Record {
         /// The file.
         file: String,
     },
+    /// A person's relatives.
+    Relatives(Vec<kopir_adapters::model::Relative>),
     /// A power of attorney, when the notary system holds it.
     PowerOfAttorney(Option<kopir_adapters::notary::PowerOfAttorney>),
     /// A real-estate object.

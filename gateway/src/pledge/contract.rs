@@ -31,6 +31,22 @@ pub struct Contract {
     pub amount_tiyn: i64,
     /// When the parties signed.
     pub signed_on: NaiveDate,
+    /// The guardianship authority's permission, when a pledgor is a minor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardianship: Option<Guardianship>,
+}
+
+/// The guardianship authority's permission to pledge a minor's property (seed 003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guardianship {
+    /// Its number.
+    pub number: String,
+    /// When it was issued; it holds one month.
+    pub issued_on: NaiveDate,
+    /// The authority.
+    #[serde(default)]
+    pub issuer: String,
 }
 
 /// A person (IIN) or an organisation (BIN).
@@ -51,14 +67,18 @@ pub struct Party {
     pub agent: Option<Agent>,
 }
 
-/// An agent under a notarised power of attorney.
+/// Someone who signs for a party: under a notarised power of attorney, or as a minor's parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
     /// The agent's IIN.
     pub iin: String,
-    /// The power of attorney's number in the notary system.
+    /// The power of attorney's number in the notary system (empty for a legal representative).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub power_of_attorney: String,
+    /// A parent acting for a minor child.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_representative: bool,
 }
 
 /// The secured loan agreement.
@@ -116,15 +136,20 @@ fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, GatewayErr
         .agent
         .as_ref()
         .map(|a| -> Result<Agent, GatewayError> {
+            let poa = format!("{field}.agent.power_of_attorney");
             Ok(Agent {
                 iin: crate::api::iin(&format!("{field}.agent.iin"), a.iin.as_ref())?
                     .as_str()
                     .to_string(),
-                power_of_attorney: text(
-                    &format!("{field}.agent.power_of_attorney"),
-                    &a.power_of_attorney,
-                    64,
-                )?,
+                power_of_attorney: match (a.legal_representative, a.power_of_attorney.is_empty()) {
+                    (true, true) => String::new(),
+                    (true, false) => return Err(invalid(
+                        &poa,
+                        "a legal representative acts without a power of attorney: leave it empty",
+                    )),
+                    (false, _) => text(&poa, &a.power_of_attorney, 64)?,
+                },
+                legal_representative: a.legal_representative,
             })
         })
         .transpose()?;
@@ -186,6 +211,17 @@ impl Contract {
             cadastral_number: c.cadastral_number.clone(),
             amount_tiyn: positive("contract.amount_tiyn", c.amount_tiyn)?,
             signed_on: date("contract.signed_on", c.signed_on.as_ref())?,
+            guardianship: c
+                .guardianship
+                .as_ref()
+                .map(|g| -> Result<Guardianship, GatewayError> {
+                    Ok(Guardianship {
+                        number: text("contract.guardianship.number", &g.number, 64)?,
+                        issued_on: date("contract.guardianship.issued_on", g.issued_on.as_ref())?,
+                        issuer: g.issuer.chars().take(300).collect(),
+                    })
+                })
+                .transpose()?,
         })
     }
 
@@ -312,6 +348,7 @@ pub fn sample(number: &str, owner: &str, object: &str) -> pb::PledgeContract {
         cadastral_number: object.into(),
         amount_tiyn: 120_000_000,
         signed_on: date,
+        guardianship: None,
     }
 }
 

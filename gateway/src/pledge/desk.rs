@@ -134,37 +134,8 @@ impl Desk {
                 detail: "a pledge contract must carry every party's signature".into(),
             })?;
         contract.check_signed(signers)?;
-        for (label, party) in contract.parties() {
-            let Some(agent) = &party.agent else { continue };
-            let agent_iin = Iin::parse(&agent.iin)
-                .map_err(|e| GatewayError::invalid("contract.agent.iin", e.to_string()))?;
-            let record = self
-                .registry(
-                    ctx.clone(),
-                    Operation::PowerOfAttorney {
-                        number: agent.power_of_attorney.clone(),
-                        agent: agent_iin,
-                    },
-                )
-                .await?;
-            let Record::PowerOfAttorney(found) = record.as_ref() else {
-                return Err(unexpected());
-            };
-            let poa = found.as_ref().ok_or_else(|| {
-                GatewayError::FailedPrecondition(format!(
-                    "the {label}'s agent acts under power of attorney {}, which the notary system does not hold (only notarised powers of attorney are accepted)",
-                    agent.power_of_attorney
-                ))
-            })?;
-            let principal = party.id().unwrap_or_default();
-            let defects = poa.defects(&principal, &agent.iin, "pledge", Utc::now());
-            if !defects.is_empty() {
-                return Err(GatewayError::FailedPrecondition(format!(
-                    "the {label}'s agent cannot sign: {}",
-                    defects.join("; ")
-                )));
-            }
-        }
+        self.check_agents(ctx, contract).await?;
+        check_guardianship(contract, Utc::now().date_naive())?;
         let number = CadastralNumber::parse(&contract.cadastral_number)
             .map_err(|e| GatewayError::invalid("contract.cadastral_number", e))?;
         let rights = match self.registry(ctx.clone(), Operation::Rights(number)).await {
@@ -243,6 +214,75 @@ impl Desk {
         }
     }
 
+    /// Each agent may sign for its party: a valid notarised power of attorney for `pledge`, or
+    /// (a legal representative) the minor party's parent in the persons database.
+    async fn check_agents(
+        &self,
+        ctx: &Arc<CallContext>,
+        contract: &super::Contract,
+    ) -> Result<(), GatewayError> {
+        let today = Utc::now();
+        for (label, party) in contract.parties() {
+            let Some(agent) = &party.agent else { continue };
+            let agent_iin = Iin::parse(&agent.iin)
+                .map_err(|e| GatewayError::invalid("contract.agent.iin", e.to_string()))?;
+            if agent.legal_representative {
+                let child = party
+                    .iin
+                    .as_deref()
+                    .and_then(|i| Iin::parse(i).ok())
+                    .filter(|i| i.is_minor_on(today.date_naive()))
+                    .ok_or_else(|| {
+                        GatewayError::FailedPrecondition(format!(
+                            "the {label} is not a minor: only a minor's parent signs as legal representative; an adult's agent needs a notarised power of attorney"
+                        ))
+                    })?;
+                let record = self
+                    .registry(ctx.clone(), Operation::Relatives(child))
+                    .await?;
+                let Record::Relatives(relatives) = record.as_ref() else {
+                    return Err(unexpected());
+                };
+                let parent = relatives.iter().any(|r| {
+                    r.iin == agent.iin && r.relation == kopir_adapters::model::Relation::Parent
+                });
+                if !parent {
+                    return Err(GatewayError::FailedPrecondition(format!(
+                        "the {label}'s legal representative is not their parent in the persons database"
+                    )));
+                }
+                continue;
+            }
+            let record = self
+                .registry(
+                    ctx.clone(),
+                    Operation::PowerOfAttorney {
+                        number: agent.power_of_attorney.clone(),
+                        agent: agent_iin,
+                    },
+                )
+                .await?;
+            let Record::PowerOfAttorney(found) = record.as_ref() else {
+                return Err(unexpected());
+            };
+            let poa = found.as_ref().ok_or_else(|| {
+                GatewayError::FailedPrecondition(format!(
+                    "the {label}'s agent acts under power of attorney {}, which the notary system does not hold (only notarised powers of attorney are accepted)",
+                    agent.power_of_attorney
+                ))
+            })?;
+            let principal = party.id().unwrap_or_default();
+            let defects = poa.defects(&principal, &agent.iin, "pledge", today);
+            if !defects.is_empty() {
+                return Err(GatewayError::FailedPrecondition(format!(
+                    "the {label}'s agent cannot sign: {}",
+                    defects.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     async fn status(&self, ctx: &CallContext, number: &str) -> Result<Status, GatewayError> {
         let bank = ctx.client_bin.as_ref().ok_or_else(|| {
             GatewayError::Unauthenticated("a bank asks with its own client certificate".into())
@@ -309,6 +349,40 @@ impl Desk {
             .await?
             .unwrap_or(status))
     }
+}
+
+/// A minor's property is pledged only with the guardianship authority's permission, which holds
+/// one month from issue (seed 003).
+fn check_guardianship(
+    contract: &super::Contract,
+    today: chrono::NaiveDate,
+) -> Result<(), GatewayError> {
+    let minor = contract.pledgors.iter().position(|p| {
+        p.iin
+            .as_deref()
+            .and_then(|i| Iin::parse(i).ok())
+            .is_some_and(|i| i.is_minor_on(today))
+    });
+    let Some(index) = minor else {
+        return Ok(());
+    };
+    let permission = contract.guardianship.as_ref().ok_or_else(|| {
+        GatewayError::FailedPrecondition(format!(
+            "pledgor {} is a minor: pledging a minor's property needs the guardianship authority's permission (contract.guardianship)",
+            index + 1
+        ))
+    })?;
+    let until = permission
+        .issued_on
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(permission.issued_on);
+    if today < permission.issued_on || today > until {
+        return Err(GatewayError::FailedPrecondition(format!(
+            "guardianship permission {} holds one month from its issue on {}: it is not in force today",
+            permission.number, permission.issued_on
+        )));
+    }
+    Ok(())
 }
 
 /// A status change as the journal notes it: the state, the grounds, what is awaited.
