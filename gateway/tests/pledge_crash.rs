@@ -173,7 +173,13 @@ async fn every_accepted_contract_reaches_the_cadastre_exactly_once_across_a_sigk
     let mut mock_config = MockConfig::ephemeral().with_latency_ms(0);
     mock_config.cadastre.decision_delay = Duration::from_millis(50);
     let mocks = MockSet::start(&mock_config).await.unwrap();
-    let owner_iin = mocks.population.person_order[30].clone();
+    let owner_iin = mocks
+        .population
+        .adults()
+        .nth(30)
+        .expect("the population holds adults")
+        .iin
+        .clone();
     let pki = DemoPki::generate(&owner_iin, Duration::from_secs(300)).unwrap();
     pki.write(dir.path()).unwrap();
     let ca = CaServer::start(Arc::clone(&pki.ca), "127.0.0.1:0".parse().unwrap())

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate};
-use kopir_adapters::identifiers::check_digit;
+use kopir_adapters::identifiers::{check_digit, Iin};
 use kopir_adapters::model::{
     Address, Deregistration, DocumentType, EntityHead, EntityStatus, IdentityDocument, LegalEntity,
     LifeStatus, Person, Registration, Relation, TemporaryRegistration,
@@ -378,12 +378,22 @@ impl Population {
         })
     }
 
-    /// A living person with a permanent registration, to show in demos.
+    /// A living adult with a permanent registration, to show in demos (an adult, so the demo
+    /// citizen can sign for themself).
     pub fn sample_person(&self) -> Option<&Person> {
+        self.adults().find(|p| p.registration.is_some())
+    }
+
+    /// Living adults (18 or over today), in the population's order: people who sign contracts.
+    pub fn adults(&self) -> impl Iterator<Item = &Person> {
+        let today = chrono::Utc::now().date_naive();
         self.person_order
             .iter()
             .filter_map(|i| self.persons.get(i))
-            .find(|p| p.life_status == LifeStatus::Alive && p.registration.is_some())
+            .filter(move |p| {
+                p.life_status == LifeStatus::Alive
+                    && Iin::parse(&p.iin).is_ok_and(|i| !i.is_minor_on(today))
+            })
     }
 
     /// A deregistered person, to show the address reference's variant (b).

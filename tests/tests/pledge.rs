@@ -61,7 +61,7 @@ impl Desk {
     async fn with(config: Config) -> Self {
         let env = Env::start(config).await;
         let bank = env.channel_as("bank").await.expect("the bank connects");
-        let owner_iin = env.demo.mocks.population.person_order[20].clone();
+        let owner_iin = adult(&env, 0);
         let owner = person(&env, &owner_iin);
         Self {
             env,
@@ -256,6 +256,18 @@ impl Desk {
     }
 }
 
+/// The IIN of the `n`th living adult of the population after the first few (the demo's own).
+fn adult(env: &Env, n: usize) -> String {
+    env.demo
+        .mocks
+        .population
+        .adults()
+        .nth(20 + n)
+        .expect("the population holds adults")
+        .iin
+        .clone()
+}
+
 fn person(env: &Env, iin: &str) -> Issued {
     env.demo
         .pki
@@ -412,7 +424,7 @@ async fn a_missing_party_signature_is_refused_before_acceptance() {
 async fn an_agent_signs_under_a_valid_power_of_attorney_and_not_under_an_expired_one() {
     let desk = Desk::start().await;
     let object = desk.object(vec![desk.owner_iin.clone()], vec![]);
-    let agent_iin = desk.env.demo.mocks.population.person_order[21].clone();
+    let agent_iin = adult(&desk.env, 1);
     let agent = person(&desk.env, &agent_iin);
     let notary = &desk.env.demo.mocks.notary;
     let certify = |valid_days| {
@@ -502,7 +514,7 @@ async fn an_agent_signs_under_a_valid_power_of_attorney_and_not_under_an_expired
 #[tokio::test]
 async fn a_pledgor_who_is_not_the_owner_is_refused() {
     let desk = Desk::start().await;
-    let someone_else = desk.env.demo.mocks.population.person_order[22].clone();
+    let someone_else = adult(&desk.env, 2);
     let object = desk.object(vec![someone_else], vec![]);
     let s = desk
         .submit(&desk.draft(&desk.number("OWN"), &object))

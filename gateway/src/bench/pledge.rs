@@ -165,10 +165,10 @@ pub async fn run(options: &BenchOptions, rate_hint: usize) -> Result<PledgeRepor
     let pki = BenchPki::start("pledge").await?;
     let owner_iin = mocks
         .population
-        .person_order
-        .first()
-        .cloned()
-        .ok_or_else(|| server("the mock population is empty"))?;
+        .adults()
+        .next()
+        .map(|p| p.iin.clone())
+        .ok_or_else(|| server("the mock population holds no adult"))?;
     let owner = pki
         .pki
         .ca
