@@ -59,6 +59,21 @@ pub struct PowerOfAttorney {
     pub notary: String,
 }
 
+/// A notarial act's number as a URL path segment: anything but letters, digits and `-` is
+/// percent-encoded, so a number cannot reach another path.
+fn segment(number: &str) -> String {
+    number
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 impl PowerOfAttorney {
     /// Why it does not let `agent` act for `principal` in `action` at `at`; empty when it does.
     pub fn defects(
@@ -119,12 +134,26 @@ pub trait NotaryRegistry: Registry {
         correlation_id: &str,
     ) -> Result<Vec<NotarisedConsent>, AdapterError>;
 
+    /// A notarised consent by its number; `None` when the notary system holds none.
+    async fn consent(
+        &self,
+        number: &str,
+        correlation_id: &str,
+    ) -> Result<Option<NotarisedConsent>, AdapterError>;
+
     /// A power of attorney by number; `None` when the notary system holds none.
     async fn power_of_attorney(
         &self,
         number: &str,
         correlation_id: &str,
     ) -> Result<Option<PowerOfAttorney>, AdapterError>;
+
+    /// Every power of attorney `person` granted or holds, in force or not.
+    async fn powers_of_attorney_of(
+        &self,
+        person: &Iin,
+        correlation_id: &str,
+    ) -> Result<Vec<PowerOfAttorney>, AdapterError>;
 }
 
 /// The notary system's REST API.
@@ -136,6 +165,19 @@ pub struct RestNotary {
 #[derive(Deserialize)]
 struct ConsentList {
     consents: Vec<NotarisedConsent>,
+}
+
+#[derive(Deserialize)]
+struct PowerList {
+    powers_of_attorney: Vec<PowerOfAttorney>,
+}
+
+fn read<'a>(operation: &'static str, correlation_id: &'a str) -> Call<'a> {
+    Call {
+        operation,
+        correlation_id,
+        idempotency_key: None,
+    }
 }
 
 impl RestNotary {
@@ -165,20 +207,39 @@ impl NotaryRegistry for RestNotary {
         subject: &Iin,
         correlation_id: &str,
     ) -> Result<Vec<NotarisedConsent>, AdapterError> {
-        let call = Call {
-            operation: "consents",
-            correlation_id,
-            idempotency_key: None,
-        };
         let list: Option<ConsentList> = self
             .rest
             .get(
                 "/api/v1/consents",
                 &[("subject_iin", subject.as_str())],
-                call,
+                read("consents", correlation_id),
             )
             .await?;
         Ok(list.map(|l| l.consents).unwrap_or_default())
+    }
+
+    async fn consent(
+        &self,
+        number: &str,
+        correlation_id: &str,
+    ) -> Result<Option<NotarisedConsent>, AdapterError> {
+        let path = format!("/api/v1/consents/{}", segment(number));
+        self.rest
+            .get(&path, &[], read("consent", correlation_id))
+            .await
+    }
+
+    async fn powers_of_attorney_of(
+        &self,
+        person: &Iin,
+        correlation_id: &str,
+    ) -> Result<Vec<PowerOfAttorney>, AdapterError> {
+        let path = format!("/api/v1/persons/{}/powers-of-attorney", person.as_str());
+        let list: Option<PowerList> = self
+            .rest
+            .get(&path, &[], read("powers_of_attorney_of", correlation_id))
+            .await?;
+        Ok(list.map(|l| l.powers_of_attorney).unwrap_or_default())
     }
 
     async fn power_of_attorney(
@@ -186,13 +247,12 @@ impl NotaryRegistry for RestNotary {
         number: &str,
         correlation_id: &str,
     ) -> Result<Option<PowerOfAttorney>, AdapterError> {
-        let call = Call {
-            operation: "power_of_attorney",
-            correlation_id,
-            idempotency_key: None,
-        };
         self.rest
-            .get("/api/v1/powers-of-attorney", &[("number", number)], call)
+            .get(
+                "/api/v1/powers-of-attorney",
+                &[("number", number)],
+                read("power_of_attorney", correlation_id),
+            )
             .await
     }
 }

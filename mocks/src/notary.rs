@@ -172,6 +172,32 @@ async fn power_of_attorney(
     }
 }
 
+async fn consent(State(state): State<Arc<NotaryState>>, Path(number): Path<String>) -> Response {
+    let Ok(consents) = state.consents.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match consents.get(&number) {
+        Some(c) => Json(c.clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"code": "NOT_FOUND", "message": "no notarised consent has this number"})),
+        )
+            .into_response(),
+    }
+}
+
+/// Every power of attorney a person granted or holds.
+async fn powers_of(State(state): State<Arc<NotaryState>>, Path(iin): Path<String>) -> Response {
+    let Ok(powers) = state.powers.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let found: Vec<&PowerOfAttorney> = powers
+        .values()
+        .filter(|p| p.principal == iin || p.agent_iin == iin)
+        .collect();
+    Json(json!({ "powers_of_attorney": found })).into_response()
+}
+
 async fn certify(
     State(state): State<Arc<NotaryState>>,
     Json(p): Json<NewPowerOfAttorney>,
@@ -237,7 +263,15 @@ impl MockNotary {
                 "/api/v1/consents",
                 get(list).route_layer(sender.clone()).post(create),
             )
+            .route(
+                "/api/v1/consents/{number}",
+                get(consent).route_layer(sender.clone()),
+            )
             .route("/api/v1/consents/{number}/revoke", post(revoke))
+            .route(
+                "/api/v1/persons/{iin}/powers-of-attorney",
+                get(powers_of).route_layer(sender.clone()),
+            )
             .route(
                 "/api/v1/powers-of-attorney",
                 get(power_of_attorney).route_layer(sender).post(certify),

@@ -973,3 +973,82 @@ async fn a_minors_share_is_pledged_by_a_parent_with_the_guardianship_permission_
         .expect("the parent pledges the family's apartment with the permission");
     desk.reaches(&number, pb::PledgeState::Registered).await;
 }
+
+#[tokio::test]
+async fn the_notary_adapter_reads_consents_and_powers_of_attorney_by_number_and_by_iin() {
+    use kopir_adapters::notary::{NotaryRegistry, RestNotary};
+    let env = Env::start(test_config()).await;
+    let notary_mock = &env.demo.mocks.notary;
+    let (principal, agent) = (adult(&env, 3), adult(&env, 4));
+    let poa = notary_mock
+        .certify(NewPowerOfAttorney {
+            principal: principal.clone(),
+            agent_iin: agent.clone(),
+            scope: vec!["pledge".into()],
+            valid_days: 10,
+        })
+        .unwrap();
+    let consent = notary_mock
+        .register(kopir_mocks::notary::NewConsent {
+            subject_iin: principal.clone(),
+            grantee_iin: None,
+            grantee_bin: Some(DEMO_BANK_BIN.into()),
+            scope: vec!["person".into()],
+            valid_days: 10,
+        })
+        .unwrap();
+    let endpoint = kopir_adapters::syncchannel::Endpoint {
+        url: notary_mock.url().parse().unwrap(),
+        sender_id: kopir_mocks::DEFAULT_SENDER_ID.into(),
+        sender_password: kopir_mocks::DEFAULT_SENDER_PASSWORD.into(),
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(2),
+        pool_max_idle: 1,
+    };
+    let notary = RestNotary::new("notary", endpoint.clone()).unwrap();
+    let iin = |s: &str| kopir_adapters::identifiers::Iin::parse(s).unwrap();
+
+    let by_number = notary.power_of_attorney(&poa.number, "t").await.unwrap();
+    assert_eq!(by_number.as_ref(), Some(&poa));
+    for person in [&principal, &agent] {
+        let of = notary
+            .powers_of_attorney_of(&iin(person), "t")
+            .await
+            .unwrap();
+        assert_eq!(of, vec![poa.clone()], "granted or held by {person}");
+    }
+    assert!(notary
+        .powers_of_attorney_of(&iin(&adult(&env, 5)), "t")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        notary.consent(&consent.number, "t").await.unwrap(),
+        Some(consent.clone())
+    );
+    assert_eq!(notary.consent("NC-9999999", "t").await.unwrap(), None);
+    assert_eq!(
+        notary.consent("../powers-of-attorney", "t").await.unwrap(),
+        None
+    );
+    assert!(notary
+        .consents(&iin(&principal), "t")
+        .await
+        .unwrap()
+        .contains(&consent));
+
+    // The sender's credentials are checked on every read.
+    let stranger = RestNotary::new(
+        "notary",
+        kopir_adapters::syncchannel::Endpoint {
+            sender_password: "wrong".into(),
+            ..endpoint
+        },
+    )
+    .unwrap();
+    let refused = stranger.consent(&consent.number, "t").await.unwrap_err();
+    assert!(
+        matches!(refused, kopir_adapters::AdapterError::Registry { ref code, .. } if code == "UNKNOWN_SENDER"),
+        "{refused:?}"
+    );
+}
