@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use kopir_adapters::channel::{ChannelClient, Incoming, Outgoing};
 use kopir_adapters::syncchannel::Endpoint;
-use rand::Rng;
 use tokio::sync::Notify;
 use tower::retry::RetryLayer;
 use tower::util::BoxCloneSyncService;
@@ -247,9 +246,9 @@ impl Hub {
     async fn deliver(
         &self,
         ctx: Arc<CallContext>,
+        built: &Built,
         mut call: ChannelCall,
     ) -> Result<Incoming, GatewayError> {
-        let built = self.route(&call.service_id)?;
         let route = &built.route;
         call.idempotent = route.idempotent;
         let key = (route.cache_ttl_s > 0).then(|| {
@@ -328,7 +327,11 @@ impl Hub {
             content_type: m.content_type.clone(),
             idempotent: false,
         };
-        let outcome = match self.deliver(Arc::new(ctx), call).await {
+        let delivered = async {
+            let built = self.route(&m.service_id)?;
+            self.deliver(Arc::new(ctx), &built, call).await
+        };
+        let outcome = match delivered.await {
             Ok(incoming) => Ok(incoming),
             // A route removed since the message was accepted: the sender is told so, once.
             Err(GatewayError::NotFound(why)) => Ok(Incoming {
@@ -348,11 +351,11 @@ impl Hub {
                     .map(|_| ())
             }
             Err(e) => {
-                let wait = Duration::from_millis(200)
-                    .saturating_mul(2u32.saturating_pow(attempts.min(10)))
-                    .min(Duration::from_secs(300))
-                    .mul_f64(rand::rng().random_range(0.8..1.2));
-                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                let next = crate::resilience::backoff::next_attempt(
+                    Duration::from_millis(200),
+                    Duration::from_secs(300),
+                    attempts,
+                );
                 self.store
                     .retry_later(&m.client, &m.message_id, next, e.to_string())
                     .await
@@ -421,7 +424,9 @@ pub async fn answer(
         Operation::ChannelSend(call) => {
             let built = hub.route(&call.service_id)?;
             Hub::admit(&built.route, ctx, &call.service_id)?;
-            let incoming = hub.deliver(ctx.clone(), call.as_ref().clone()).await?;
+            let incoming = hub
+                .deliver(ctx.clone(), &built, call.as_ref().clone())
+                .await?;
             Record::Channel(ChannelReply {
                 service_id: call.service_id.clone(),
                 message_id: call.message_id.clone(),

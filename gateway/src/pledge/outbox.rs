@@ -192,6 +192,19 @@ fn json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
     serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
+/// A contract's status and digest by its bank and number, inside a writer job.
+fn existing_in(
+    conn: &Connection,
+    bank: &str,
+    number: &str,
+) -> rusqlite::Result<Option<(Status, String)>> {
+    conn.prepare_cached(&format!(
+        "SELECT {STATUS_COLUMNS}, digest FROM pledges WHERE bank = ?1 AND number = ?2"
+    ))?
+    .query_row(params![bank, number], |r| Ok((read_status(r)?, r.get(10)?)))
+    .optional()
+}
+
 fn status_by(conn: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
     conn.query_row(
         &format!("SELECT {STATUS_COLUMNS} FROM pledges WHERE id = ?1"),
@@ -219,15 +232,7 @@ impl Outbox {
     pub async fn accept(&self, p: NewPledge) -> Result<Accepted, GatewayError> {
         self.run(move |conn| {
             let s = &p.status;
-            let existing: Option<(String, String)> = conn
-                .query_row(
-                    "SELECT id, digest FROM pledges WHERE bank = ?1 AND number = ?2",
-                    params![s.bank, s.contract_number],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((id, digest)) = existing {
-                let status = status_by(conn, &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            if let Some((status, digest)) = existing_in(conn, &s.bank, &s.contract_number)? {
                 return Ok(if digest == p.digest {
                     Accepted::Duplicate(status)
                 } else {
@@ -260,31 +265,13 @@ impl Outbox {
         number: &str,
     ) -> Result<Option<(Status, String)>, GatewayError> {
         let (bank, number) = (bank.to_string(), number.to_string());
-        self.run(move |conn| {
-            conn.query_row(
-                &format!(
-                    "SELECT {STATUS_COLUMNS}, digest FROM pledges WHERE bank = ?1 AND number = ?2"
-                ),
-                params![bank, number],
-                |r| Ok((read_status(r)?, r.get(10)?)),
-            )
-            .optional()
-        })
-        .await
+        self.run(move |conn| existing_in(conn, &bank, &number))
+            .await
     }
 
     /// A contract's status by its bank and number.
     pub async fn find(&self, bank: &str, number: &str) -> Result<Option<Status>, GatewayError> {
-        let (bank, number) = (bank.to_string(), number.to_string());
-        self.run(move |conn| {
-            conn.query_row(
-                &format!("SELECT {STATUS_COLUMNS} FROM pledges WHERE bank = ?1 AND number = ?2"),
-                params![bank, number],
-                read_status,
-            )
-            .optional()
-        })
-        .await
+        Ok(self.existing(bank, number).await?.map(|(status, _)| status))
     }
 
     /// Contracts due for the worker at `now`, oldest due first.

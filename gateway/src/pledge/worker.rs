@@ -15,7 +15,6 @@ use kopir_adapters::bank::{BankCallback, SealedNotice};
 use kopir_adapters::cadastre::{Decision, FilingStatus};
 use kopir_adapters::payments::PaymentMatch;
 use kopir_adapters::syncchannel::Endpoint;
-use rand::Rng;
 
 use super::outbox::{Change, Owed, Work};
 use super::{Desk, State, Status};
@@ -149,14 +148,11 @@ impl Worker {
     }
 
     fn backoff(&self, attempts: u32) -> chrono::DateTime<Utc> {
-        let base = self
-            .config
-            .retry_min
-            .saturating_mul(2u32.saturating_pow(attempts.min(20)))
-            .min(self.config.retry_max);
-        // ±20% jitter, so contracts that failed together do not retry together.
-        let jitter = rand::rng().random_range(0.8..1.2);
-        Utc::now() + chrono::Duration::from_std(base.mul_f64(jitter)).unwrap_or_default()
+        crate::resilience::backoff::next_attempt(
+            self.config.retry_min,
+            self.config.retry_max,
+            attempts,
+        )
     }
 
     /// When to ask again about something that has been waiting since `since`: a tenth of the

@@ -6,6 +6,7 @@
 //! The breaker sits inside the retry so every attempt counts and a retry meets an open breaker at
 //! once; the concurrency limit sits outside so retries keep the slot they started with.
 
+pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
 pub mod retry;
