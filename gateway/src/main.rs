@@ -12,7 +12,7 @@ use kopir_gateway::bench::{self, BenchOptions};
 use kopir_gateway::demo::{self, DemoOptions};
 use kopir_gateway::telemetry::{self, Telemetry};
 use kopir_gateway::{Config, Gateway, GatewayError};
-use kopir_mocks::MockConfig;
+use kopir_mocks::MockArgs;
 
 // glibc malloc was 16% of all CPU in the benchmark profile (docs/PERFORMANCE.md).
 #[global_allocator]
@@ -39,39 +39,11 @@ enum Command {
         /// Gateway gRPC address.
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
-        /// Persons database mock address.
-        #[arg(long, default_value = "127.0.0.1:18081")]
-        persons_listen: SocketAddr,
-        /// Legal-entities database mock address.
-        #[arg(long, default_value = "127.0.0.1:18082")]
-        entities_listen: SocketAddr,
-        /// Mock registries' control endpoint (faults, up/down).
-        #[arg(long, default_value = "127.0.0.1:18080")]
-        control_listen: SocketAddr,
-        /// Added latency of each mock registry call, in ms.
-        #[arg(long, default_value_t = 3)]
-        latency_ms: u64,
-        /// The mock certification authority's address (serves the CRL).
-        #[arg(long, default_value = "127.0.0.1:18083")]
-        ca_listen: SocketAddr,
+        #[command(flatten)]
+        mocks: MockArgs,
         /// Folder the demo writes its keys and certificates to.
         #[arg(long, default_value = "kopir-pki")]
         pki_dir: PathBuf,
-        /// The notary system mock's address.
-        #[arg(long, default_value = "127.0.0.1:18084")]
-        notary_listen: SocketAddr,
-        /// The legal cadastre mock's address.
-        #[arg(long, default_value = "127.0.0.1:18085")]
-        cadastre_listen: SocketAddr,
-        /// The payment gateway mock's address.
-        #[arg(long, default_value = "127.0.0.1:18086")]
-        payments_listen: SocketAddr,
-        /// The demo bank's callback endpoint address.
-        #[arg(long, default_value = "127.0.0.1:18087")]
-        bank_listen: SocketAddr,
-        /// The generic registry mock's address (the generic channel's demo services).
-        #[arg(long, default_value = "127.0.0.1:18088")]
-        generic_listen: SocketAddr,
         /// The Prometheus metrics endpoint's address.
         #[arg(long, default_value = "127.0.0.1:9464")]
         metrics_listen: SocketAddr,
@@ -226,34 +198,15 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         }
         Command::Demo {
             listen,
-            persons_listen,
-            entities_listen,
-            control_listen,
-            latency_ms,
-            ca_listen,
+            mocks,
             pki_dir,
-            notary_listen,
             metrics_listen,
-            cadastre_listen,
-            payments_listen,
-            bank_listen,
-            generic_listen,
         } => {
             let options = DemoOptions {
                 listen,
                 metrics_listen: Some(metrics_listen),
-                mocks: MockConfig {
-                    persons_addr: persons_listen,
-                    entities_addr: entities_listen,
-                    notary_addr: notary_listen,
-                    cadastre_addr: cadastre_listen,
-                    payments_addr: payments_listen,
-                    bank_addr: bank_listen,
-                    generic_addr: generic_listen,
-                    control_addr: Some(control_listen),
-                    ..MockConfig::default().with_latency_ms(latency_ms)
-                },
-                ca_listen,
+                mocks: mocks.config(),
+                ca_listen: mocks.ca_listen,
                 pki_dir,
                 ..DemoOptions::default()
             };

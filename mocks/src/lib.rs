@@ -8,6 +8,7 @@ pub mod control;
 pub mod faults;
 pub mod generic;
 pub mod grpc_front;
+pub mod listen;
 pub mod names;
 pub mod notary;
 pub mod payments;
@@ -24,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use faults::Faults;
+pub use listen::MockArgs;
 pub use population::{Population, PopulationSpec};
 pub use registry::{MockRegistry, RegistryKind};
 

@@ -1,7 +1,6 @@
 //! `kopir-mocks`: the mock registries as a standalone process.
 
 use std::io::Write;
-use std::net::SocketAddr;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kopir_mocks::pki::{CaServer, DemoPki};
-use kopir_mocks::{Faults, MockConfig, MockSet, PopulationSpec};
+use kopir_mocks::{Faults, MockArgs, MockConfig, MockSet, PopulationSpec};
 
 /// Mock state databases speaking their native protocols, over a seeded synthetic population.
 #[derive(Parser)]
@@ -26,41 +25,13 @@ struct Args {
     /// Number of legal entities.
     #[arg(long, default_value_t = 1_000)]
     entities: usize,
-    /// Persons database (ГБД ФЛ) listen address.
-    #[arg(long, default_value = "127.0.0.1:18081")]
-    persons_listen: SocketAddr,
-    /// Legal-entities database (ГБД ЮЛ) listen address.
-    #[arg(long, default_value = "127.0.0.1:18082")]
-    entities_listen: SocketAddr,
-    /// Notary system (REST/JSON) listen address.
-    #[arg(long, default_value = "127.0.0.1:18084")]
-    notary_listen: SocketAddr,
-    /// Legal cadastre (REST/JSON) listen address.
-    #[arg(long, default_value = "127.0.0.1:18085")]
-    cadastre_listen: SocketAddr,
-    /// Payment gateway (REST/JSON) listen address.
-    #[arg(long, default_value = "127.0.0.1:18086")]
-    payments_listen: SocketAddr,
-    /// The demo bank's callback endpoint listen address.
-    #[arg(long, default_value = "127.0.0.1:18087")]
-    bank_listen: SocketAddr,
-    /// The generic registry's listen address (REST and SyncChannel, any service id).
-    #[arg(long, default_value = "127.0.0.1:18088")]
-    generic_listen: SocketAddr,
-    /// Added latency per call of every registry, in milliseconds.
-    #[arg(long, default_value_t = 3)]
-    latency_ms: u64,
+    #[command(flatten)]
+    listen: MockArgs,
     /// Faults of one registry at start, e.g. `persons:error_rate=0.3,latency_ms=20` or
     /// `legal_entities:down=true`; repeatable. Keys: latency_ms, jitter_ms, spike_rate, spike_ms,
     /// error_rate, timeout_rate, malformed_rate, reset_rate, down.
     #[arg(long = "fault", value_name = "REGISTRY:KEY=VALUE,...")]
     faults: Vec<String>,
-    /// Control endpoint listen address (GET /registries, PUT /registries/{name}/faults).
-    #[arg(long, default_value = "127.0.0.1:18080")]
-    control_listen: SocketAddr,
-    /// Mock certification authority listen address (GET /crl, POST /revoke/{serial_hex}).
-    #[arg(long, default_value = "127.0.0.1:18083")]
-    ca_listen: SocketAddr,
     /// Folder for the demo keys and certificates the running CA issues at start.
     #[arg(long, default_value = "kopir-pki")]
     pki_dir: PathBuf,
@@ -103,15 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             persons: args.persons,
             entities: args.entities,
         },
-        persons_addr: args.persons_listen,
-        entities_addr: args.entities_listen,
-        notary_addr: args.notary_listen,
-        cadastre_addr: args.cadastre_listen,
-        payments_addr: args.payments_listen,
-        bank_addr: args.bank_listen,
-        generic_addr: args.generic_listen,
-        control_addr: Some(args.control_listen),
-        ..MockConfig::default().with_latency_ms(args.latency_ms)
+        ..args.listen.config()
     };
     for spec in &args.faults {
         let (registry, pairs) = spec
@@ -137,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default();
     let pki = DemoPki::generate(&citizen, Duration::from_secs(args.crl_validity_s))?;
     pki.write(&args.pki_dir)?;
-    let ca = CaServer::start(Arc::clone(&pki.ca), args.ca_listen).await?;
+    let ca = CaServer::start(Arc::clone(&pki.ca), args.listen.ca_listen).await?;
     let banner = format!(
         "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\nnotary system (REST): {}\nlegal cadastre (REST): {}\npayment gateway (REST): {}\nbank callback endpoint: {}\ngeneric registry (REST, SyncChannel): {}\ncontrol endpoint: http://{}/registries\ncertification authority CRL: {}\nkeys and certificates: {}/\nsample IIN: {}\nsample BIN: {}",
         mocks.persons.url(),
