@@ -5,11 +5,9 @@
 
 pub mod access;
 pub mod api;
-pub mod bench;
 pub mod channel;
 pub mod config;
 pub mod console;
-pub mod demo;
 pub mod durable;
 pub mod error;
 pub mod health;

@@ -386,19 +386,19 @@ async fn an_export_carries_its_chain_proof() {
             j.append(entry(i)).await.unwrap();
         }
         let out = dir.path().join(format!("{}.jsonl", config.schema));
-        let header = journal::cli::export(j.store().as_ref(), None, None, &out)
+        let header = kopir::journal::export(j.store().as_ref(), None, None, &out)
             .await
             .unwrap();
         assert_eq!(
             (header.records, header.anchor_seq, header.head_seq),
             (10, 0, 10)
         );
-        let v = journal::cli::verify_export(&out).unwrap();
+        let v = kopir::journal::verify_export(&out).unwrap();
         assert_eq!((v.records, v.broken), (10, None));
         // A changed byte in the file is found.
         let text = std::fs::read_to_string(&out).unwrap();
         std::fs::write(&out, text.replacen("concurrency", "concurrencY", 1)).unwrap();
-        assert!(journal::cli::verify_export(&out).unwrap().broken.is_some());
+        assert!(kopir::journal::verify_export(&out).unwrap().broken.is_some());
     }
 }
 

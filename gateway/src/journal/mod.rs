@@ -8,7 +8,6 @@
 //! every request into one transaction (group commit), so durability costs one fsync per batch.
 
 pub mod chain;
-pub mod cli;
 pub mod postgres;
 pub mod query;
 pub mod retention;

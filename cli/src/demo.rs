@@ -8,10 +8,10 @@ use std::time::Duration;
 use kopir_mocks::pki::{CaServer, DemoPki};
 use kopir_mocks::{MockConfig, MockSet};
 
-use crate::config::Config;
-use crate::error::GatewayError;
-use crate::routing::RegistryId;
-use crate::server::Gateway;
+use kopir_gateway::config::Config;
+use kopir_gateway::error::GatewayError;
+use kopir_gateway::routing::RegistryId;
+use kopir_gateway::server::Gateway;
 
 /// Where the demo listens and how slow its registries are.
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ pub fn point_at_mocks(config: &mut Config, mocks: &MockSet) -> Result<(), Gatewa
     let url = url::Url::parse(&callback).map_err(|e| GatewayError::Config {
         detail: format!("mock URL {callback}: {e}"),
     })?;
-    let bank = crate::config::BankConfig {
+    let bank = kopir_gateway::config::BankConfig {
         callback_url: url,
         timeout_ms: 5000,
     };
@@ -189,8 +189,8 @@ fn write_pledge_sample(
             owners: vec![citizen.to_string()],
             encumbrances: Vec::new(),
         });
-    let contract = crate::pledge::contract::sample(SAMPLE_PLEDGE, citizen, SAMPLE_OBJECT);
-    let payload = crate::pledge::contract::document(&contract)?;
+    let contract = crate::sample::sample(SAMPLE_PLEDGE, citizen, SAMPLE_OBJECT);
+    let payload = crate::sample::document(&contract)?;
     let sign = |who: &kopir_mocks::pki::Issued| {
         who.key
             .sign_cms(
@@ -202,8 +202,8 @@ fn write_pledge_sample(
     };
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let party =
-        |p: &crate::proto::v1::ContractParty| serde_json::json!({"iin": p.iin, "name": p.name});
-    let date = |d: Option<crate::proto::v1::Date>| {
+        |p: &kopir_gateway::proto::v1::ContractParty| serde_json::json!({"iin": p.iin, "name": p.name});
+    let date = |d: Option<kopir_gateway::proto::v1::Date>| {
         d.map(|d| serde_json::json!({"year": d.year, "month": d.month, "day": d.day}))
     };
     let loan = contract.loan.clone().unwrap_or_default();

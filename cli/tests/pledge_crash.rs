@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kopir_adapters::signing::{Content, KeyAlgorithm};
-use kopir_gateway::pledge::contract;
+use kopir::sample as contract;
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 use kopir_mocks::cadastre::NewObject;

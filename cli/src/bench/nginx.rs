@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::error::GatewayError;
+use kopir_gateway::error::GatewayError;
 
 /// A running nginx.
 pub struct Nginx {

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
-use super::chain::{walk, Verified, GENESIS};
-use super::{JournalError, Query, Record, Store};
+use kopir_gateway::journal::chain::{walk, Verified, GENESIS};
+use kopir_gateway::journal::{self as journal_store, JournalError, Query, Record, Store};
 
 /// What `kopir journal` does.
 #[derive(Debug, Subcommand)]
@@ -188,7 +188,7 @@ pub async fn run(store: &dyn Store, command: JournalCommand) -> Result<bool, Jou
         JournalCommand::Verify { export } => {
             let v = match &export {
                 Some(path) => verify_export(path)?,
-                None => super::verify(store).await?,
+                None => journal_store::verify(store).await?,
             };
             match &v.broken {
                 None => {

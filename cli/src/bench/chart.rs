@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::suite::ScenarioReport;
-use crate::error::GatewayError;
+use kopir_gateway::error::GatewayError;
 
 /// Fonts tried for the chart's text; Debian's fonts-dejavu-core ships the first.
 const FONTS: [&str; 2] = [

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use kopir_mocks::{MockConfig, MockSet};
 
 use super::{bench_config, drive, gateway, hot_set, warm, BenchOptions, BenchPki, Measured};
-use crate::config::{Config, JournalBackend};
-use crate::error::GatewayError;
-use crate::journal::{self, Verified};
-use crate::routing::RegistryId;
-use crate::server::Gateway;
+use kopir_gateway::config::{Config, JournalBackend};
+use kopir_gateway::error::GatewayError;
+use kopir_gateway::journal::{self, Verified};
+use kopir_gateway::routing::RegistryId;
+use kopir_gateway::server::Gateway;
 
 fn server(e: impl std::fmt::Display) -> GatewayError {
     GatewayError::Server(e.to_string())

@@ -17,10 +17,10 @@ use kopir_mocks::pki::{Holder, Issued, Window, DEMO_BANK_BIN};
 use kopir_mocks::{MockConfig, MockSet};
 
 use super::{bench_config, channels, gateway, histogram, process_cpu, BenchOptions, BenchPki};
-use crate::error::GatewayError;
-use crate::pledge::contract;
-use crate::proto::v1 as pb;
-use crate::proto::v1::pledge_service_client::PledgeServiceClient;
+use kopir_gateway::error::GatewayError;
+use crate::sample as contract;
+use kopir_gateway::proto::v1 as pb;
+use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 
 /// Objects the contracts pledge, round robin (one object's encumbrance list stays short).
 const OBJECTS: usize = 2000;

@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::{bench_config, drive, nginx, BenchOptions, Measured};
 use crate::demo::point_at_mocks;
-use crate::error::GatewayError;
-use crate::routing::RegistryId;
-use crate::server::Gateway;
+use kopir_gateway::error::GatewayError;
+use kopir_gateway::routing::RegistryId;
+use kopir_gateway::server::Gateway;
 
 /// What the suite adds to [`BenchOptions`].
 #[derive(Debug, Clone)]

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use kopir_gateway::bench::suite::SuiteOptions;
-use kopir_gateway::bench::{self, BenchOptions};
-use kopir_gateway::demo::{self, DemoOptions};
+use kopir::bench::suite::SuiteOptions;
+use kopir::bench::{self, BenchOptions};
+use kopir::demo::{self, DemoOptions};
 use kopir_gateway::telemetry::{self, Telemetry};
 use kopir_gateway::{Config, Gateway, GatewayError};
 use kopir_mocks::MockArgs;
@@ -63,7 +63,7 @@ enum Command {
         #[arg(long, global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
-        command: kopir_gateway::journal::cli::JournalCommand,
+        command: kopir::journal::JournalCommand,
     },
     /// Measure GetPerson throughput and latency: direct, through nginx, and through the gateway
     /// (cache miss and hit), against the mock registries; or, with --failover, a registry
@@ -231,7 +231,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 .ok_or_else(|| GatewayError::Config {
                     detail: "journal.backend is \"off\": there is no journal to read".into(),
                 })?;
-            if kopir_gateway::journal::cli::run(store.as_ref(), command).await? {
+            if kopir::journal::run(store.as_ref(), command).await? {
                 Ok(())
             } else {
                 Err(GatewayError::FailedPrecondition(

@@ -11,10 +11,10 @@ use kopir_mocks::{MockConfig, MockSet};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity as TlsIdentity};
 
 use super::{bench_config, drive, gateway, hot_set, warm, BenchOptions, BenchPki, Measured};
-use crate::config::TrustConfig;
-use crate::error::GatewayError;
-use crate::trust::seal::Sealer;
-use crate::trust::Trust;
+use kopir_gateway::config::TrustConfig;
+use kopir_gateway::error::GatewayError;
+use kopir_gateway::trust::seal::Sealer;
+use kopir_gateway::trust::Trust;
 
 /// Mean cost of one operation, µs.
 #[derive(Debug, Clone, Copy)]

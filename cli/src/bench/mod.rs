@@ -19,13 +19,13 @@ use kopir_mocks::pki::{CaServer, DemoPki};
 use kopir_mocks::{Faults, MockConfig, MockSet};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::config::{Config, Rate};
+use kopir_gateway::config::{Config, Rate};
 use crate::demo::{self, point_at_mocks, point_at_pki, DemoOptions};
-use crate::error::GatewayError;
-use crate::proto::v1 as pb;
-use crate::proto::v1::identity_service_client::IdentityServiceClient;
-use crate::routing::RegistryId;
-use crate::server::Gateway;
+use kopir_gateway::error::GatewayError;
+use kopir_gateway::proto::v1 as pb;
+use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
+use kopir_gateway::routing::RegistryId;
+use kopir_gateway::server::Gateway;
 
 /// What to measure.
 #[derive(Debug, Clone)]
