@@ -201,8 +201,7 @@ fn write_pledge_sample(
             .map_err(|e| server(&e))
     };
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let party =
-        |p: &kopir_gateway::proto::v1::ContractParty| serde_json::json!({"iin": p.iin, "name": p.name});
+    let party = |p: &kopir_gateway::proto::v1::ContractParty| serde_json::json!({"iin": p.iin, "name": p.name});
     let date = |d: Option<kopir_gateway::proto::v1::Date>| {
         d.map(|d| serde_json::json!({"year": d.year, "month": d.month, "day": d.day}))
     };

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 
-use kopir_gateway::journal::chain::{walk, Verified, GENESIS};
-use kopir_gateway::journal::{self as journal_store, JournalError, Query, Record, Store};
+use kopir_store::journal::chain::{walk, Verified, GENESIS};
+use kopir_store::journal::{self as journal_store, JournalError, Query, Record, Store};
 
 /// What `kopir journal` does.
 #[derive(Debug, Subcommand)]

@@ -226,7 +226,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 Some(path) => Config::load(&path)?,
                 None => Config::embedded()?,
             };
-            let store = kopir_gateway::journal::open(&config.journal)
+            let store = kopir_store::journal::open(&config.journal)
                 .await?
                 .ok_or_else(|| GatewayError::Config {
                     detail: "journal.backend is \"off\": there is no journal to read".into(),

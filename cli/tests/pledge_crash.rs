@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kopir_adapters::signing::{Content, KeyAlgorithm};
 use kopir::sample as contract;
+use kopir_adapters::signing::{Content, KeyAlgorithm};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 use kopir_mocks::cadastre::NewObject;

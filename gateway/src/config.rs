@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
 use crate::trust::document::SignerRule;
+pub use kopir_store::journal::config::{BodyPolicy, JournalBackend, JournalConfig};
 
 /// The embedded default configuration.
 pub const EMBEDDED: &str = include_str!("../config/kopir.toml");
@@ -110,19 +111,6 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
     /// The bearer token the web console's data needs; none serves no console.
     pub console_token: Option<String>,
-}
-
-/// Which journal backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JournalBackend {
-    /// No journal (benchmarks only: requests are then answered without an audit record).
-    Off,
-    /// An SQLite file (embedded default).
-    #[default]
-    Sqlite,
-    /// A PostgreSQL database shared by several replicas.
-    Postgres,
 }
 
 /// Pledge contracts: where accepted contracts and bank notices wait (the outbox), the fee the
@@ -265,51 +253,6 @@ pub struct BankConfig {
 
 fn default_callback_timeout_ms() -> u64 {
     5000
-}
-
-/// The journal's place and policies.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JournalConfig {
-    /// Backend.
-    pub backend: JournalBackend,
-    /// The SQLite file.
-    pub path: PathBuf,
-    /// The PostgreSQL connection string (`postgres://user@host:port/db`).
-    pub url: Option<String>,
-    /// The PostgreSQL schema holding the journal and consent tables.
-    pub schema: String,
-    /// Most records appended in one transaction (group commit).
-    pub batch_max: usize,
-    /// How often expired bodies are pruned.
-    pub prune_interval_s: u64,
-    /// Body policy by method or `Service/*`; methods not listed keep no body.
-    pub bodies: BTreeMap<String, BodyPolicy>,
-}
-
-impl Default for JournalConfig {
-    fn default() -> Self {
-        Self {
-            backend: JournalBackend::Sqlite,
-            path: PathBuf::from("kopir-journal.db"),
-            url: None,
-            schema: "kopir".into(),
-            batch_max: 1024,
-            prune_interval_s: 3600,
-            bodies: BTreeMap::new(),
-        }
-    }
-}
-
-/// Whether a method's payloads are journaled, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BodyPolicy {
-    /// Keep request and response bodies (digests are always kept).
-    pub keep: bool,
-    /// Prune bodies this long after the request ("30d", "12h"); kept for good when absent.
-    #[serde(default, with = "humantime_serde")]
-    pub retention: Option<Duration>,
 }
 
 /// Trust material and verification settings.

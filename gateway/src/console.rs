@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Journal;
 use crate::metrics::{Exchange, Metrics, Second};
 use crate::pipeline::local::OperatorState;
 use crate::pipeline::RegistrySummary;
 use crate::routing::Router;
+use kopir_store::journal::Journal;
 
 const INDEX: &str = include_str!("../console/index.html");
 const APP: &str = include_str!("../console/app.js");
@@ -143,7 +143,7 @@ async fn journal(
     let Some(journal) = &console.journal else {
         return (StatusCode::NOT_FOUND, "this gateway runs without a journal").into_response();
     };
-    let query = crate::journal::Query {
+    let query = kopir_store::journal::Query {
         request_id: Some(q.request_id),
         limit: 50,
         ..Default::default()

@@ -103,7 +103,7 @@ pub enum GatewayError {
     RevocationUnavailable(String),
     /// The journal cannot record the call, so it is not answered.
     #[error("{0}; the request was not answered because it could not be journaled")]
-    Journal(#[from] crate::journal::JournalError),
+    Journal(#[from] kopir_store::journal::JournalError),
     /// Personal data of someone else without their consent (seed 004).
     #[error("{failure}: {requester} may not read the {scope} of person {subject}: {detail}")]
     Consent {
@@ -255,8 +255,8 @@ impl GatewayError {
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied { .. } | Self::Consent { .. } => Code::PermissionDenied,
             Self::Journal(j) => match j {
-                crate::journal::JournalError::Database(_)
-                | crate::journal::JournalError::Closed => Code::Unavailable,
+                kopir_store::journal::JournalError::Database(_)
+                | kopir_store::journal::JournalError::Closed => Code::Unavailable,
                 _ => Code::Internal,
             },
             Self::Signature { failure, .. } => failure.code(),
@@ -405,6 +405,12 @@ impl From<GatewayError> for Status {
             ),
             None => Status::new(e.code(), message),
         }
+    }
+}
+
+impl From<kopir_store::durable::DurableError> for GatewayError {
+    fn from(e: kopir_store::durable::DurableError) -> Self {
+        Self::Outbox(e.to_string())
     }
 }
 

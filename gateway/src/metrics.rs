@@ -24,6 +24,7 @@ use crate::health::RegistryHealth;
 use crate::pipeline::cache::Caches;
 use crate::resilience::breaker::BreakerState;
 use crate::routing::{RegistryId, Router};
+use kopir_store::journal::metrics::JournalMetrics;
 
 /// One call through the pipeline.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -184,8 +185,7 @@ struct Inner {
     calls: Family<CallLabels, Counter>,
     call_seconds: Histograms<MethodLabels>,
     registry_seconds: Histograms<RegistryLabels>,
-    journal_commit_seconds: Histogram,
-    journal_records: Counter,
+    journal: JournalMetrics,
     tls_failures: Family<ReasonLabels, Counter>,
     outbox_gauges: Family<OutboxLabels, Gauge>,
     outbox_deliveries: Family<DeliveryLabels, Counter>,
@@ -221,8 +221,6 @@ impl Metrics {
         let calls = Family::<CallLabels, Counter>::default();
         let call_seconds: Histograms<MethodLabels> = Family::new_with_constructor(latency);
         let registry_seconds: Histograms<RegistryLabels> = Family::new_with_constructor(latency);
-        let journal_commit_seconds = latency();
-        let journal_records = Counter::default();
         let tls_failures = Family::<ReasonLabels, Counter>::default();
         let mut registry = Registry::with_prefix("kopir");
         registry.register(
@@ -245,16 +243,7 @@ impl Metrics {
             "Registry calls (each attempt) by registry and outcome",
             registry_seconds.clone(),
         );
-        registry.register(
-            "journal_commit_duration_seconds",
-            "Time to make one batch of journal records durable",
-            journal_commit_seconds.clone(),
-        );
-        registry.register(
-            "journal_records",
-            "Journal records made durable",
-            journal_records.clone(),
-        );
+        let journal = JournalMetrics::register(&mut registry);
         let outbox_gauges = Family::<OutboxLabels, Gauge>::default();
         registry.register(
             "outbox",
@@ -280,8 +269,7 @@ impl Metrics {
             calls,
             call_seconds,
             registry_seconds,
-            journal_commit_seconds,
-            journal_records,
+            journal,
             tls_failures,
             outbox_gauges,
             outbox_deliveries,
@@ -449,10 +437,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Records one journal commit of `records` records.
-    pub fn journal_commit(&self, records: usize, took: Duration) {
-        self.0.journal_commit_seconds.observe(took.as_secs_f64());
-        self.0.journal_records.inc_by(records as u64);
+    /// The journal's collectors, for its writer.
+    pub fn journal(&self) -> JournalMetrics {
+        self.0.journal.clone()
     }
 
     /// Adds the state read at each scrape (caches, breakers, registry health).

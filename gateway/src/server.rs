@@ -20,8 +20,6 @@ use crate::config::Config;
 use crate::console::Console;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
-use crate::journal::retention::Policies;
-use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, cache::Caches};
 use crate::pipeline::{AuditStages, TrustStages};
@@ -37,6 +35,8 @@ use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::routing::{Registries, Router};
 use crate::trust::seal::Sealer;
 use crate::trust::Trust;
+use kopir_store::journal::retention::Policies;
+use kopir_store::journal::Journal;
 
 /// A running gateway.
 pub struct Gateway {
@@ -91,11 +91,11 @@ impl Gateway {
                 None
             }
         };
-        let store = crate::journal::open(&config.journal).await?;
+        let store = kopir_store::journal::open(&config.journal).await?;
         let bodies = Policies::new(config.journal.bodies.clone());
         let journal = store
             .clone()
-            .map(|s| Journal::start_measured(s, config.journal.batch_max, Some(metrics.clone())));
+            .map(|s| Journal::start_measured(s, config.journal.batch_max, Some(metrics.journal())));
         if journal.is_none() {
             tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
         }
@@ -107,7 +107,7 @@ impl Gateway {
             source: config.source.clone(),
         };
         let durable =
-            crate::durable::Durable::open(&config.pledge.outbox, config.pledge.batch_max)?;
+            kopir_store::durable::Durable::open(&config.pledge.outbox, config.pledge.batch_max)?;
         let outbox = crate::pledge::outbox::Outbox::open(durable.clone()).await?;
         let desk = crate::pledge::Desk::new(outbox, router.clone(), journal.clone());
         let hub = crate::channel::Hub::new(

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kopir_adapters::identifiers::{check_digit, Iin};
 use kopir::demo::{self, Demo, DemoOptions};
+use kopir_adapters::identifiers::{check_digit, Iin};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::routing::RegistryId;

@@ -4,7 +4,6 @@
 use kopir_adapters::model::Relation;
 use kopir_adapters::signing::KeyAlgorithm;
 use kopir_gateway::config::{JournalBackend, JournalConfig};
-use kopir_gateway::journal::{self, Entry, Journal, Kind};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::access_log_service_client::AccessLogServiceClient;
 use kopir_gateway::proto::v1::consent_service_client::ConsentServiceClient;
@@ -12,6 +11,7 @@ use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::notary::NewConsent;
 use kopir_mocks::pki::{Holder, Window, DEMO_BANK_BIN};
+use kopir_store::journal::{self, Entry, Journal, Kind};
 use kopir_tests::{person_request, sign, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -398,7 +398,10 @@ async fn an_export_carries_its_chain_proof() {
         // A changed byte in the file is found.
         let text = std::fs::read_to_string(&out).unwrap();
         std::fs::write(&out, text.replacen("concurrency", "concurrencY", 1)).unwrap();
-        assert!(kopir::journal::verify_export(&out).unwrap().broken.is_some());
+        assert!(kopir::journal::verify_export(&out)
+            .unwrap()
+            .broken
+            .is_some());
     }
 }
 

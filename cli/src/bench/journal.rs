@@ -10,9 +10,9 @@ use kopir_mocks::{MockConfig, MockSet};
 use super::{bench_config, drive, gateway, hot_set, warm, BenchOptions, BenchPki, Measured};
 use kopir_gateway::config::{Config, JournalBackend};
 use kopir_gateway::error::GatewayError;
-use kopir_gateway::journal::{self, Verified};
 use kopir_gateway::routing::RegistryId;
 use kopir_gateway::server::Gateway;
+use kopir_store::journal::{self, Verified};
 
 fn server(e: impl std::fmt::Display) -> GatewayError {
     GatewayError::Server(e.to_string())

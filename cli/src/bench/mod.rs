@@ -19,8 +19,8 @@ use kopir_mocks::pki::{CaServer, DemoPki};
 use kopir_mocks::{Faults, MockConfig, MockSet};
 use tonic::transport::{Channel, Endpoint};
 
-use kopir_gateway::config::{Config, Rate};
 use crate::demo::{self, point_at_mocks, point_at_pki, DemoOptions};
+use kopir_gateway::config::{Config, Rate};
 use kopir_gateway::error::GatewayError;
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;

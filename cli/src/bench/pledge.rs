@@ -17,8 +17,8 @@ use kopir_mocks::pki::{Holder, Issued, Window, DEMO_BANK_BIN};
 use kopir_mocks::{MockConfig, MockSet};
 
 use super::{bench_config, channels, gateway, histogram, process_cpu, BenchOptions, BenchPki};
-use kopir_gateway::error::GatewayError;
 use crate::sample as contract;
+use kopir_gateway::error::GatewayError;
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 

@@ -10,13 +10,13 @@ use tonic::{Request, Response, Status};
 use super::{call, respond, status, with_request_id, Answered, Origin, Sealed};
 use crate::access::AccessControl;
 use crate::error::GatewayError;
-use crate::journal::{ConsentRecord, Query};
 use crate::metrics::Metrics;
 use crate::pipeline::consent::{scope_of, SCOPES};
 use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
 use crate::routing::RegistryId;
 use crate::trust::seal::Sealer;
+use kopir_store::journal::{ConsentRecord, Query};
 
 /// gRPC status code names, by number.
 const CODES: [&str; 17] = [
@@ -91,7 +91,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// A journal record as the operator API shows it.
-pub fn record(r: &crate::journal::Record) -> pb::JournalRecord {
+pub fn record(r: &kopir_store::journal::Record) -> pb::JournalRecord {
     let e = &r.entry;
     pb::JournalRecord {
         seq: r.seq,
@@ -158,7 +158,7 @@ impl JournalApi {
     }
 }
 
-fn journal_page(record: &Record) -> Option<(&[crate::journal::Record], String)> {
+fn journal_page(record: &Record) -> Option<(&[kopir_store::journal::Record], String)> {
     match record {
         Record::Journal { records, next } => Some((
             records.as_slice(),

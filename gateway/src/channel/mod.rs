@@ -88,7 +88,7 @@ pub struct Hub {
     wake: Arc<Notify>,
     /// When an open Receive stream sends an unacknowledged reply again.
     pub redeliver_after: Duration,
-    journal: Option<crate::journal::Journal>,
+    journal: Option<kopir_store::journal::Journal>,
 }
 
 fn endpoint(route: &ChannelRoute) -> Endpoint {
@@ -170,7 +170,7 @@ impl Hub {
         access: AccessControl,
         store: ChannelStore,
         redeliver_after: Duration,
-        journal: Option<crate::journal::Journal>,
+        journal: Option<kopir_store::journal::Journal>,
     ) -> Self {
         Self {
             journal,
@@ -376,8 +376,8 @@ impl Hub {
             return;
         };
         let now = Utc::now();
-        let entry = crate::journal::Entry {
-            kind: crate::journal::Kind::Event,
+        let entry = kopir_store::journal::Entry {
+            kind: kopir_store::journal::Kind::Event,
             request_id: m.message_id.clone(),
             correlation_id: m.correlation_id.clone(),
             client: m.client.clone(),

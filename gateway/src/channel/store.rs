@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use kopir_adapters::channel::Incoming;
 use rusqlite::{params, OptionalExtension};
 
-use crate::durable::Durable;
-use crate::error::GatewayError;
-use crate::journal::{from_micros, to_micros};
+use kopir_store::durable::Durable;
+use kopir_store::durable::DurableError;
+use kopir_store::journal::{from_micros, to_micros};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS channel_messages (
@@ -88,14 +88,14 @@ const MESSAGE_COLUMNS: &str =
 
 impl ChannelStore {
     /// The store over `db` (its table created when missing).
-    pub async fn open(db: Durable) -> Result<Self, GatewayError> {
+    pub async fn open(db: Durable) -> Result<Self, DurableError> {
         db.run(|conn| conn.execute_batch(SCHEMA)).await?;
         Ok(Self { db })
     }
 
     /// Stores a message; for a message id the client used before, the first acceptance time and
     /// `true`.
-    pub async fn submit(&self, m: Message) -> Result<(DateTime<Utc>, bool), GatewayError> {
+    pub async fn submit(&self, m: Message) -> Result<(DateTime<Utc>, bool), DurableError> {
         self.db
             .run(move |conn| {
                 let before: Option<i64> = conn
@@ -132,7 +132,7 @@ impl ChannelStore {
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<(Message, u32)>, GatewayError> {
+    ) -> Result<Vec<(Message, u32)>, DurableError> {
         self.db
             .run(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
@@ -154,7 +154,7 @@ impl ChannelStore {
         client: &str,
         message_id: &str,
         incoming: Incoming,
-    ) -> Result<u64, GatewayError> {
+    ) -> Result<u64, DurableError> {
         let (client, message_id) = (client.to_string(), message_id.to_string());
         self.db
             .run(move |conn| {
@@ -187,7 +187,7 @@ impl ChannelStore {
         message_id: &str,
         next: DateTime<Utc>,
         error: String,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), DurableError> {
         let (client, message_id) = (client.to_string(), message_id.to_string());
         self.db
             .run(move |conn| {
@@ -207,7 +207,7 @@ impl ChannelStore {
         client: &str,
         cursor: u64,
         limit: usize,
-    ) -> Result<Vec<StoredReply>, GatewayError> {
+    ) -> Result<Vec<StoredReply>, DurableError> {
         let client = client.to_string();
         self.db
             .run(move |conn| {
@@ -239,7 +239,7 @@ impl ChannelStore {
     }
 
     /// Acknowledges the client's replies to `message_ids`; how many were unacknowledged replies.
-    pub async fn ack(&self, client: &str, message_ids: Vec<String>) -> Result<u32, GatewayError> {
+    pub async fn ack(&self, client: &str, message_ids: Vec<String>) -> Result<u32, DurableError> {
         let client = client.to_string();
         self.db
             .run(move |conn| {

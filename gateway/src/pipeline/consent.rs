@@ -14,8 +14,8 @@ use super::check::Check;
 use super::{GatewayRequest, Operation};
 use crate::access::AccessControl;
 use crate::error::{ConsentFailure, GatewayError};
-use crate::journal::Store;
 use crate::routing::Registries;
+use kopir_store::journal::Store;
 
 /// IdentityService's person-record read.
 pub const GET_PERSON: &str = "kopir.v1.IdentityService/GetPerson";

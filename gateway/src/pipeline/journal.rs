@@ -1,5 +1,5 @@
 //! The journal stage: a request record on the way in, a response record on the way out, and no
-//! answer leaves before both are durable (group commit makes that cheap; see [`crate::journal`]).
+//! answer leaves before both are durable (group commit makes that cheap; see [`kopir_store::journal`]).
 
 use chrono::Utc;
 use tower::{Service, ServiceExt};
@@ -8,9 +8,9 @@ use tracing::Instrument;
 use super::stage::Stage;
 use super::{CallContext, GatewayRequest, Reply};
 use crate::error::GatewayError;
-use crate::journal::chain::digest;
-use crate::journal::retention::Policies;
-use crate::journal::{Entry, Journal, Kind};
+use kopir_store::journal::chain::digest;
+use kopir_store::journal::retention::Policies;
+use kopir_store::journal::{Entry, Journal, Kind};
 
 /// Journals every call that passed identification.
 #[derive(Clone)]

@@ -12,12 +12,12 @@ use super::{GatewayRequest, Operation, Record, Reply};
 use crate::access::AccessControl;
 use crate::error::{GatewayError, SignatureFailure};
 use crate::health::RegistryHealth;
-use crate::journal::{Journal, JournalError, Kind, Query, Store};
 use crate::metrics::Metrics;
 use crate::pipeline::cache::Caches;
 use crate::pipeline::RegistrySummary;
 use crate::resilience::breaker::BreakerState;
 use crate::routing::{RegistryId, Router};
+use kopir_store::journal::{Journal, JournalError, Kind, Query, Store};
 use std::path::PathBuf;
 
 /// What the operators' methods read and change: the gateway's own state.

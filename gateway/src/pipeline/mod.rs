@@ -143,12 +143,12 @@ pub enum Operation {
         /// Whose accesses.
         iin: Iin,
         /// Paging.
-        page: crate::journal::Query,
+        page: kopir_store::journal::Query,
     },
     /// A journal search (operators).
-    SearchJournal(crate::journal::Query),
+    SearchJournal(kopir_store::journal::Query),
     /// A consent given through the portal, to store.
-    GrantConsent(crate::journal::ConsentRecord),
+    GrantConsent(kopir_store::journal::ConsentRecord),
     /// A consent to withdraw.
     RevokeConsent {
         /// The person who gave it.
@@ -338,12 +338,12 @@ pub enum Record {
     /// Journal records (a search, or a person's accesses).
     Journal {
         /// The page.
-        records: Vec<crate::journal::Record>,
+        records: Vec<kopir_store::journal::Record>,
         /// The cursor of the next page, when there is one.
         next: Option<i64>,
     },
     /// A stored consent.
-    Consent(crate::journal::ConsentRecord),
+    Consent(kopir_store::journal::ConsentRecord),
     /// Every registry's state.
     Registries(Vec<RegistrySummary>),
     /// A cache invalidated.
@@ -448,9 +448,9 @@ pub struct AuditStages {
     /// Call counts and latencies.
     pub metrics: crate::metrics::Metrics,
     /// The journal, when one is configured.
-    pub journal: Option<crate::journal::Journal>,
+    pub journal: Option<kopir_store::journal::Journal>,
     /// Which bodies the journal keeps.
-    pub bodies: crate::journal::retention::Policies,
+    pub bodies: kopir_store::journal::retention::Policies,
     /// The registries the consent check asks (family links, notarised consents).
     pub registries: Arc<crate::routing::Registries>,
 }

@@ -318,4 +318,3 @@ impl Party {
         self.iin.clone().or_else(|| self.bin.clone())
     }
 }
-

@@ -13,9 +13,9 @@ use tokio::sync::{broadcast, Notify};
 use super::outbox::{Accepted, Change, NewPledge, Outbox};
 use super::{State, Status, Submission, STATUS_CHANGE};
 use crate::error::GatewayError;
-use crate::journal::{Entry, Journal, Kind};
 use crate::pipeline::{CallContext, GatewayRequest, Operation, Record};
 use crate::routing::Router;
+use kopir_store::journal::{Entry, Journal, Kind};
 
 /// The desk; cheap to clone.
 #[derive(Clone)]

@@ -11,9 +11,9 @@ use kopir_adapters::cadastre::PledgeFiling;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{State, Status};
-use crate::durable::Durable;
-use crate::error::GatewayError;
-use crate::journal::{from_micros, to_micros};
+use kopir_store::durable::Durable;
+use kopir_store::durable::DurableError;
+use kopir_store::journal::{from_micros, to_micros};
 
 /// The outbox's handle; cheap to clone.
 #[derive(Clone)]
@@ -216,7 +216,7 @@ fn status_by(conn: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
 
 impl Outbox {
     /// The outbox over `db` (its tables created when missing).
-    pub async fn open(db: Durable) -> Result<Self, GatewayError> {
+    pub async fn open(db: Durable) -> Result<Self, DurableError> {
         db.run(|conn| conn.execute_batch(SCHEMA)).await?;
         Ok(Self { db })
     }
@@ -224,12 +224,12 @@ impl Outbox {
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, GatewayError> {
+    ) -> Result<T, DurableError> {
         self.db.run(f).await
     }
 
     /// Stores a contract unless its bank's number is taken.
-    pub async fn accept(&self, p: NewPledge) -> Result<Accepted, GatewayError> {
+    pub async fn accept(&self, p: NewPledge) -> Result<Accepted, DurableError> {
         self.run(move |conn| {
             let s = &p.status;
             if let Some((status, digest)) = existing_in(conn, &s.bank, &s.contract_number)? {
@@ -263,19 +263,19 @@ impl Outbox {
         &self,
         bank: &str,
         number: &str,
-    ) -> Result<Option<(Status, String)>, GatewayError> {
+    ) -> Result<Option<(Status, String)>, DurableError> {
         let (bank, number) = (bank.to_string(), number.to_string());
         self.run(move |conn| existing_in(conn, &bank, &number))
             .await
     }
 
     /// A contract's status by its bank and number.
-    pub async fn find(&self, bank: &str, number: &str) -> Result<Option<Status>, GatewayError> {
+    pub async fn find(&self, bank: &str, number: &str) -> Result<Option<Status>, DurableError> {
         Ok(self.existing(bank, number).await?.map(|(status, _)| status))
     }
 
     /// Contracts due for the worker at `now`, oldest due first.
-    pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Work>, GatewayError> {
+    pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Work>, DurableError> {
         self.run(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {STATUS_COLUMNS}, filing, attempts FROM pledges
@@ -305,7 +305,7 @@ impl Outbox {
         id: &str,
         change: Change,
         next: DateTime<Utc>,
-    ) -> Result<Option<(Status, PledgeNotice)>, GatewayError> {
+    ) -> Result<Option<(Status, PledgeNotice)>, DurableError> {
         let id = id.to_string();
         self.run(move |conn| {
             let Some(before) = status_by(conn, &id)? else {
@@ -371,7 +371,7 @@ impl Outbox {
         next: DateTime<Utc>,
         detail: String,
         dead_after: u32,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), DurableError> {
         let id = id.to_string();
         self.run(move |conn| {
             conn.prepare_cached(
@@ -386,7 +386,7 @@ impl Outbox {
 
     /// Notices due at `now`: for each contract only its oldest unacknowledged one, so a bank
     /// learns the changes in order.
-    pub async fn owed(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Owed>, GatewayError> {
+    pub async fn owed(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Owed>, DurableError> {
         self.run(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT n.seq, n.bank, n.notice, n.attempts FROM notices n
@@ -413,7 +413,7 @@ impl Outbox {
     }
 
     /// Records a bank's acknowledgement.
-    pub async fn delivered(&self, seq: i64) -> Result<(), GatewayError> {
+    pub async fn delivered(&self, seq: i64) -> Result<(), DurableError> {
         self.run(move |conn| {
             conn.prepare_cached("UPDATE notices SET delivered_at = ?2 WHERE seq = ?1")?
                 .execute(params![seq, to_micros(Utc::now())])?;
@@ -430,7 +430,7 @@ impl Outbox {
         next: DateTime<Utc>,
         error: String,
         dead_after: u32,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), DurableError> {
         self.run(move |conn| {
             conn.prepare_cached(
                 "UPDATE notices SET due_at = ?2, attempts = attempts + 1, last_error = ?3,
@@ -444,7 +444,7 @@ impl Outbox {
 
     /// What waits in the outbox, dead letters first, then by age: contracts not decided for
     /// good and notices not acknowledged.
-    pub async fn items(&self, only_dead: bool, limit: usize) -> Result<Vec<Item>, GatewayError> {
+    pub async fn items(&self, only_dead: bool, limit: usize) -> Result<Vec<Item>, DurableError> {
         self.run(move |conn| {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut items = Vec::new();
@@ -503,7 +503,7 @@ impl Outbox {
 
     /// Makes a contract's failed work due now (its dead letters included), or every dead letter
     /// when `request_id` is none; how many rows were re-driven.
-    pub async fn redrive(&self, request_id: Option<String>) -> Result<u64, GatewayError> {
+    pub async fn redrive(&self, request_id: Option<String>) -> Result<u64, DurableError> {
         self.run(move |conn| {
             let now = to_micros(Utc::now());
             let (pledges, notices) = match &request_id {
@@ -536,7 +536,7 @@ impl Outbox {
     }
 
     /// What is waiting.
-    pub async fn backlog(&self) -> Result<Backlog, GatewayError> {
+    pub async fn backlog(&self) -> Result<Backlog, DurableError> {
         self.run(|conn| {
             let open: i64 = conn.query_row(
                 "SELECT count(*) FROM pledges WHERE state NOT IN ('registered', 'refused')",

@@ -8,6 +8,8 @@
 //! every request into one transaction (group commit), so durability costs one fsync per batch.
 
 pub mod chain;
+pub mod config;
+pub mod metrics;
 pub mod postgres;
 pub mod query;
 pub mod retention;
@@ -24,7 +26,7 @@ pub use chain::{verify, Verified};
 pub use query::{Param, Query};
 pub use writer::Journal;
 
-use crate::config::JournalConfig;
+use config::JournalConfig;
 
 /// Whether a record is the request as received or the response as sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,7 +196,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the configured backend, creating its tables on first use.
 pub async fn open(config: &JournalConfig) -> Result<Option<Arc<dyn Store>>, JournalError> {
-    use crate::config::JournalBackend;
+    use self::config::JournalBackend;
     Ok(match config.backend {
         JournalBackend::Off => None,
         JournalBackend::Sqlite => Some(Arc::new(sqlite::SqliteStore::open(&config.path)?)),

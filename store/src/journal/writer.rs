@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::metrics::JournalMetrics;
 use super::{Entry, JournalError, Store};
-use crate::metrics::Metrics;
 
 type Done = oneshot::Sender<Result<i64, JournalError>>;
 
@@ -47,7 +47,7 @@ impl Journal {
     pub fn start_measured(
         store: Arc<dyn Store>,
         batch_max: usize,
-        metrics: Option<Metrics>,
+        metrics: Option<JournalMetrics>,
     ) -> Self {
         let batch_max = batch_max.max(1);
         // Room for a few batches: beyond it, requests wait for the writer (backpressure).
@@ -79,7 +79,7 @@ async fn write(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<(Entry, Done)>,
     batch_max: usize,
-    metrics: Option<Metrics>,
+    metrics: Option<JournalMetrics>,
 ) {
     let mut queued = Vec::with_capacity(batch_max);
     let mut last = 0usize;
@@ -96,7 +96,7 @@ async fn write(
         let started = std::time::Instant::now();
         let appended = store.append(entries).await;
         if let (Some(m), Ok(_)) = (&metrics, &appended) {
-            m.journal_commit(n, started.elapsed());
+            m.commit(n, started.elapsed());
         }
         match appended {
             Ok(seqs) => {

@@ -9,7 +9,27 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::error::GatewayError;
+/// Why the durable store could not store or read: nothing was accepted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DurableError {
+    /// The database could not be opened.
+    #[error("cannot open {path}: {detail}")]
+    Open {
+        /// The database file.
+        path: String,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// A statement or the transaction failed.
+    #[error("{0}")]
+    Database(String),
+    /// The job ran but its transaction did not commit.
+    #[error("the transaction did not commit")]
+    NotCommitted,
+    /// The writer thread is gone (the process is stopping).
+    #[error("the writer thread has stopped")]
+    Stopped,
+}
 
 type Done = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
@@ -20,15 +40,17 @@ pub struct Durable {
     jobs: mpsc::Sender<Job>,
 }
 
-fn db(e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Outbox(e.to_string())
+fn db(e: impl std::fmt::Display) -> DurableError {
+    DurableError::Database(e.to_string())
 }
 
 impl Durable {
     /// Opens (creating) the database at `path` and starts its writer thread.
-    pub fn open(path: &Path, batch_max: usize) -> Result<Self, GatewayError> {
-        let conn = Connection::open(path)
-            .map_err(|e| GatewayError::Outbox(format!("cannot open {}: {e}", path.display())))?;
+    pub fn open(path: &Path, batch_max: usize) -> Result<Self, DurableError> {
+        let conn = Connection::open(path).map_err(|e| DurableError::Open {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
         // WAL with synchronous=FULL: a committed contract survives a crash or power loss.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
@@ -48,7 +70,7 @@ impl Durable {
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, GatewayError> {
+    ) -> Result<T, DurableError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
@@ -56,19 +78,14 @@ impl Durable {
             let done: Done = Box::new(move |committed| {
                 let _ = tx.send(match result {
                     Ok(v) if committed => Ok(v),
-                    Ok(_) => Err(GatewayError::Outbox(
-                        "the transaction did not commit".into(),
-                    )),
+                    Ok(_) => Err(DurableError::NotCommitted),
                     Err(e) => Err(db(e)),
                 });
             });
             (ok, done)
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| GatewayError::Outbox("the writer thread has stopped".into()))?;
-        rx.await
-            .map_err(|_| GatewayError::Outbox("the writer thread has stopped".into()))?
+        self.jobs.send(job).map_err(|_| DurableError::Stopped)?;
+        rx.await.map_err(|_| DurableError::Stopped)?
     }
 }
 
@@ -85,23 +102,30 @@ fn write_loop(conn: &Connection, rx: &mpsc::Receiver<Job>, batch_max: usize) {
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             // Dropping the jobs tells their callers nothing was stored.
-            tracing::error!(error = %e, "pledge outbox: cannot begin a transaction");
+            tracing::error!(error = %e, "durable store: cannot begin a transaction");
             continue;
         }
         let mut done = Vec::with_capacity(batch.len());
+        // A job whose savepoint cannot be opened, undone or released may leave its writes mixed
+        // into the others': the whole batch is then rolled back and every caller told.
+        let mut intact = true;
         for job in batch {
-            let _ = conn.execute_batch("SAVEPOINT job");
+            let opened = conn.execute_batch("SAVEPOINT job").is_ok();
             let (ok, d) = job(conn);
-            if !ok {
-                let _ = conn.execute_batch("ROLLBACK TO job");
-            }
-            let _ = conn.execute_batch("RELEASE job");
+            let undone = ok || conn.execute_batch("ROLLBACK TO job").is_ok();
+            let released = conn.execute_batch("RELEASE job").is_ok();
+            intact &= opened && undone && released;
             done.push(d);
         }
-        let committed = conn.execute_batch("COMMIT").is_ok();
+        if !intact {
+            tracing::error!("durable store: a savepoint failed; the batch is rolled back");
+        }
+        let committed = intact && conn.execute_batch("COMMIT").is_ok();
         if !committed {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!("pledge outbox: a batch did not commit; its callers were told");
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "durable store: rollback failed");
+            }
+            tracing::error!("durable store: a batch did not commit; its callers were told");
         }
         for d in done {
             d(committed);

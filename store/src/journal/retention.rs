@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::config::BodyPolicy;
 use super::{JournalError, Store};
-use crate::config::BodyPolicy;
 
 /// Body policies by method or `Service/*`.
 #[derive(Debug, Clone, Default)]
