@@ -414,6 +414,42 @@ impl From<kopir_store::durable::DurableError> for GatewayError {
     }
 }
 
+impl kopir_resilience::Classify for GatewayError {
+    fn is_retryable(&self) -> bool {
+        GatewayError::is_retryable(self)
+    }
+    fn is_failure(&self) -> bool {
+        self.is_registry_failure()
+    }
+}
+
+impl From<kopir_resilience::Refusal> for GatewayError {
+    fn from(r: kopir_resilience::Refusal) -> Self {
+        use kopir_resilience::Refusal;
+        match r {
+            Refusal::Shed {
+                name,
+                max_concurrency,
+                max_queue,
+            } => Self::Shed {
+                registry: name,
+                max_concurrency,
+                max_queue,
+            },
+            Refusal::BreakerOpen { name, retry_after } => Self::BreakerOpen {
+                registry: name,
+                retry_after,
+            },
+        }
+    }
+}
+
+impl From<kopir_resilience::InvalidSetting> for GatewayError {
+    fn from(e: kopir_resilience::InvalidSetting) -> Self {
+        Self::Config { detail: e.0 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

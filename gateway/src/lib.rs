@@ -14,7 +14,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod pledge;
 pub mod proto;
-pub mod resilience;
 pub mod routing;
 pub mod server;
 pub mod telemetry;

@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::pipeline::cache::Caches;
-use crate::resilience::breaker::BreakerState;
 use crate::routing::{RegistryId, Router};
+use kopir_resilience::breaker::BreakerState;
 use kopir_store::journal::metrics::JournalMetrics;
 
 /// One call through the pipeline.

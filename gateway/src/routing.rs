@@ -20,11 +20,10 @@ use crate::config::{Config, Protocol, RegistryConfig};
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::metrics::Metrics;
-use crate::pipeline::stage::StageLayer;
 use crate::pipeline::{GatewayRequest, Operation, Record, Reply};
-use crate::resilience::breaker::{Breaker, BreakerState};
-use crate::resilience::bulkhead::Bulkhead;
-use crate::resilience::retry::RetryPolicy;
+use kopir_resilience::breaker::{Breaker, BreakerState};
+use kopir_resilience::bulkhead::Bulkhead;
+use kopir_resilience::retry::RetryPolicy;
 
 /// The registries the typed API routes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -258,7 +257,7 @@ fn not_found(registry: RegistryId, what: &str) -> AdapterError {
 type Route = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
 
 /// Routes each operation to its registry through that registry's protection (see
-/// [`crate::resilience`]): concurrency limit, retries, circuit breaker, then the adapter.
+/// [`kopir_resilience`]): concurrency limit, retries, circuit breaker, then the adapter.
 #[derive(Clone)]
 pub struct Router {
     routes: Arc<HashMap<RegistryId, Route>>,
@@ -280,13 +279,9 @@ impl Router {
             let breaker = Breaker::new(id.name(), &res);
             let (regs, h, m) = (registries.clone(), health.clone(), metrics.clone());
             let route = ServiceBuilder::new()
-                .layer(StageLayer::new(Bulkhead::new(
-                    id.name(),
-                    res.max_concurrency,
-                    res.max_queue,
-                )))
+                .layer(Bulkhead::new(id.name(), res.max_concurrency, res.max_queue))
                 .layer(RetryLayer::new(RetryPolicy::new(&res)?))
-                .layer(StageLayer::new(breaker.clone()))
+                .layer(breaker.clone())
                 .service(service_fn(move |req| {
                     call_adapter(regs.clone(), h.clone(), m.clone(), req)
                 }));

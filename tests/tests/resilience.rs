@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use kopir_gateway::config::{Config, Rate, ResilienceConfig};
 use kopir_gateway::proto::v1 as pb;
-use kopir_gateway::resilience::breaker::BreakerState;
 use kopir_gateway::routing::RegistryId;
 use kopir_mocks::Faults;
+use kopir_resilience::breaker::BreakerState;
 use kopir_tests::{person_request, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;

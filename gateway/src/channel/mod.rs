@@ -22,11 +22,10 @@ use tower::{service_fn, ServiceBuilder, ServiceExt};
 use crate::access::AccessControl;
 use crate::config::{ChannelProtocol, ChannelRoute, ResilienceConfig};
 use crate::error::{GatewayError, SignatureFailure};
-use crate::pipeline::stage::StageLayer;
 use crate::pipeline::{CallContext, GatewayRequest, Operation, Record, Reply};
-use crate::resilience::breaker::Breaker;
-use crate::resilience::retry::RetryPolicy;
 use crate::trust::document::SignerRule;
+use kopir_resilience::breaker::Breaker;
+use kopir_resilience::retry::RetryPolicy;
 use store::{ChannelStore, Message};
 
 /// Full method names of the channel, for the access list and the journal.
@@ -121,10 +120,7 @@ fn build(service_id: &str, route: &ChannelRoute) -> Result<RouteService, Gateway
     Ok(BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(RetryLayer::new(RetryPolicy::new(&res)?))
-            .layer(StageLayer::new(Breaker::new(
-                format!("channel {service_id}"),
-                &res,
-            )))
+            .layer(Breaker::new(format!("channel {service_id}"), &res))
             .service(service_fn(move |req: GatewayRequest| {
                 let client = client.clone();
                 async move {
@@ -351,7 +347,7 @@ impl Hub {
                     .map(|_| ())
             }
             Err(e) => {
-                let next = crate::resilience::backoff::next_attempt(
+                let next = kopir_resilience::backoff::next_attempt(
                     Duration::from_millis(200),
                     Duration::from_secs(300),
                     attempts,

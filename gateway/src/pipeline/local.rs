@@ -15,8 +15,8 @@ use crate::health::RegistryHealth;
 use crate::metrics::Metrics;
 use crate::pipeline::cache::Caches;
 use crate::pipeline::RegistrySummary;
-use crate::resilience::breaker::BreakerState;
 use crate::routing::{RegistryId, Router};
+use kopir_resilience::breaker::BreakerState;
 use kopir_store::journal::{Journal, JournalError, Kind, Query, Store};
 use std::path::PathBuf;
 

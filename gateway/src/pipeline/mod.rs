@@ -327,6 +327,12 @@ pub struct GatewayRequest {
     pub op: Operation,
 }
 
+impl kopir_resilience::Idempotent for GatewayRequest {
+    fn is_idempotent(&self) -> bool {
+        self.op.is_idempotent()
+    }
+}
+
 /// A registry record. Always held in an `Arc` (see [`Reply`]), so the variants' sizes do not matter.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[allow(clippy::large_enum_variant)]

@@ -148,7 +148,7 @@ impl Worker {
     }
 
     fn backoff(&self, attempts: u32) -> chrono::DateTime<Utc> {
-        crate::resilience::backoff::next_attempt(
+        kopir_resilience::backoff::next_attempt(
             self.config.retry_min,
             self.config.retry_max,
             attempts,

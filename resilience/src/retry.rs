@@ -11,22 +11,9 @@ use tower::retry::Policy;
 use tower::util::rng::HasherRng;
 
 use crate::config::ResilienceConfig;
-use crate::error::GatewayError;
-use crate::pipeline::GatewayRequest;
+use crate::{Classify, Idempotent, InvalidSetting};
 
-/// Whether sending a request twice has the effect of sending it once.
-pub trait Idempotent {
-    /// True for reads; a write must say false, and is then never retried.
-    fn is_idempotent(&self) -> bool;
-}
-
-impl Idempotent for GatewayRequest {
-    fn is_idempotent(&self) -> bool {
-        self.op.is_idempotent()
-    }
-}
-
-/// The retry policy of one registry; cloned per call, sharing the budget.
+/// The retry policy of one service; cloned per call, sharing the budget.
 #[derive(Clone)]
 pub struct RetryPolicy {
     max_retries: u32,
@@ -38,16 +25,14 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// A policy from a registry's resilience settings.
-    pub fn new(cfg: &ResilienceConfig) -> Result<Self, GatewayError> {
+    pub fn new(cfg: &ResilienceConfig) -> Result<Self, InvalidSetting> {
         let mut maker = ExponentialBackoffMaker::new(
             Duration::from_millis(cfg.retry_backoff_ms),
             Duration::from_millis(cfg.retry_backoff_max_ms),
             1.0,
             HasherRng::default(),
         )
-        .map_err(|e| GatewayError::Config {
-            detail: format!("retry backoff: {e}"),
-        })?;
+        .map_err(|e| InvalidSetting(format!("retry backoff: {e}")))?;
         Ok(Self {
             max_retries: cfg.retries,
             retries: 0,
@@ -62,17 +47,14 @@ impl RetryPolicy {
     }
 }
 
-impl<Req, Res> Policy<Req, Res, GatewayError> for RetryPolicy
+impl<Req, Res, E> Policy<Req, Res, E> for RetryPolicy
 where
     Req: Idempotent + Clone,
+    E: Classify,
 {
     type Future = tokio::time::Sleep;
 
-    fn retry(
-        &mut self,
-        req: &mut Req,
-        result: &mut Result<Res, GatewayError>,
-    ) -> Option<Self::Future> {
+    fn retry(&mut self, req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
         let Err(e) = result else {
             return None;
         };
@@ -106,6 +88,15 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
     use tower::{Service, ServiceExt};
 
+    /// A service that is down: every failure may be retried.
+    #[derive(Debug)]
+    struct Down;
+    impl Classify for Down {
+        fn is_retryable(&self) -> bool {
+            true
+        }
+    }
+
     #[derive(Clone)]
     struct Req(bool);
     impl Idempotent for Req {
@@ -116,20 +107,11 @@ mod tests {
 
     fn failing(
         calls: Arc<AtomicU32>,
-    ) -> impl Service<
-        Req,
-        Response = (),
-        Error = GatewayError,
-        Future = std::future::Ready<Result<(), GatewayError>>,
-    > + Clone {
+    ) -> impl Service<Req, Response = (), Error = Down, Future = std::future::Ready<Result<(), Down>>>
+           + Clone {
         tower::service_fn(move |_req: Req| {
             calls.fetch_add(1, Ordering::SeqCst);
-            std::future::ready(Err(GatewayError::Adapter(
-                kopir_adapters::AdapterError::Unavailable {
-                    registry: "persons".into(),
-                    reason: "down".into(),
-                },
-            )))
+            std::future::ready(Err(Down))
         })
     }
 

@@ -3,15 +3,14 @@
 //! (half-open), and closes when they all succeed. Tower has none; this is the small state machine
 //! written by hand.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tower::{Service, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 
 use crate::config::ResilienceConfig;
-use crate::error::GatewayError;
-use crate::pipeline::stage::Stage;
-use crate::pipeline::{GatewayRequest, Reply};
+use crate::{BoxFuture, Classify, Refusal};
 
 const BUCKETS: usize = 10;
 
@@ -44,7 +43,7 @@ struct Inner {
     buckets: [Bucket; BUCKETS],
 }
 
-/// One registry's breaker, shared by every call to it.
+/// One service's breaker, shared by every call to it; as a [`Layer`], it guards the service.
 #[derive(Clone)]
 pub struct Breaker {
     registry: Arc<str>,
@@ -71,7 +70,7 @@ impl Drop for Permit {
 }
 
 impl Breaker {
-    /// A closed breaker for `registry`.
+    /// A closed breaker for the service named `registry`.
     pub fn new(registry: impl Into<Arc<str>>, cfg: &ResilienceConfig) -> Self {
         let window = Duration::from_millis(cfg.breaker_window_ms);
         Self {
@@ -94,11 +93,14 @@ impl Breaker {
         u64::try_from(n).unwrap_or(u64::MAX)
     }
 
+    /// The state's lock; a panic elsewhere while holding it leaves counts, never a broken state.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The state now.
     pub fn state(&self) -> BreakerState {
-        let Ok(g) = self.inner.lock() else {
-            return BreakerState::Closed;
-        };
+        let g = self.lock();
         match g.state {
             State::Closed => BreakerState::Closed,
             State::Open { until } if Instant::now() < until => BreakerState::Open,
@@ -106,14 +108,11 @@ impl Breaker {
         }
     }
 
-    fn acquire(&self) -> Result<Permit, GatewayError> {
+    fn acquire(&self) -> Result<Permit, Refusal> {
         let now = Instant::now();
-        let mut g = self
-            .inner
-            .lock()
-            .map_err(|_| GatewayError::Server("circuit breaker lock poisoned".into()))?;
-        let refuse = |until: Instant| GatewayError::BreakerOpen {
-            registry: self.registry.to_string(),
+        let mut g = self.lock();
+        let refuse = |until: Instant| Refusal::BreakerOpen {
+            name: self.registry.to_string(),
             retry_after: until.saturating_duration_since(now),
         };
         match g.state {
@@ -148,9 +147,7 @@ impl Breaker {
     fn record(&self, failed: bool) {
         let now = Instant::now();
         let epoch = self.epoch(now);
-        let Ok(mut g) = self.inner.lock() else {
-            return;
-        };
+        let mut g = self.lock();
         let g = &mut *g;
         match &mut g.state {
             State::Closed => {
@@ -212,16 +209,50 @@ impl Breaker {
     }
 }
 
-impl Stage for Breaker {
-    async fn call<S>(&self, req: GatewayRequest, inner: S) -> Result<Reply, GatewayError>
-    where
-        S: Service<GatewayRequest, Response = Reply, Error = GatewayError> + Send + 'static,
-        S::Future: Send,
-    {
-        let mut permit = self.acquire()?;
-        let result = inner.oneshot(req).await;
-        permit.failed = Some(matches!(&result, Err(e) if e.is_registry_failure()));
-        result
+impl<S> Layer<S> for Breaker {
+    type Service = BreakerService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        BreakerService {
+            breaker: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// A service behind a [`Breaker`].
+#[derive(Clone)]
+pub struct BreakerService<S> {
+    breaker: Breaker,
+    inner: S,
+}
+
+impl<S, Req> Service<Req> for BreakerService<S>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: Send + 'static,
+    S::Error: Classify + From<Refusal> + Send + 'static,
+    Req: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The inner service is driven with `oneshot` on a clone, which waits for its readiness
+        // per call, so one slow call never holds up the others.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let breaker = self.breaker.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let mut permit = breaker.acquire()?;
+            let result = inner.oneshot(req).await;
+            permit.failed = Some(matches!(&result, Err(e) if e.is_failure()));
+            result
+        })
     }
 }
 

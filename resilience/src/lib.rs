@@ -1,0 +1,69 @@
+//! Generic resilience middleware for any tower service, knowing nothing of the gateway:
+//!
+//! concurrency limit (bounded queue, shed beyond) → retry (idempotent requests only, budgeted) →
+//! circuit breaker (per attempt) → the service
+//!
+//! The breaker sits inside the retry so every attempt counts and a retry meets an open breaker at
+//! once; the concurrency limit sits outside so retries keep the slot they started with. What the
+//! middleware must know of a request or an error it asks through the small traits below; what it
+//! refuses on its own it reports as a [`Refusal`], which the caller's error type converts from.
+
+pub mod backoff;
+pub mod breaker;
+pub mod bulkhead;
+pub mod config;
+pub mod retry;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use config::ResilienceConfig;
+
+/// A boxed, sendable future: the middleware's services run their logic in one.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Whether sending a request twice has the effect of sending it once.
+pub trait Idempotent {
+    /// True for reads; a write must say false, and is then never retried.
+    fn is_idempotent(&self) -> bool;
+}
+
+/// What the middleware needs to know of a failed call.
+pub trait Classify {
+    /// Whether another attempt may succeed (a transport failure, a timeout, a failing service),
+    /// as opposed to an answer that will not change ("no such record", "refused").
+    fn is_retryable(&self) -> bool;
+    /// Whether the service is failing as a service: counts toward opening its breaker.
+    fn is_failure(&self) -> bool {
+        self.is_retryable()
+    }
+}
+
+/// What the middleware refuses on its own, without calling the service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The concurrency limit and its queue are full.
+    #[error("{name} is at its limit of {max_concurrency} calls in flight and {max_queue} waiting")]
+    Shed {
+        /// The protected service's name.
+        name: String,
+        /// Calls in flight allowed.
+        max_concurrency: usize,
+        /// Calls waiting allowed.
+        max_queue: usize,
+    },
+    /// The circuit breaker is open.
+    #[error("{name}'s circuit breaker is open; next try in {} ms", retry_after.as_millis())]
+    BreakerOpen {
+        /// The protected service's name.
+        name: String,
+        /// When probes will be let through.
+        retry_after: Duration,
+    },
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSetting(pub String);
