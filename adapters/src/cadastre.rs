@@ -6,37 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use kopir_core::identifiers::CadastralNumber;
+
 use crate::error::AdapterError;
 use crate::rest::{Call, RestClient};
 use crate::syncchannel::Endpoint;
 use crate::Registry;
-
-/// A cadastral number: four groups of digits, `NN-NNN-NNN-NNN` (district, block, plot, object).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct CadastralNumber(String);
-
-impl CadastralNumber {
-    /// Parses the `NN-NNN-NNN-NNN` form; the message says what is wrong.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let groups: Vec<&str> = s.split('-').collect();
-        let shape = [2, 3, 3, 3];
-        if groups.len() == 4
-            && groups
-                .iter()
-                .zip(shape)
-                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_digit()))
-        {
-            Ok(Self(s.to_string()))
-        } else {
-            Err("a cadastral number is four groups of digits, NN-NNN-NNN-NNN".into())
-        }
-    }
-
-    /// The number as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// A real-estate object with its technical and identification characteristics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,6 @@ pub mod bank;
 pub mod cadastre;
 pub mod channel;
 pub mod error;
-pub mod identifiers;
 pub mod legal_entities;
 pub mod model;
 pub mod notary;
@@ -14,7 +13,6 @@ pub mod payments;
 pub mod persons;
 pub mod propagation;
 pub mod rest;
-pub mod signing;
 pub mod syncchannel;
 
 pub use error::AdapterError;

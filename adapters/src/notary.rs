@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AdapterError;
-use crate::identifiers::Iin;
 use crate::rest::{Call, RestClient};
 use crate::syncchannel::Endpoint;
 use crate::Registry;
+use kopir_core::identifiers::Iin;
 
 /// A notarised consent of a person for someone to obtain their data (seed 004 §2, service 5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -194,7 +194,7 @@ fn write_pledge_sample(
     let sign = |who: &kopir_mocks::pki::Issued| {
         who.key
             .sign_cms(
-                kopir_adapters::signing::Content::Detached(&payload),
+                kopir_trust::signing::Content::Detached(&payload),
                 &who.cert,
                 &[pki.ca.intermediate().clone()],
             )

@@ -150,11 +150,11 @@ fn verify(file: &std::path::Path, cert: &std::path::Path) -> Result<(), GatewayE
     let bytes = std::fs::read(file).map_err(|e| GatewayError::Config {
         detail: format!("cannot read {}: {e}", file.display()),
     })?;
-    let certs = kopir_gateway::trust::read_pem_certificates(cert)?;
+    let certs = kopir_trust::read_pem_certificates(cert)?;
     let leaf = certs.first().ok_or_else(|| GatewayError::Config {
         detail: format!("{} holds no certificate", cert.display()),
     })?;
-    match kopir_gateway::trust::seal::verify_sealed(&bytes, leaf) {
+    match kopir_trust::seal::verify_sealed(&bytes, leaf) {
         Ok(report) => {
             let s = &report.statement;
             let _ = writeln!(

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kopir::sample as contract;
-use kopir_adapters::signing::{Content, KeyAlgorithm};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::pledge_service_client::PledgeServiceClient;
 use kopir_mocks::cadastre::NewObject;
 use kopir_mocks::payments::Payment;
 use kopir_mocks::pki::{CaServer, DemoPki, Holder, Issued, Window};
 use kopir_mocks::{MockConfig, MockSet};
+use kopir_trust::signing::{Content, KeyAlgorithm};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 const CONTRACTS: usize = 400;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use kopir_gateway::api::Sealed;
 use kopir_gateway::proto::v1 as pb;
-use kopir_gateway::trust::seal::Sealer;
 use kopir_mocks::pki::DemoPki;
+use kopir_trust::seal::Sealer;
 use prost::Message;
 
 fn verify(file: &std::path::Path, cert: &std::path::Path) -> (bool, String) {

@@ -3,44 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use prost::Message;
 
 use crate::config::{ClientAccess, Config};
 use crate::error::GatewayError;
-use crate::trust::document::SignerRule;
+use kopir_trust::document::SignerRule;
 
-/// Every full method name the gateway serves (`kopir.v1.IdentityService/GetPerson`, ...), from
-/// the compiled descriptors, so configuration typos are caught on load.
-pub fn known_methods() -> &'static [String] {
-    static METHODS: OnceLock<Vec<String>> = OnceLock::new();
-    METHODS.get_or_init(|| {
-        let set = prost_types::FileDescriptorSet::decode(kopir_proto::FILE_DESCRIPTOR_SET)
-            .unwrap_or_default();
-        set.file
-            .iter()
-            .flat_map(|f| {
-                let package = f.package().to_string();
-                f.service.iter().flat_map(move |s| {
-                    let service = format!("{package}.{}", s.name());
-                    s.method
-                        .iter()
-                        .map(move |m| format!("{service}/{}", m.name()))
-                })
-            })
-            .collect()
-    })
-}
-
-/// Whether a list of full method names and `Service/*` wildcards covers `method`.
-pub fn covers(list: &[String], method: &str) -> bool {
-    let service = method.split_once('/').map(|(s, _)| s);
-    list.iter()
-        .any(|a| a == method || a.strip_suffix("/*").is_some_and(|s| Some(s) == service))
-}
+pub use kopir_core::methods::covers;
 
 /// The rules in force.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -118,7 +90,7 @@ impl AccessControl {
             .allows(client_bin, method)
             .map(|_| ())
             .map_err(|name| {
-                let masked = kopir_adapters::identifiers::Bin::parse(client_bin)
+                let masked = kopir_core::identifiers::Bin::parse(client_bin)
                     .map(|b| b.masked())
                     .unwrap_or_else(|_| "?".into());
                 GatewayError::PermissionDenied {

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
-use crate::trust::document::SignerRule;
 pub use kopir_resilience::ResilienceConfig;
 pub use kopir_store::journal::config::{BodyPolicy, JournalBackend, JournalConfig};
+pub use kopir_trust::config::TrustConfig;
+use kopir_trust::document::SignerRule;
 
 /// The embedded default configuration.
 pub const EMBEDDED: &str = include_str!("../config/kopir.toml");
@@ -254,46 +255,6 @@ pub struct BankConfig {
 
 fn default_callback_timeout_ms() -> u64 {
     5000
-}
-
-/// Trust material and verification settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrustConfig {
-    /// PEM files of the root certificates that client and signer certificates must chain to.
-    pub roots: Vec<PathBuf>,
-    /// URLs of the CRLs to check revocation against (fetched at start, refreshed at nextUpdate).
-    pub crls: Vec<url::Url>,
-    /// The gateway's TLS certificate chain (PEM, leaf first) and key (PKCS #8 PEM).
-    pub tls_cert: Option<PathBuf>,
-    /// See `tls_cert`.
-    pub tls_key: Option<PathBuf>,
-    /// The gateway's sealing certificate chain and key; responses are sealed when set.
-    pub seal_cert: Option<PathBuf>,
-    /// See `seal_cert`.
-    pub seal_key: Option<PathBuf>,
-    /// Verified certificate paths kept, so a repeat signer costs only the signature check.
-    pub chain_cache_entries: u64,
-    /// Allowed difference between a signer's clock and the gateway's.
-    pub max_clock_skew_s: u64,
-    /// How often the config file is checked for access-list changes.
-    pub reload_interval_ms: u64,
-}
-
-impl Default for TrustConfig {
-    fn default() -> Self {
-        Self {
-            roots: Vec::new(),
-            crls: Vec::new(),
-            tls_cert: None,
-            tls_key: None,
-            seal_cert: None,
-            seal_key: None,
-            chain_cache_entries: 10_000,
-            max_clock_skew_s: 300,
-            reload_interval_ms: 1_000,
-        }
-    }
 }
 
 /// A rate: sustained requests per second and the burst allowed above it.
@@ -576,14 +537,14 @@ impl Config {
                 )));
             }
         }
-        let methods = crate::access::known_methods();
+        let methods = kopir_core::methods::ALL;
         let known = |m: &str| {
-            methods.iter().any(|k| k == m)
+            methods.contains(&m)
                 || m.strip_suffix("/*")
                     .is_some_and(|svc| methods.iter().any(|k| k.starts_with(&format!("{svc}/"))))
         };
         for (bin, entry) in &self.access {
-            kopir_adapters::identifiers::Bin::parse(bin)
+            kopir_core::identifiers::Bin::parse(bin)
                 .map_err(|e| bad(format!("access.\"{bin}\": not a BIN: {e}")))?;
             for m in &entry.allow {
                 if !known(m) {

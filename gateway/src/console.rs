@@ -158,7 +158,7 @@ async fn journal(
                     request_id: r.entry.request_id,
                     client: r.entry.client,
                     method: r.entry.method,
-                    subject: kopir_adapters::identifiers::mask(&r.entry.subject),
+                    subject: kopir_core::identifiers::mask(&r.entry.subject),
                     outcome: r
                         .entry
                         .outcome

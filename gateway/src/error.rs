@@ -1,6 +1,8 @@
 //! The gateway's one error type, and its one mapping to `tonic::Status`.
 
 use kopir_adapters::AdapterError;
+pub use kopir_trust::error::SignatureFailure;
+use kopir_trust::error::TrustError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -156,76 +158,13 @@ impl std::fmt::Display for ConsentFailure {
     }
 }
 
-/// Why a signed request was refused; the `reason` of the status's `google.rpc.ErrorInfo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureFailure {
-    /// The signed document or a signature is not well-formed CMS.
-    Malformed,
-    /// The method requires a signature and the request has none.
-    Missing,
-    /// A signature does not verify over the payload bytes (changed payload or wrong key).
-    Invalid,
-    /// The signer's certificate does not chain to a configured root.
-    UnknownIssuer,
-    /// The signer's certificate has expired (or was not valid when it signed).
-    Expired,
-    /// The signer's certificate is not valid yet.
-    NotYetValid,
-    /// The signer's certificate is revoked.
-    Revoked,
-    /// The signer's certificate may not sign documents.
-    KeyUsage,
-    /// A signer is not the party the document names.
-    SignerMismatch,
-    /// A party the document names has not signed it.
-    PartyMissing,
-    /// The document is for another method or subject than the request.
-    WrongDocument,
-}
-
-impl SignatureFailure {
-    /// The `ErrorInfo.reason` string.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::Malformed => "SIGNATURE_MALFORMED",
-            Self::Missing => "SIGNATURE_MISSING",
-            Self::Invalid => "SIGNATURE_INVALID",
-            Self::UnknownIssuer => "CERTIFICATE_UNKNOWN_ISSUER",
-            Self::Expired => "CERTIFICATE_EXPIRED",
-            Self::NotYetValid => "CERTIFICATE_NOT_YET_VALID",
-            Self::Revoked => "CERTIFICATE_REVOKED",
-            Self::KeyUsage => "CERTIFICATE_KEY_USAGE",
-            Self::SignerMismatch => "SIGNER_MISMATCH",
-            Self::PartyMissing => "PARTY_SIGNATURE_MISSING",
-            Self::WrongDocument => "SIGNED_DOCUMENT_MISMATCH",
-        }
-    }
-
-    fn code(self) -> Code {
-        match self {
-            Self::Malformed | Self::WrongDocument => Code::InvalidArgument,
-            Self::SignerMismatch => Code::PermissionDenied,
-            Self::PartyMissing | Self::Missing => Code::FailedPrecondition,
-            _ => Code::Unauthenticated,
-        }
-    }
-}
-
-impl std::fmt::Display for SignatureFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Malformed => "malformed signed document",
-            Self::Missing => "signature missing",
-            Self::Invalid => "bad signature",
-            Self::UnknownIssuer => "signer certificate from an unknown issuer",
-            Self::Expired => "signer certificate expired",
-            Self::NotYetValid => "signer certificate not valid yet",
-            Self::Revoked => "signer certificate revoked",
-            Self::KeyUsage => "signer certificate not for signing",
-            Self::SignerMismatch => "signer mismatch",
-            Self::PartyMissing => "missing party signature",
-            Self::WrongDocument => "signed document does not match the request",
-        })
+/// The status code of a refused signature.
+fn signature_code(f: SignatureFailure) -> Code {
+    match f {
+        SignatureFailure::Malformed | SignatureFailure::WrongDocument => Code::InvalidArgument,
+        SignatureFailure::SignerMismatch => Code::PermissionDenied,
+        SignatureFailure::PartyMissing | SignatureFailure::Missing => Code::FailedPrecondition,
+        _ => Code::Unauthenticated,
     }
 }
 
@@ -259,7 +198,7 @@ impl GatewayError {
                 | kopir_store::journal::JournalError::Closed => Code::Unavailable,
                 _ => Code::Internal,
             },
-            Self::Signature { failure, .. } => failure.code(),
+            Self::Signature { failure, .. } => signature_code(*failure),
             Self::Adapter(a) => match a {
                 AdapterError::NotFound { .. } => Code::NotFound,
                 AdapterError::Unavailable { .. } => Code::Unavailable,
@@ -447,6 +386,18 @@ impl From<kopir_resilience::Refusal> for GatewayError {
 impl From<kopir_resilience::InvalidSetting> for GatewayError {
     fn from(e: kopir_resilience::InvalidSetting) -> Self {
         Self::Config { detail: e.0 }
+    }
+}
+
+impl From<TrustError> for GatewayError {
+    fn from(e: TrustError) -> Self {
+        match e {
+            TrustError::Signature { failure, detail } => Self::Signature { failure, detail },
+            TrustError::Unauthenticated(m) => Self::Unauthenticated(m),
+            TrustError::RevocationUnavailable(m) => Self::RevocationUnavailable(m),
+            TrustError::Config(detail) => Self::Config { detail },
+            TrustError::Seal(m) => Self::Server(m),
+        }
     }
 }
 

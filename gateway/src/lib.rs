@@ -18,7 +18,6 @@ pub mod routing;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
-pub mod trust;
 
 pub use config::Config;
 pub use error::GatewayError;

@@ -33,10 +33,10 @@ use crate::proto::v1::operator_service_server::OperatorServiceServer;
 use crate::proto::v1::pledge_service_server::PledgeServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::routing::{Registries, Router};
-use crate::trust::seal::Sealer;
-use crate::trust::Trust;
 use kopir_store::journal::retention::Policies;
 use kopir_store::journal::Journal;
+use kopir_trust::seal::Sealer;
+use kopir_trust::Trust;
 
 /// A running gateway.
 pub struct Gateway {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use kopir_proto::convert;
 use kopir_proto::v1 as pb;
 use kopir_proto::v1::identity_service_server::{IdentityService, IdentityServiceServer};

@@ -20,7 +20,7 @@ use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_EMAIL_PROTECTION, ID_KP_SE
 use const_oid::AssociatedOid;
 use der::asn1::{BitString, Ia5String, OctetString, PrintableString, SetOfVec, Utf8StringRef};
 use der::{Any, Encode, EncodePem};
-use kopir_adapters::signing::{KeyAlgorithm, KeyPair};
+use kopir_trust::signing::{KeyAlgorithm, KeyPair};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -48,7 +48,7 @@ const ORGANIZATIONAL_UNIT: const_oid::ObjectIdentifier =
 pub enum PkiError {
     /// Key generation or signing failed.
     #[error(transparent)]
-    Key(#[from] kopir_adapters::AdapterError),
+    Key(#[from] kopir_trust::signing::KeyError),
     /// A certificate or CRL could not be encoded.
     #[error("encoding: {0}")]
     Encoding(String),

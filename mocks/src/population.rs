@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate};
-use kopir_adapters::identifiers::{check_digit, Iin};
 use kopir_adapters::model::{
     Address, Deregistration, DocumentType, EntityHead, EntityStatus, IdentityDocument, LegalEntity,
     LifeStatus, Person, Registration, Relation, TemporaryRegistration,
 };
+use kopir_core::identifiers::{check_digit, Iin};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -416,7 +416,7 @@ impl Population {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kopir_adapters::identifiers::{Bin, Iin};
+    use kopir_core::identifiers::{Bin, Iin};
 
     #[test]
     fn same_seed_same_data_other_seed_other_data() {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 

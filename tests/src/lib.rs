@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kopir::demo::{self, Demo, DemoOptions};
-use kopir_adapters::identifiers::{check_digit, Iin};
+use kopir_core::identifiers::{check_digit, Iin};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::routing::RegistryId;
@@ -218,7 +218,7 @@ pub fn sign(
     issued
         .key
         .sign_cms(
-            kopir_adapters::signing::Content::Detached(payload),
+            kopir_trust::signing::Content::Detached(payload),
             &issued.cert,
             &[ca.intermediate().clone()],
         )

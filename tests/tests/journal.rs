@@ -2,7 +2,6 @@
 //! a database (`.ci/run` sets it), else those runs say they were skipped.
 
 use kopir_adapters::model::Relation;
-use kopir_adapters::signing::KeyAlgorithm;
 use kopir_gateway::config::{JournalBackend, JournalConfig};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::access_log_service_client::AccessLogServiceClient;
@@ -13,6 +12,7 @@ use kopir_mocks::notary::NewConsent;
 use kopir_mocks::pki::{Holder, Window, DEMO_BANK_BIN};
 use kopir_store::journal::{self, Entry, Journal, Kind};
 use kopir_tests::{person_request, sign, test_config, Env};
+use kopir_trust::signing::KeyAlgorithm;
 use tonic::Code;
 use tonic_types::StatusExt;
 

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use base64::Engine;
-use kopir_adapters::signing::KeyAlgorithm;
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::cadastre_service_client::CadastreServiceClient;
 use kopir_gateway::proto::v1::notary_service_client::NotaryServiceClient;
@@ -17,6 +16,7 @@ use kopir_mocks::notary::NewPowerOfAttorney;
 use kopir_mocks::payments::Payment;
 use kopir_mocks::pki::{Holder, Issued, Window, DEMO_BANK_BIN, DEMO_OFFICER_IIN};
 use kopir_tests::{sign, test_config, Env};
+use kopir_trust::signing::KeyAlgorithm;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -341,15 +341,14 @@ async fn a_paid_contract_is_registered_and_the_bank_is_told_with_a_sealed_notice
     let seal = base64::engine::general_purpose::STANDARD
         .decode(&notice.seal)
         .unwrap();
-    let certs = kopir_gateway::trust::read_pem_certificates(&desk.env.pki_file("gateway-seal.crt"))
-        .unwrap();
+    let certs = kopir_trust::read_pem_certificates(&desk.env.pki_file("gateway-seal.crt")).unwrap();
     let body = serde_json::to_vec(&notice.notice).unwrap();
-    let report = kopir_gateway::trust::seal::verify_seal(&body, &seal, &certs[0])
+    let report = kopir_trust::seal::verify_seal(&body, &seal, &certs[0])
         .expect("the notice's seal verifies");
     assert_eq!(report.statement.request_id, accepted.request_id);
     let mut forged = notice.notice.clone();
     forged.state = "refused".into();
-    assert!(kopir_gateway::trust::seal::verify_seal(
+    assert!(kopir_trust::seal::verify_seal(
         &serde_json::to_vec(&forged).unwrap(),
         &seal,
         &certs[0]
@@ -892,7 +891,7 @@ async fn a_minors_share_is_pledged_by_a_parent_with_the_guardianship_permission_
         .person_order
         .iter()
         .filter(|i| {
-            kopir_adapters::identifiers::Iin::parse(i)
+            kopir_core::identifiers::Iin::parse(i)
                 .unwrap()
                 .is_minor_on(today)
         })
@@ -1006,7 +1005,7 @@ async fn the_notary_adapter_reads_consents_and_powers_of_attorney_by_number_and_
         pool_max_idle: 1,
     };
     let notary = RestNotary::new("notary", endpoint.clone()).unwrap();
-    let iin = |s: &str| kopir_adapters::identifiers::Iin::parse(s).unwrap();
+    let iin = |s: &str| kopir_core::identifiers::Iin::parse(s).unwrap();
 
     let by_number = notary.power_of_attorney(&poa.number, "t").await.unwrap();
     assert_eq!(by_number.as_ref(), Some(&poa));

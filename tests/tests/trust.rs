@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use kopir_adapters::signing::{KeyAlgorithm, KeyPair};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
-use kopir_gateway::trust::document::SignerRule;
 use kopir_gateway::Config;
 use kopir_mocks::pki::{Holder, Issued, MockCa, Window, DEMO_BANK_BIN};
 use kopir_tests::{config_file, person_request, sign, test_config, Env};
+use kopir_trust::document::SignerRule;
+use kopir_trust::signing::{KeyAlgorithm, KeyPair};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -408,9 +408,8 @@ async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
         .into_inner();
     assert!(!response.seal.is_empty(), "the response carries a seal");
     let bytes = response.encode_to_vec();
-    let certs =
-        kopir_gateway::trust::read_pem_certificates(&env.pki_file("gateway-seal.crt")).unwrap();
-    let report = kopir_gateway::trust::seal::verify_sealed(&bytes, &certs[0]).unwrap();
+    let certs = kopir_trust::read_pem_certificates(&env.pki_file("gateway-seal.crt")).unwrap();
+    let report = kopir_trust::seal::verify_sealed(&bytes, &certs[0]).unwrap();
     assert_eq!(report.statement.registry, "persons");
     assert_eq!(
         report.statement.request_id,
@@ -420,12 +419,12 @@ async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
         let mut changed = bytes.clone();
         changed[at] ^= 0x20;
         assert!(
-            kopir_gateway::trust::seal::verify_sealed(&changed, &certs[0]).is_err(),
+            kopir_trust::seal::verify_sealed(&changed, &certs[0]).is_err(),
             "byte {at} changed and the seal still verified"
         );
     }
     // Another key's certificate does not verify it.
     let other = &env.demo.pki.portal;
     let other_der = rustls_pki_types::CertificateDer::from(other.cert_der().unwrap());
-    assert!(kopir_gateway::trust::seal::verify_sealed(&bytes, &other_der).is_err());
+    assert!(kopir_trust::seal::verify_sealed(&bytes, &other_der).is_err());
 }

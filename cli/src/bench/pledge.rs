@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use kopir_adapters::signing::{Content, KeyAlgorithm};
 use kopir_mocks::cadastre::NewObject;
 use kopir_mocks::payments::Payment;
 use kopir_mocks::pki::{Holder, Issued, Window, DEMO_BANK_BIN};
 use kopir_mocks::{MockConfig, MockSet};
+use kopir_trust::signing::{Content, KeyAlgorithm};
 
 use super::{bench_config, channels, gateway, histogram, process_cpu, BenchOptions, BenchPki};
 use crate::sample as contract;

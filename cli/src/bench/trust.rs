@@ -5,16 +5,17 @@
 
 use std::time::Instant;
 
-use kopir_adapters::signing::Content;
 use kopir_mocks::pki::{DemoPki, Issued};
 use kopir_mocks::{MockConfig, MockSet};
+use kopir_trust::signing::Content;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity as TlsIdentity};
 
 use super::{bench_config, drive, gateway, hot_set, warm, BenchOptions, BenchPki, Measured};
 use kopir_gateway::config::TrustConfig;
 use kopir_gateway::error::GatewayError;
-use kopir_gateway::trust::seal::Sealer;
-use kopir_gateway::trust::Trust;
+use kopir_trust::error::TrustError;
+use kopir_trust::seal::Sealer;
+use kopir_trust::Trust;
 
 /// Mean cost of one operation, µs.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +42,7 @@ fn server(e: impl std::fmt::Display) -> GatewayError {
     GatewayError::Server(e.to_string())
 }
 
-async fn time<F: std::future::Future<Output = Result<(), GatewayError>>>(
+async fn time<F: std::future::Future<Output = Result<(), TrustError>>>(
     n: u32,
     mut op: impl FnMut() -> F,
 ) -> Result<Cost, GatewayError> {

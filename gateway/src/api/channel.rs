@@ -14,7 +14,7 @@ use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
 use crate::proto::v1::channel_service_server::ChannelService;
-use crate::trust::seal::Sealer;
+use kopir_trust::seal::Sealer;
 
 /// The channel service over the pipeline.
 #[derive(Clone)]
@@ -45,7 +45,7 @@ impl ChannelApi {
                     &r.service_id,
                     method,
                 )
-                .map_err(|e| status(e, Some(&r.message_id)))?;
+                .map_err(|e| status(e.into(), Some(&r.message_id)))?;
         }
         Ok(message)
     }
@@ -196,7 +196,7 @@ impl ChannelService for ChannelApi {
         &self,
         request: Request<pb::ReceiveRequest>,
     ) -> Result<Response<Self::ReceiveStream>, Status> {
-        const METHOD: &str = "kopir.v1.ChannelService/Receive";
+        const METHOD: &str = kopir_core::methods::channel_service::RECEIVE;
         let from = request.get_ref().cursor;
         let Answered {
             request_id, reply, ..
@@ -258,7 +258,7 @@ impl ChannelService for ChannelApi {
         &self,
         request: Request<pb::AckRequest>,
     ) -> Result<Response<pb::AckReceipt>, Status> {
-        const METHOD: &str = "kopir.v1.ChannelService/Ack";
+        const METHOD: &str = kopir_core::methods::channel_service::ACK;
         let ids = request.get_ref().message_ids.clone();
         let Answered {
             request_id, reply, ..

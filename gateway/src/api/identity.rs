@@ -13,7 +13,7 @@ use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
 use crate::proto::v1::identity_service_server::IdentityService;
-use crate::trust::seal::Sealer;
+use kopir_trust::seal::Sealer;
 
 /// The identity service over the pipeline.
 #[derive(Clone)]
@@ -63,7 +63,7 @@ impl IdentityService for Identity {
         &self,
         request: Request<pb::GetPersonRequest>,
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
-        const METHOD: &str = "kopir.v1.IdentityService/GetPerson";
+        const METHOD: &str = kopir_core::methods::identity_service::GET_PERSON;
         let msg = request.get_ref();
         let Answered {
             request_id: id,
@@ -88,7 +88,7 @@ impl IdentityService for Identity {
         &self,
         request: Request<pb::GetLegalEntityRequest>,
     ) -> Result<Response<pb::GetLegalEntityResponse>, Status> {
-        const METHOD: &str = "kopir.v1.IdentityService/GetLegalEntity";
+        const METHOD: &str = kopir_core::methods::identity_service::GET_LEGAL_ENTITY;
         let msg = request.get_ref();
         let Answered {
             request_id: id,
@@ -113,7 +113,7 @@ impl IdentityService for Identity {
         &self,
         request: Request<pb::GetAddressReferenceRequest>,
     ) -> Result<Response<pb::GetAddressReferenceResponse>, Status> {
-        const METHOD: &str = "kopir.v1.IdentityService/GetAddressReference";
+        const METHOD: &str = kopir_core::methods::identity_service::GET_ADDRESS_REFERENCE;
         let msg = request.get_ref();
         let Answered {
             request_id: id,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use tonic::{Request, Response, Status};
 
 use super::{call, respond, status, with_request_id, Answered, Origin, Sealed};
@@ -15,8 +15,8 @@ use crate::pipeline::consent::{scope_of, SCOPES};
 use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
 use crate::routing::RegistryId;
-use crate::trust::seal::Sealer;
 use kopir_store::journal::{ConsentRecord, Query};
+use kopir_trust::seal::Sealer;
 
 /// gRPC status code names, by number.
 const CODES: [&str; 17] = [
@@ -181,7 +181,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::SearchJournalRequest>,
     ) -> Result<Response<pb::SearchJournalResponse>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/SearchJournal";
+        const METHOD: &str = kopir_core::methods::operator_service::SEARCH_JOURNAL;
         let m = request.get_ref();
         let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let Answered {
@@ -229,7 +229,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::GetRegistriesRequest>,
     ) -> Result<Response<pb::GetRegistriesResponse>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/GetRegistries";
+        const METHOD: &str = kopir_core::methods::operator_service::GET_REGISTRIES;
         let seconds = match request.get_ref().window_seconds {
             0 => 60,
             s => s.clamp(10, 300),
@@ -283,7 +283,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::WatchExchangesRequest>,
     ) -> Result<Response<Self::WatchExchangesStream>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/WatchExchanges";
+        const METHOD: &str = kopir_core::methods::operator_service::WATCH_EXCHANGES;
         // Subscribed before the checks run, so the stream starts no later than the answer.
         let live = self.metrics.watch_exchanges();
         let Answered { request_id, .. } = call(&self.pipeline, &request, METHOD, || {
@@ -315,7 +315,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::InvalidateCacheRequest>,
     ) -> Result<Response<pb::InvalidateCacheResponse>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/InvalidateCache";
+        const METHOD: &str = kopir_core::methods::operator_service::INVALIDATE_CACHE;
         let m = request.get_ref();
         let Answered {
             request_id, reply, ..
@@ -351,7 +351,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::ReloadConfigRequest>,
     ) -> Result<Response<pb::ReloadConfigResponse>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/ReloadConfig";
+        const METHOD: &str = kopir_core::methods::operator_service::RELOAD_CONFIG;
         let Answered {
             request_id, reply, ..
         } = call(&self.pipeline, &request, METHOD, || {
@@ -373,7 +373,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::ListOutboxRequest>,
     ) -> Result<Response<pb::ListOutboxResponse>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/ListOutbox";
+        const METHOD: &str = kopir_core::methods::operator_service::LIST_OUTBOX;
         let m = request.get_ref();
         let Answered {
             request_id, reply, ..
@@ -421,7 +421,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         &self,
         request: Request<pb::RedriveOutboxRequest>,
     ) -> Result<Response<pb::RedriveOutboxResponse>, Status> {
-        const METHOD: &str = "kopir.v1.OperatorService/RedriveOutbox";
+        const METHOD: &str = kopir_core::methods::operator_service::REDRIVE_OUTBOX;
         let m = request.get_ref();
         let Answered {
             request_id, reply, ..
@@ -447,7 +447,7 @@ impl pb::access_log_service_server::AccessLogService for JournalApi {
         &self,
         request: Request<pb::ListAccessesRequest>,
     ) -> Result<Response<pb::ListAccessesResponse>, Status> {
-        const METHOD: &str = "kopir.v1.AccessLogService/ListAccesses";
+        const METHOD: &str = kopir_core::methods::access_log_service::LIST_ACCESSES;
         let m = request.get_ref();
         let Answered {
             request_id: id,
@@ -584,7 +584,7 @@ impl pb::consent_service_server::ConsentService for JournalApi {
         &self,
         request: Request<pb::GrantConsentRequest>,
     ) -> Result<Response<pb::GrantConsentResponse>, Status> {
-        const METHOD: &str = "kopir.v1.ConsentService/GrantConsent";
+        const METHOD: &str = kopir_core::methods::consent_service::GRANT_CONSENT;
         let m = request.get_ref();
         let Answered {
             request_id: id,
@@ -605,7 +605,7 @@ impl pb::consent_service_server::ConsentService for JournalApi {
         &self,
         request: Request<pb::RevokeConsentRequest>,
     ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
-        const METHOD: &str = "kopir.v1.ConsentService/RevokeConsent";
+        const METHOD: &str = kopir_core::methods::consent_service::REVOKE_CONSENT;
         let m = request.get_ref();
         let Answered {
             request_id: id,

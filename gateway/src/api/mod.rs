@@ -7,7 +7,7 @@ pub mod pledge;
 pub mod registries;
 
 use chrono::Utc;
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
@@ -17,8 +17,8 @@ use crate::error::GatewayError;
 use crate::pipeline::deadline::parse_grpc_timeout;
 use crate::pipeline::{CallContext, Pipeline, Reply};
 use crate::proto::v1 as pb;
-use crate::trust::document::SignedDocument;
-use crate::trust::seal::Sealer;
+use kopir_trust::document::SignedDocument;
+use kopir_trust::seal::Sealer;
 
 /// Response and error metadata key carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-kopir-request-id";
@@ -122,13 +122,12 @@ pub fn context<T: Envelope>(
         },
         request_id,
         requester_bin,
-        client: String::new(),
+        client: kopir_core::principal::Principal::Anonymous,
         purpose: meta.purpose,
         method,
         client_timeout,
         received_at: Utc::now(),
         peer_chain: request.peer_certs(),
-        client_bin: None,
         signed: signed.map(|d| {
             Arc::new(SignedDocument {
                 payload: d.payload.clone(),
@@ -322,7 +321,7 @@ pub fn respond<T: Sealed>(
                 origin.registry,
                 origin.method,
             )
-            .map_err(|e| status(e, Some(request_id)))?;
+            .map_err(|e| status(e.into(), Some(request_id)))?;
         message.set_seal(seal);
     }
     let from_cache = reply.from_cache;

@@ -15,7 +15,7 @@ use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::pledge::{self, Contract, Desk, State, Submission};
 use crate::proto::v1 as pb;
 use crate::proto::v1::pledge_service_server::PledgeService;
-use crate::trust::seal::Sealer;
+use kopir_trust::seal::Sealer;
 
 /// The pledge service over the pipeline.
 #[derive(Clone)]
@@ -115,7 +115,7 @@ impl PledgeApi {
             use prost::Message;
             message.seal = sealer
                 .seal(&message.encode_to_vec(), &s.request_id, REGISTRY, method)
-                .map_err(|e| status(e, Some(&s.request_id)))?;
+                .map_err(|e| status(e.into(), Some(&s.request_id)))?;
         }
         Ok(message)
     }
@@ -129,7 +129,7 @@ impl PledgeService for PledgeApi {
         &self,
         request: Request<pb::SubmitPledgeContractRequest>,
     ) -> Result<Response<pb::SubmitPledgeContractResponse>, Status> {
-        const METHOD: &str = "kopir.v1.PledgeService/SubmitPledgeContract";
+        const METHOD: &str = kopir_core::methods::pledge_service::SUBMIT_PLEDGE_CONTRACT;
         let msg = request.get_ref();
         let Answered {
             request_id: id,
@@ -161,7 +161,7 @@ impl PledgeService for PledgeApi {
         &self,
         request: Request<pb::GetPledgeStatusRequest>,
     ) -> Result<Response<pb::PledgeStatus>, Status> {
-        const METHOD: &str = "kopir.v1.PledgeService/GetPledgeStatus";
+        const METHOD: &str = kopir_core::methods::pledge_service::GET_PLEDGE_STATUS;
         let (id, reply, s) = self.current(&request, METHOD).await?;
         let origin = Origin::new(&id, METHOD, REGISTRY);
         respond(status_message(&s), self.sealer.as_deref(), origin, &reply)
@@ -173,7 +173,7 @@ impl PledgeService for PledgeApi {
         &self,
         request: Request<pb::GetPledgeStatusRequest>,
     ) -> Result<Response<Self::WatchPledgeStatusStream>, Status> {
-        const METHOD: &str = "kopir.v1.PledgeService/WatchPledgeStatus";
+        const METHOD: &str = kopir_core::methods::pledge_service::WATCH_PLEDGE_STATUS;
         // Subscribed before the current status is read, so no change falls between the two.
         let mut changes = self.desk.subscribe();
         let (id, _, current) = self.current(&request, METHOD).await?;
@@ -220,7 +220,7 @@ impl PledgeService for PledgeApi {
         &self,
         request: Request<pb::SubmitObjectionRequest>,
     ) -> Result<Response<pb::PledgeStatus>, Status> {
-        const METHOD: &str = "kopir.v1.PledgeService/SubmitObjection";
+        const METHOD: &str = kopir_core::methods::pledge_service::SUBMIT_OBJECTION;
         let msg = request.get_ref();
         let Answered {
             request_id: id,

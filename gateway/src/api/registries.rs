@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
 use kopir_adapters::cadastre::CadastralNumber;
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use kopir_proto::convert;
 use tonic::{Request, Response, Status};
 
@@ -14,7 +14,7 @@ use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
 use crate::proto::v1::cadastre_service_server::CadastreService;
 use crate::proto::v1::notary_service_server::NotaryService;
-use crate::trust::seal::Sealer;
+use kopir_trust::seal::Sealer;
 
 /// The notary and cadastre services over the pipeline.
 #[derive(Clone)]
@@ -51,7 +51,7 @@ impl NotaryService for RegistryApi {
         &self,
         request: Request<pb::VerifyPowerOfAttorneyRequest>,
     ) -> Result<Response<pb::VerifyPowerOfAttorneyResponse>, Status> {
-        const METHOD: &str = "kopir.v1.NotaryService/VerifyPowerOfAttorney";
+        const METHOD: &str = kopir_core::methods::notary_service::VERIFY_POWER_OF_ATTORNEY;
         let msg = request.get_ref();
         let Answered {
             request_id: id,
@@ -119,7 +119,7 @@ impl CadastreService for RegistryApi {
         &self,
         request: Request<pb::GetRealEstateRequest>,
     ) -> Result<Response<pb::GetRealEstateResponse>, Status> {
-        const METHOD: &str = "kopir.v1.CadastreService/GetRealEstate";
+        const METHOD: &str = kopir_core::methods::cadastre_service::GET_REAL_ESTATE;
         let msg = request.get_ref();
         let Answered {
             request_id: id,
@@ -156,7 +156,7 @@ impl CadastreService for RegistryApi {
         &self,
         request: Request<pb::GetRightsAndEncumbrancesRequest>,
     ) -> Result<Response<pb::GetRightsAndEncumbrancesResponse>, Status> {
-        const METHOD: &str = "kopir.v1.CadastreService/GetRightsAndEncumbrances";
+        const METHOD: &str = kopir_core::methods::cadastre_service::GET_RIGHTS_AND_ENCUMBRANCES;
         let msg = request.get_ref();
         let Answered {
             request_id: id,

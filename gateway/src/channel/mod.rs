@@ -23,15 +23,15 @@ use crate::access::AccessControl;
 use crate::config::{ChannelProtocol, ChannelRoute, ResilienceConfig};
 use crate::error::{GatewayError, SignatureFailure};
 use crate::pipeline::{CallContext, GatewayRequest, Operation, Record, Reply};
-use crate::trust::document::SignerRule;
 use kopir_resilience::breaker::Breaker;
 use kopir_resilience::retry::RetryPolicy;
+use kopir_trust::document::SignerRule;
 use store::{ChannelStore, Message};
 
 /// Full method names of the channel, for the access list and the journal.
-pub const SEND: &str = "kopir.v1.ChannelService/Send";
+pub const SEND: &str = kopir_core::methods::channel_service::SEND;
 /// See [`SEND`].
-pub const SUBMIT: &str = "kopir.v1.ChannelService/Submit";
+pub const SUBMIT: &str = kopir_core::methods::channel_service::SUBMIT;
 /// The worker's deliveries of submitted messages, in the journal.
 pub const DELIVER: &str = "kopir.v1.ChannelService/Deliver";
 
@@ -150,9 +150,8 @@ fn build(service_id: &str, route: &ChannelRoute) -> Result<RouteService, Gateway
 
 /// The identified client, as the channel keys its messages.
 fn client_of(ctx: &CallContext) -> Result<String, GatewayError> {
-    ctx.client_bin
-        .as_ref()
-        .map(|b| format!("bin:{}", b.as_str()))
+    ctx.client_bin()
+        .map(|_| ctx.client.to_string())
         .ok_or_else(|| {
             GatewayError::Unauthenticated(
                 "the generic channel serves identified organisations only".into(),
@@ -208,10 +207,10 @@ impl Hub {
         ctx: &CallContext,
         service_id: &str,
     ) -> Result<(), GatewayError> {
-        let bin = ctx.client_bin.as_ref().map(|b| b.as_str()).unwrap_or("");
+        let bin = ctx.client_bin().map(|b| b.as_str()).unwrap_or("");
         if !route.clients.iter().any(|c| c == bin) {
             return Err(GatewayError::PermissionDenied {
-                client: format!("BIN {}", kopir_adapters::identifiers::mask(bin)),
+                client: format!("BIN {}", kopir_core::identifiers::mask(bin)),
                 method: format!("the channel service \"{service_id}\""),
             });
         }

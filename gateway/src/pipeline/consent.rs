@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kopir_adapters::identifiers::Iin;
 use kopir_adapters::model::Relation;
+use kopir_core::identifiers::Iin;
 
 use super::check::Check;
 use super::{GatewayRequest, Operation};
@@ -18,9 +18,10 @@ use crate::routing::Registries;
 use kopir_store::journal::Store;
 
 /// IdentityService's person-record read.
-pub const GET_PERSON: &str = "kopir.v1.IdentityService/GetPerson";
+pub const GET_PERSON: &str = kopir_core::methods::identity_service::GET_PERSON;
 /// IdentityService's address-reference read.
-pub const GET_ADDRESS_REFERENCE: &str = "kopir.v1.IdentityService/GetAddressReference";
+pub const GET_ADDRESS_REFERENCE: &str =
+    kopir_core::methods::identity_service::GET_ADDRESS_REFERENCE;
 
 /// The consent scope a method reads under, and its name for people; none when the method reads
 /// no one's personal data.
@@ -94,12 +95,7 @@ impl Check for Consent {
                 format!("iin:{}", iin.masked()),
             ),
             None => {
-                let bin = req
-                    .ctx
-                    .client_bin
-                    .as_ref()
-                    .map(|b| b.as_str())
-                    .unwrap_or("");
+                let bin = req.ctx.client_bin().map(|b| b.as_str()).unwrap_or("");
                 if let Some(basis) = self.access.policy().lawful_basis(bin, req.ctx.method) {
                     trail.basis(format!("lawful access: {basis}"));
                     return Ok(());

@@ -26,7 +26,7 @@ fn entry(ctx: &CallContext, subject: &str, kind: Kind, payload: String, keep: bo
         kind,
         request_id: ctx.request_id.clone(),
         correlation_id: ctx.correlation_id.clone(),
-        client: ctx.client.clone(),
+        client: ctx.client.to_string(),
         actor: String::new(),
         method: ctx.method.to_string(),
         subject: subject.to_string(),

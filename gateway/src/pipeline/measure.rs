@@ -33,7 +33,7 @@ impl Stage for Measure {
         };
         self.metrics.exchange(Exchange {
             request_id: ctx.request_id.clone(),
-            client: ctx.client.clone(),
+            client: ctx.client.to_string(),
             method: ctx.method,
             subject,
             code,

@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
-use kopir_adapters::identifiers::{Bin, Iin};
 use kopir_adapters::model::{Fetched, LegalEntity, Person};
+use kopir_core::identifiers::{Bin, Iin};
+use kopir_core::principal::Principal;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
@@ -31,8 +32,8 @@ use crate::access::AccessControl;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::routing::{RegistryId, Router};
-use crate::trust::document::{SignedDocument, Signers};
-use crate::trust::Trust;
+use kopir_trust::document::{SignedDocument, Signers};
+use kopir_trust::Trust;
 use rustls_pki_types::CertificateDer;
 
 /// Who is calling, why, and under which ids; filled at the edge and by the identify stage.
@@ -44,8 +45,9 @@ pub struct CallContext {
     pub correlation_id: String,
     /// The requesting organisation's BIN as the request states it, if any.
     pub requester_bin: Option<Bin>,
-    /// The client as identified by the identify stage.
-    pub client: String,
+    /// The client as identified by the identify stage (an organisation by its certificate's BIN,
+    /// or in plaintext mode by `meta.requester_bin`; anonymous until then).
+    pub client: Principal,
     /// Stated purpose.
     pub purpose: String,
     /// Full gRPC method name, e.g. `kopir.v1.IdentityService/GetPerson`.
@@ -56,8 +58,6 @@ pub struct CallContext {
     pub received_at: DateTime<Utc>,
     /// The certificate chain the client presented in the TLS handshake (leaf first).
     pub peer_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
-    /// The calling organisation, as identified (client certificate, or metadata in plaintext mode).
-    pub client_bin: Option<Bin>,
     /// The signed request document, when the request carries one.
     pub signed: Option<Arc<SignedDocument>>,
     /// The verified signers (set by the signature stage).
@@ -67,6 +67,11 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// The calling organisation's BIN, once identified.
+    pub fn client_bin(&self) -> Option<&Bin> {
+        self.client.bin()
+    }
+
     /// The context of a call the gateway makes on its own (the pledge worker), under the request
     /// id of the submission it serves.
     pub fn internal(request_id: &str, method: &'static str) -> Self {
@@ -74,13 +79,12 @@ impl CallContext {
             request_id: request_id.to_string(),
             correlation_id: request_id.to_string(),
             requester_bin: None,
-            client: "gateway".into(),
+            client: Principal::Gateway,
             purpose: String::new(),
             method,
             client_timeout: None,
             received_at: Utc::now(),
             peer_chain: None,
-            client_bin: None,
             signed: None,
             signers: None,
             trail: Arc::default(),
@@ -302,7 +306,7 @@ impl Operation {
             Self::LegalEntity(bin) => bin.masked(),
             Self::PowerOfAttorney { agent, .. } => agent.masked(),
             Self::Relatives(iin) => iin.masked(),
-            Self::InvalidateCache { key: Some(k), .. } => kopir_adapters::identifiers::mask(k),
+            Self::InvalidateCache { key: Some(k), .. } => kopir_core::identifiers::mask(k),
             _ => String::new(),
         }
     }

@@ -55,7 +55,8 @@ impl RateLimit {
 impl Check for RateLimit {
     const NAME: &'static str = "rate_limit";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        let client = req.ctx.client.as_str();
+        let key = req.ctx.client.to_string();
+        let client = key.as_str();
         let rate = self.rate_of(client);
         let limiter = self
             .limiters

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use kopir_core::principal::Principal;
+
 use super::check::Check;
 use super::GatewayRequest;
 use crate::access::AccessControl;
 use crate::error::GatewayError;
-use crate::trust::document::CallFacts;
-use crate::trust::Trust;
+use kopir_trust::document::CallFacts;
+use kopir_trust::Trust;
 
 /// Names the client: the organisation (BIN) of its TLS client certificate, after a revocation
 /// check. In plaintext development mode, the organisation the request metadata names.
@@ -36,11 +38,7 @@ impl Check for Identify {
         };
         // The context is not shared yet at this first stage, so this does not copy it.
         let ctx = Arc::make_mut(&mut req.ctx);
-        ctx.client = match &bin {
-            Some(b) => format!("bin:{}", b.as_str()),
-            None => "anonymous".to_string(),
-        };
-        ctx.client_bin = bin;
+        ctx.client = bin.map_or(Principal::Anonymous, Principal::Organisation);
         Ok(())
     }
 }
@@ -55,7 +53,7 @@ pub struct Authorize {
 impl Check for Authorize {
     const NAME: &'static str = "authorize";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        match &req.ctx.client_bin {
+        match req.ctx.client_bin() {
             Some(bin) => self.access.authorize(bin.as_str(), req.ctx.method),
             None => Err(GatewayError::PermissionDenied {
                 client: "anonymous".into(),
@@ -87,7 +85,7 @@ impl Check for VerifySignatures {
                 CallFacts {
                     method: req.ctx.method,
                     subject: (!subject.is_empty()).then_some(subject),
-                    client_bin: req.ctx.client_bin.as_ref(),
+                    client_bin: req.ctx.client_bin(),
                 },
             )
             .await?;

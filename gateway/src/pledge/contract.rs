@@ -3,13 +3,13 @@
 
 use chrono::NaiveDate;
 use kopir_adapters::cadastre::CadastralNumber;
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{GatewayError, SignatureFailure};
 use crate::proto::v1 as pb;
-use crate::trust::document::Signers;
-use crate::trust::Holder;
+use kopir_trust::document::Signers;
+use kopir_trust::Holder;
 
 /// A pledge contract; its JSON form is the `contract` object of the signed document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::Engine;
 use chrono::Utc;
 use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
-use kopir_adapters::identifiers::{mask, Iin};
+use kopir_core::identifiers::{mask, Iin};
 use tokio::sync::{broadcast, Notify};
 
 use super::outbox::{Accepted, Change, NewPledge, Outbox};
@@ -106,7 +106,7 @@ impl Desk {
     async fn submit(&self, req: &GatewayRequest, s: &Submission) -> Result<Record, GatewayError> {
         let ctx = &req.ctx;
         let contract = &s.contract;
-        let bank = ctx.client_bin.as_ref().ok_or_else(|| {
+        let bank = ctx.client_bin().ok_or_else(|| {
             GatewayError::Unauthenticated(
                 "a pledge contract is submitted by the pledgee bank's own client certificate"
                     .into(),
@@ -284,7 +284,7 @@ impl Desk {
     }
 
     async fn status(&self, ctx: &CallContext, number: &str) -> Result<Status, GatewayError> {
-        let bank = ctx.client_bin.as_ref().ok_or_else(|| {
+        let bank = ctx.client_bin().ok_or_else(|| {
             GatewayError::Unauthenticated("a bank asks with its own client certificate".into())
         })?;
         self.outbox

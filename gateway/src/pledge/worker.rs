@@ -22,7 +22,7 @@ use crate::config::PledgeConfig;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::pipeline::{CallContext, Operation, Record};
-use crate::trust::seal::Sealer;
+use kopir_trust::seal::Sealer;
 
 /// The method name the worker's registry calls are journaled and measured under.
 pub const WORKER_METHOD: &str = "kopir.v1.PledgeService/Deliver";

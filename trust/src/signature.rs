@@ -17,7 +17,7 @@ use x509_cert::time::Time;
 use x509_cert::Certificate;
 
 use super::{ChainError, Trust, Usage, VerifiedChain};
-use crate::error::{GatewayError, SignatureFailure};
+use crate::error::{SignatureFailure, TrustError};
 
 /// A verified signature: who signed, and when they say they did.
 #[derive(Debug, Clone)]
@@ -28,19 +28,19 @@ pub struct VerifiedSignature {
     pub signed_at: Option<SystemTime>,
 }
 
-fn fail(failure: SignatureFailure, index: usize, detail: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Signature {
+fn fail(failure: SignatureFailure, index: usize, detail: impl std::fmt::Display) -> TrustError {
+    TrustError::Signature {
         failure,
         detail: format!("signature {}: {detail}", index + 1),
     }
 }
 
-fn malformed(index: usize, detail: impl std::fmt::Display) -> GatewayError {
+fn malformed(index: usize, detail: impl std::fmt::Display) -> TrustError {
     fail(SignatureFailure::Malformed, index, detail)
 }
 
 /// Maps a path-validation failure to the signature failure a signer can act on.
-fn chain_failure(e: ChainError, index: usize) -> GatewayError {
+fn chain_failure(e: ChainError, index: usize) -> TrustError {
     let path = match e {
         ChainError::Revocation(g) => return g,
         ChainError::Certificate(c) => return malformed(index, c),
@@ -72,7 +72,7 @@ fn chain_failure(e: ChainError, index: usize) -> GatewayError {
             "the signer's certificate is not issued for signing documents",
         ),
         W::CrlExpired { .. } | W::UnknownRevocationStatus => {
-            return GatewayError::RevocationUnavailable(format!(
+            return TrustError::RevocationUnavailable(format!(
                 "signature {}: no current revocation list covers the signer's issuer",
                 index + 1
             ))
@@ -129,7 +129,7 @@ impl Trust {
         payload: &[u8],
         cms_der: &[u8],
         index: usize,
-    ) -> Result<VerifiedSignature, GatewayError> {
+    ) -> Result<VerifiedSignature, TrustError> {
         let info = ContentInfo::from_der(cms_der)
             .map_err(|e| malformed(index, format!("not a DER CMS ContentInfo ({e})")))?;
         if info.content_type != ID_SIGNED_DATA {

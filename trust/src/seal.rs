@@ -8,19 +8,19 @@
 
 use std::path::Path;
 
+use crate::signing::{Content, KeyPair};
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use const_oid::db::rfc5911::{ID_MESSAGE_DIGEST, ID_SIGNED_DATA};
 use der::asn1::OctetString;
 use der::{Decode, Encode};
-use kopir_adapters::signing::{Content, KeyPair};
 use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
 use super::{read_pem_certificates, sha256_hex, Algorithms};
-use crate::error::GatewayError;
+use crate::error::TrustError;
 
 /// The response field number that carries the seal, in every response message.
 pub const SEAL_FIELD: u32 = 15;
@@ -55,13 +55,13 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
-fn config_error(detail: String) -> GatewayError {
-    GatewayError::Config { detail }
+fn config_error(detail: String) -> TrustError {
+    TrustError::Config(detail)
 }
 
 impl Sealer {
     /// Loads the sealing certificate (PEM, leaf first, then its intermediates) and key (PKCS #8).
-    pub fn load(cert: &Path, key: &Path) -> Result<Self, GatewayError> {
+    pub fn load(cert: &Path, key: &Path) -> Result<Self, TrustError> {
         let certs = read_pem_certificates(cert)?
             .iter()
             .map(|d| Certificate::from_der(d.as_ref()))
@@ -98,7 +98,7 @@ impl Sealer {
         request_id: &str,
         registry: &str,
         method: &str,
-    ) -> Result<Vec<u8>, GatewayError> {
+    ) -> Result<Vec<u8>, TrustError> {
         let statement = SealStatement {
             payload_sha256: sha256_hex(encoded),
             request_id: request_id.to_string(),
@@ -107,7 +107,7 @@ impl Sealer {
             sealed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         let json = serde_json::to_vec(&statement)
-            .map_err(|e| GatewayError::Server(format!("seal statement: {e}")))?;
+            .map_err(|e| TrustError::Seal(format!("seal statement: {e}")))?;
         Ok(self
             .key
             .sign_cms(Content::Attached(&json), &self.cert, &self.chain)?)

@@ -1,10 +1,12 @@
-//! IIN and BIN: 12 digits whose last digit is a check digit.
+//! IIN and BIN: 12 digits whose last digit is a check digit; and the legal cadastre's number.
 //!
 //! The check digit is the weighted sum of the first 11 digits modulo 11 with weights 1..=11; when
 //! that gives 10, a second pass uses weights 3..=11, 1, 2; when that also gives 10 the number is
 //! never issued. IIN and BIN share the algorithm, so one function serves both.
 
 use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 const FIRST_PASS: [u32; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const SECOND_PASS: [u32; 11] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
@@ -142,6 +144,33 @@ identifier!(
     /// Business identification number (БСН / БИН).
     Bin
 );
+
+/// A cadastral number: four groups of digits, `NN-NNN-NNN-NNN` (district, block, plot, object).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CadastralNumber(String);
+
+impl CadastralNumber {
+    /// Parses the `NN-NNN-NNN-NNN` form; the message says what is wrong.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let groups: Vec<&str> = s.split('-').collect();
+        let shape = [2, 3, 3, 3];
+        if groups.len() == 4
+            && groups
+                .iter()
+                .zip(shape)
+                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_digit()))
+        {
+            Ok(Self(s.to_string()))
+        } else {
+            Err("a cadastral number is four groups of digits, NN-NNN-NNN-NNN".into())
+        }
+    }
+
+    /// The number as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 #[cfg(test)]
 mod tests {

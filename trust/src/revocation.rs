@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use der::Decode;
 use x509_cert::crl::CertificateList;
 
-use crate::error::GatewayError;
+use crate::error::TrustError;
 
 /// The CRLs in force, with a generation number that changes on every refresh: verification
 /// results cached under one generation are not trusted under the next.
@@ -33,8 +33,8 @@ pub struct Revocation {
     refreshing: tokio::sync::Mutex<()>,
 }
 
-fn unavailable(detail: String) -> GatewayError {
-    GatewayError::RevocationUnavailable(detail)
+fn unavailable(detail: String) -> TrustError {
+    TrustError::RevocationUnavailable(detail)
 }
 
 /// A CRL's nextUpdate, which path validation needs but does not expose.
@@ -45,13 +45,11 @@ fn next_update(der: &[u8]) -> Result<Option<SystemTime>, String> {
 
 impl Revocation {
     /// A holder for `sources`; nothing is fetched until [`refresh`](Self::refresh).
-    pub fn new(sources: Vec<url::Url>) -> Result<Self, GatewayError> {
+    pub fn new(sources: Vec<url::Url>) -> Result<Self, TrustError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| GatewayError::Config {
-                detail: format!("CRL client: {e}"),
-            })?;
+            .map_err(|e| TrustError::Config(format!("CRL client: {e}")))?;
         Ok(Self {
             sources,
             http,
@@ -70,7 +68,7 @@ impl Revocation {
     }
 
     /// Fetches every source and swaps the set in whole, or leaves the old one and says why.
-    pub async fn refresh(&self) -> Result<(), GatewayError> {
+    pub async fn refresh(&self) -> Result<(), TrustError> {
         let mut lists = Vec::with_capacity(self.sources.len());
         let mut earliest: Option<SystemTime> = None;
         for url in &self.sources {
@@ -108,7 +106,7 @@ impl Revocation {
     }
 
     /// The CRLs in force, fetched again first if their nextUpdate has passed.
-    pub async fn current(&self) -> Result<Arc<CrlSet>, GatewayError> {
+    pub async fn current(&self) -> Result<Arc<CrlSet>, TrustError> {
         let set = self.current.load_full();
         if !self.is_configured() || !Self::is_stale(&set) {
             return Ok(set);

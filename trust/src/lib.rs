@@ -1,12 +1,16 @@
 //! Trust: who a certificate names, whether it chains to the configured roots and is valid and not
 //! revoked, and whether a CMS signature holds. Path validation, CRL checks and signature
 //! arithmetic are rustls-webpki's; CMS and X.509 structures are parsed with the RustCrypto
-//! `cms` and `x509-cert` crates.
+//! `cms` and `x509-cert` crates. Keys and CMS signing ([`signing`]) and the gateway's seals
+//! ([`seal`]) live here too. The access policy that uses these answers stays in the gateway.
 
+pub mod config;
 pub mod document;
+pub mod error;
 pub mod revocation;
 pub mod seal;
 pub mod signature;
+pub mod signing;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,7 +19,7 @@ use const_oid::db::rfc4519::SERIAL_NUMBER;
 use const_oid::db::rfc5280::ID_CE_KEY_USAGE;
 use der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
 use der::{Any, Decode};
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use rustls_pki_types::{SignatureVerificationAlgorithm, TrustAnchor};
 use sha2::{Digest, Sha256};
@@ -23,7 +27,7 @@ use x509_cert::ext::pkix::KeyUsage;
 use x509_cert::Certificate;
 
 use crate::config::TrustConfig;
-use crate::error::GatewayError;
+use crate::error::TrustError;
 pub use revocation::Revocation;
 
 /// OID of the organisational unit attribute (2.5.4.11), where national certificates carry a BIN.
@@ -83,7 +87,7 @@ pub enum ChainError {
     /// The certificate is readable by webpki but not by us, or names nobody.
     Certificate(String),
     /// Revocation status could not be established.
-    Revocation(GatewayError),
+    Revocation(TrustError),
     /// The certificate's key usage does not allow signing documents.
     NotForSigning,
 }
@@ -149,17 +153,21 @@ impl std::fmt::Debug for Trust {
 /// Reads every certificate of a PEM file.
 pub fn read_pem_certificates(
     path: &std::path::Path,
-) -> Result<Vec<CertificateDer<'static>>, GatewayError> {
+) -> Result<Vec<CertificateDer<'static>>, TrustError> {
     use rustls_pki_types::pem::PemObject;
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| GatewayError::Config {
-            detail: format!("cannot read certificates from {}: {e}", path.display()),
+        .map_err(|e| {
+            TrustError::Config(format!(
+                "cannot read certificates from {}: {e}",
+                path.display()
+            ))
         })?;
     if certs.is_empty() {
-        return Err(GatewayError::Config {
-            detail: format!("{} holds no PEM certificate", path.display()),
-        });
+        return Err(TrustError::Config(format!(
+            "{} holds no PEM certificate",
+            path.display()
+        )));
     }
     Ok(certs)
 }
@@ -219,14 +227,16 @@ fn may_sign(cert: &Certificate) -> bool {
 
 impl Trust {
     /// Loads the configured roots and sets up CRL fetching (nothing is fetched yet).
-    pub fn new(config: &TrustConfig) -> Result<Self, GatewayError> {
+    pub fn new(config: &TrustConfig) -> Result<Self, TrustError> {
         let mut anchors = Vec::new();
         for path in &config.roots {
             for der in read_pem_certificates(path)? {
-                let anchor =
-                    webpki::anchor_from_trusted_cert(&der).map_err(|e| GatewayError::Config {
-                        detail: format!("{}: not a usable root certificate: {e:?}", path.display()),
-                    })?;
+                let anchor = webpki::anchor_from_trusted_cert(&der).map_err(|e| {
+                    TrustError::Config(format!(
+                        "{}: not a usable root certificate: {e:?}",
+                        path.display()
+                    ))
+                })?;
                 anchors.push(anchor.to_owned());
             }
         }
@@ -332,9 +342,9 @@ impl Trust {
     pub async fn client(
         &self,
         chain: &[CertificateDer<'static>],
-    ) -> Result<Arc<VerifiedChain>, GatewayError> {
+    ) -> Result<Arc<VerifiedChain>, TrustError> {
         let (leaf, intermediates) = chain.split_first().ok_or_else(|| {
-            GatewayError::Unauthenticated("the TLS handshake carried no client certificate".into())
+            TrustError::Unauthenticated("the TLS handshake carried no client certificate".into())
         })?;
         let verified = self
             .verify_chain(leaf, intermediates, Usage::Client)
@@ -342,20 +352,20 @@ impl Trust {
             .map_err(|e| match e {
                 ChainError::Revocation(g) => g,
                 ChainError::Path(webpki::Error::CertRevoked) => {
-                    GatewayError::Unauthenticated("the client certificate is revoked".into())
+                    TrustError::Unauthenticated("the client certificate is revoked".into())
                 }
-                ChainError::Path(p) => GatewayError::Unauthenticated(format!(
+                ChainError::Path(p) => TrustError::Unauthenticated(format!(
                     "the client certificate does not validate: {p:?}"
                 )),
-                ChainError::Certificate(c) => GatewayError::Unauthenticated(format!(
+                ChainError::Certificate(c) => TrustError::Unauthenticated(format!(
                     "the client certificate is unreadable: {c}"
                 )),
                 ChainError::NotForSigning => {
-                    GatewayError::Unauthenticated("the client certificate is not usable".into())
+                    TrustError::Unauthenticated("the client certificate is not usable".into())
                 }
             })?;
         if verified.holder.bin.is_none() {
-            return Err(GatewayError::Unauthenticated(
+            return Err(TrustError::Unauthenticated(
                 "the client certificate names no organisation (subject OU=BIN<12 digits>)".into(),
             ));
         }

@@ -2,12 +2,12 @@
 //! requester and (for contracts) every party; the gateway checks that the signers are exactly the
 //! people and organisations it names, as the configuration requires per method.
 
-use kopir_adapters::identifiers::{Bin, Iin};
+use kopir_core::identifiers::{Bin, Iin};
 use serde::Deserialize;
 
 use super::signature::VerifiedSignature;
 use super::{Holder, Trust};
-use crate::error::{GatewayError, SignatureFailure};
+use crate::error::{SignatureFailure, TrustError};
 
 /// A payload and its detached CMS signatures, as a request carries them.
 #[derive(Debug, Clone, Default)]
@@ -18,18 +18,7 @@ pub struct SignedDocument {
     pub signatures: Vec<Vec<u8>>,
 }
 
-/// Who must have signed a method's requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignerRule {
-    /// No signature required; one that is sent is still verified in full.
-    #[default]
-    None,
-    /// The requester the document names.
-    Requester,
-    /// Every party the document names (a contract).
-    Parties,
-}
+pub use kopir_core::signer::SignerRule;
 
 /// A person or organisation a document names.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,8 +67,8 @@ struct Party {
 }
 
 impl Party {
-    fn parse(p: &PartyRef, label: String) -> Result<Self, GatewayError> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| GatewayError::Signature {
+    fn parse(p: &PartyRef, label: String) -> Result<Self, TrustError> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| TrustError::Signature {
             failure: SignatureFailure::Malformed,
             detail: format!("{label}: {what} {e}"),
         };
@@ -96,7 +85,7 @@ impl Party {
             .transpose()
             .map_err(|e| bad("BIN", &e))?;
         if iin.is_none() && bin.is_none() {
-            return Err(GatewayError::Signature {
+            return Err(TrustError::Signature {
                 failure: SignatureFailure::Malformed,
                 detail: format!("{label} names neither an IIN nor a BIN"),
             });
@@ -143,8 +132,8 @@ impl Signers {
     }
 }
 
-fn refuse(failure: SignatureFailure, detail: String) -> GatewayError {
-    GatewayError::Signature { failure, detail }
+fn refuse(failure: SignatureFailure, detail: String) -> TrustError {
+    TrustError::Signature { failure, detail }
 }
 
 /// What a call is, for the document checks.
@@ -166,7 +155,7 @@ impl Trust {
         document: Option<&SignedDocument>,
         rule: SignerRule,
         call: CallFacts<'_>,
-    ) -> Result<Option<Signers>, GatewayError> {
+    ) -> Result<Option<Signers>, TrustError> {
         let Some(doc) = document.filter(|d| !d.payload.is_empty() || !d.signatures.is_empty())
         else {
             return match rule {

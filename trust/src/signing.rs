@@ -18,7 +18,10 @@ use spki::{
 };
 use x509_cert::Certificate;
 
-use crate::AdapterError;
+/// A key that cannot be made, read, written or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing key or signature material is unusable: {0}")]
+pub struct KeyError(pub String);
 
 /// The public-key algorithms a key can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,7 @@ pub struct EcKey {
 }
 
 impl EcKey {
-    fn new(secret: p256::SecretKey) -> Result<Self, AdapterError> {
+    fn new(secret: p256::SecretKey) -> Result<Self, KeyError> {
         let der = secret
             .to_pkcs8_der()
             .map_err(|e| key_error("PKCS #8 encoding", e))?;
@@ -113,8 +116,8 @@ pub enum Content<'a> {
     Attached(&'a [u8]),
 }
 
-fn key_error(what: &str, e: impl std::fmt::Display) -> AdapterError {
-    AdapterError::Key(format!("{what}: {e}"))
+fn key_error(what: &str, e: impl std::fmt::Display) -> KeyError {
+    KeyError(format!("{what}: {e}"))
 }
 
 /// Runs `$body` with `$signer` bound to the concrete RustCrypto signer of `$key` and `$Sig` to its
@@ -141,7 +144,7 @@ macro_rules! with_signer {
 
 impl KeyPair {
     /// A fresh random key.
-    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, AdapterError> {
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
         match algorithm {
             KeyAlgorithm::Rsa2048 => rsa::RsaPrivateKey::new(&mut OsRng, 2048)
                 .map(|k| Self::Rsa(Box::new(k)))
@@ -153,7 +156,7 @@ impl KeyPair {
     }
 
     /// Reads a PKCS #8 PEM private key (RSA or P-256).
-    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, AdapterError> {
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
         if let Ok(k) = p256::SecretKey::from_pkcs8_pem(pem) {
             return Ok(Self::Ec(EcKey::new(k)?));
         }
@@ -163,7 +166,7 @@ impl KeyPair {
     }
 
     /// The key as PKCS #8 PEM.
-    pub fn to_pkcs8_pem(&self) -> Result<String, AdapterError> {
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
         let pem = match self {
             Self::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
             Self::Ec(k) => k.secret.to_pkcs8_pem(LineEnding::LF),
@@ -181,7 +184,7 @@ impl KeyPair {
     }
 
     /// The public half, as a certificate carries it.
-    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned, AdapterError> {
+    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned, KeyError> {
         let der = with_signer!(self, |s, _Sig| s.verifying_key().to_public_key_der())
             .map_err(|e| key_error("public key encoding", e))?;
         SubjectPublicKeyInfoOwned::try_from(der.as_bytes())
@@ -190,13 +193,13 @@ impl KeyPair {
 
     /// The signature algorithm identifier its signatures carry (sha256WithRSAEncryption or
     /// ecdsa-with-SHA256).
-    pub fn signature_algorithm(&self) -> Result<AlgorithmIdentifierOwned, AdapterError> {
+    pub fn signature_algorithm(&self) -> Result<AlgorithmIdentifierOwned, KeyError> {
         with_signer!(self, |s, _Sig| s.signature_algorithm_identifier())
             .map_err(|e| key_error("signature algorithm", e))
     }
 
     /// Signs `message` (hashing it with SHA-256): PKCS #1 v1.5 bytes for RSA, DER for ECDSA.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AdapterError> {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         with_signer!(self, |s, Sig| {
             let sig: Sig = s.try_sign(message).map_err(|e| key_error("signing", e))?;
             Ok(sig.to_vec())
@@ -210,7 +213,7 @@ impl KeyPair {
         content: Content<'_>,
         cert: &Certificate,
         chain: &[Certificate],
-    ) -> Result<Vec<u8>, AdapterError> {
+    ) -> Result<Vec<u8>, KeyError> {
         let cms_error = |e: &dyn std::fmt::Display| key_error("CMS signing", e);
         let (econtent, digest) = match content {
             Content::Detached(bytes) => (None, Some(Sha256::digest(bytes).to_vec())),
