@@ -21,7 +21,7 @@ pub struct RealEstate {
     /// `apartment`, `house`, `non_residential`, `land`.
     pub kind: String,
     /// Where it is.
-    pub address: crate::model::Address,
+    pub address: kopir_core::model::Address,
     /// Square metres, decimal text.
     pub total_area_m2: String,
     /// Square metres, decimal text.

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use roxmltree::Node;
 
 use crate::error::AdapterError;
-use crate::model::{EntityHead, EntityStatus, Fetched, LegalEntity};
 use crate::persons::parse_address;
 use crate::syncchannel::{child, date, required, text, SyncChannelClient};
 use crate::Registry;
 use kopir_core::identifiers::Bin;
+use kopir_core::model::{EntityHead, EntityStatus, Fetched, LegalEntity};
 
 /// SyncChannel service id of the entity-by-BIN lookup.
 pub const SERVICE_ENTITY_BY_BIN: &str = "GBDUL_ENTITY_BY_BIN";

@@ -7,7 +7,6 @@ pub mod cadastre;
 pub mod channel;
 pub mod error;
 pub mod legal_entities;
-pub mod model;
 pub mod notary;
 pub mod payments;
 pub mod persons;

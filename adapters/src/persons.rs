@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use roxmltree::Node;
 
 use crate::error::AdapterError;
-use crate::model::{
-    Address, Deregistration, DocumentType, Fetched, IdentityDocument, LifeStatus, Person,
-    Registration, Relation, Relative, TemporaryRegistration,
-};
 use crate::syncchannel::{child, date, required, text, SyncChannelClient};
 use crate::Registry;
 use kopir_core::identifiers::Iin;
+use kopir_core::model::{
+    Address, Deregistration, DocumentType, Fetched, IdentityDocument, LifeStatus, Person,
+    Registration, Relation, Relative, TemporaryRegistration,
+};
 
 /// SyncChannel service id of the person-by-IIN lookup.
 pub const SERVICE_PERSON_BY_IIN: &str = "GBDFL_PERSON_BY_IIN";

@@ -35,5 +35,5 @@ pub fn continue_trace<'a>(span: &tracing::Span, header: impl Fn(&'static str) ->
     }
     let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
     // A span already closed or a subscriber without OpenTelemetry: the trace simply starts here.
-    let _ = span.set_parent(cx);
+    span.set_parent(cx).ok();
 }

@@ -14,7 +14,7 @@ use roxmltree::{Document, Node};
 use tracing::Instrument;
 
 use crate::error::AdapterError;
-use crate::model::Fetched;
+use kopir_core::model::Fetched;
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -410,7 +410,7 @@ mod tests {
         tokio::spawn(async move {
             let (mut sock, _) = listener.accept().await.unwrap();
             let mut buf = vec![0u8; 8192];
-            let _ = sock.read(&mut buf).await;
+            let _request_len = sock.read(&mut buf).await.unwrap();
             let body = "<html><body>Internal Server Error</body></html>";
             let reply = format!(
                 "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

@@ -182,7 +182,7 @@ pub async fn run(store: &dyn Store, command: JournalCommand) -> Result<bool, Jou
     let mut out = std::io::stdout();
     let print = |out: &mut std::io::Stdout, s: String| {
         // A closed stdout (piped into head) is no error of the journal's.
-        let _ = writeln!(out, "{s}");
+        writeln!(out, "{s}").ok();
     };
     match command {
         JournalCommand::Verify { export } => {

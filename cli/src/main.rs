@@ -157,7 +157,7 @@ fn verify(file: &std::path::Path, cert: &std::path::Path) -> Result<(), GatewayE
     match kopir_trust::seal::verify_sealed(&bytes, leaf) {
         Ok(report) => {
             let s = &report.statement;
-            let _ = writeln!(
+            writeln!(
                 std::io::stdout(),
                 "SEAL VALID\n\
                  sealed by: {}\n\
@@ -172,7 +172,8 @@ fn verify(file: &std::path::Path, cert: &std::path::Path) -> Result<(), GatewayE
                 s.registry,
                 s.request_id,
                 s.payload_sha256
-            );
+            )
+            .ok();
             Ok(())
         }
         Err(reason) => Err(GatewayError::FailedPrecondition(format!(
@@ -193,7 +194,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             until_ctrl_c().await;
             let stopped = gateway.stop().await;
             // The exporter's last batch, before the runtime goes away.
-            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+            tokio::task::spawn_blocking(move || telemetry.shutdown())
+                .await
+                .ok();
             stopped
         }
         Command::Demo {
@@ -214,10 +217,12 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             let telemetry = Telemetry::install(&config.telemetry)?;
             let d = demo::start(&options, Some(config)).await?;
             // A closed stdout (the reader went away) must not take the gateway down.
-            let _ = writeln!(std::io::stdout(), "{}", d.banner());
+            writeln!(std::io::stdout(), "{}", d.banner()).ok();
             until_ctrl_c().await;
             let stopped = d.gateway.stop().await;
-            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+            tokio::task::spawn_blocking(move || telemetry.shutdown())
+                .await
+                .ok();
             stopped
         }
         Command::Verify { file, cert } => verify(&file, &cert),
@@ -290,7 +295,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                     dir = out.display()
                 )
             };
-            let _ = write!(std::io::stdout(), "{table}");
+            write!(std::io::stdout(), "{table}").ok();
             Ok(())
         }
     }

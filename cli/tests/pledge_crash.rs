@@ -2,6 +2,9 @@
 //! submissions, is killed with SIGKILL midway, restarts on the same journal and outbox, and every
 //! submission that got ACCEPTED reaches the cadastre exactly once.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -24,8 +27,8 @@ struct Gateway(Child);
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        self.0.kill().ok();
+        self.0.wait().ok();
     }
 }
 

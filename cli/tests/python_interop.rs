@@ -5,6 +5,9 @@
 //! `KOPIR_REQUIRE_PYTHON_INTEROP=1`, so there a missing toolchain fails the test instead of
 //! skipping it.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,8 +19,8 @@ struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        self.0.kill().ok();
+        self.0.wait().ok();
     }
 }
 
@@ -98,7 +101,7 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+            tx.send(line).ok();
         }
     });
     let (mut addr, mut iin, mut payments) = (None, None, None);

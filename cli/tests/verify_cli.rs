@@ -1,5 +1,8 @@
 //! `kopir verify` on a sealed response file: valid as sealed, invalid after one changed byte.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 use std::time::Duration;
 

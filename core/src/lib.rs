@@ -6,6 +6,7 @@
 
 pub mod identifiers;
 pub mod methods;
+pub mod model;
 pub mod principal;
 pub mod registry;
 pub mod signer;

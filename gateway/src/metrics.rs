@@ -348,7 +348,7 @@ impl Metrics {
         };
         let mut errors = 0;
         for b in ring.buckets.iter().filter(|b| b.slot >= first) {
-            let _ = all.add(&b.latency_us);
+            all.add(&b.latency_us).ok();
             errors += b.errors;
         }
         Recent {
@@ -389,7 +389,7 @@ impl Metrics {
                 }
             }
         }
-        let _ = self.0.exchanges.send(exchange);
+        self.0.exchanges.send(exchange).ok();
     }
 
     /// Calls per second over the last two minutes, oldest first (seconds without calls absent).

@@ -194,7 +194,7 @@ impl Gateway {
             .add_service(AccessLogServiceServer::new(journal_api.clone()))
             .add_service(ConsentServiceServer::new(journal_api));
         let stop = async {
-            let _ = signal.await;
+            signal.await.ok();
         };
         let server = if config.server.plaintext {
             tracing::warn!(
@@ -267,7 +267,7 @@ impl Gateway {
 
     /// Stops accepting, lets in-flight calls finish, and stops the health probes.
     pub async fn stop(self) -> Result<(), GatewayError> {
-        let _ = self.shutdown.send(());
+        self.shutdown.send(()).ok();
         for p in &self.probes {
             p.abort();
         }

@@ -45,12 +45,13 @@ impl Telemetry {
         } else {
             (None, Some(tracing_subscriber::fmt::layer()))
         };
-        let _ = tracing_subscriber::registry()
+        tracing_subscriber::registry()
             .with(filter)
             .with(json)
             .with(plain)
             .with(otel)
-            .try_init();
+            .try_init()
+            .ok();
         Ok(Self { provider })
     }
 
@@ -102,5 +103,5 @@ fn otlp(endpoint: &str, service_name: &str) -> Result<SdkTracerProvider, Gateway
 /// Plain logs at `level` (unless `RUST_LOG` says otherwise), no export: for the commands that
 /// serve nothing.
 pub fn init(level: &str) {
-    let _ = Telemetry::install_at(&TelemetryConfig::default(), level);
+    Telemetry::install_at(&TelemetryConfig::default(), level).ok();
 }

@@ -110,13 +110,13 @@ pub fn incoming(
                 }
             };
             // Small gRPC frames must not wait for Nagle's algorithm.
-            let _ = tcp.set_nodelay(true);
+            tcp.set_nodelay(true).ok();
             let (acceptor, tx, metrics) = (acceptor.clone(), tx.clone(), metrics.clone());
             tokio::spawn(async move {
                 let outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
                 match outcome {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
+                        tx.send(Ok(stream)).await.ok();
                     }
                     Ok(Err(e)) => {
                         let why = reason(&e);

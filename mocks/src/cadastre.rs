@@ -27,7 +27,7 @@ use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use kopir_adapters::cadastre::{
     Decision, Encumbrance, FilingStatus, PledgeFiling, RealEstate, Right, Rights,
 };
-use kopir_adapters::model::Address;
+use kopir_core::model::Address;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -35,7 +35,7 @@ async fn misbehave(state: &RegistryState) -> Result<(), Status> {
         Outcome::Answer => Ok(()),
         Outcome::Hang => {
             let mut stopping = state.stopping.subscribe();
-            let _ = stopping.wait_for(|s| *s).await;
+            stopping.wait_for(|s| *s).await.ok();
             Err(Status::unavailable("registry stopped"))
         }
         Outcome::Error | Outcome::Malformed | Outcome::Reset => {

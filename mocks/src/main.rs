@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(Command::Pki { out, citizen_iin }) = &args.command {
         let pki = DemoPki::generate(citizen_iin, Duration::from_secs(args.crl_validity_s))?;
         pki.write(out)?;
-        let _ = writeln!(std::io::stdout(), "demo PKI written to {}", out.display());
+        writeln!(std::io::stdout(), "demo PKI written to {}", out.display()).ok();
         return Ok(());
     }
     let mut config = MockConfig {
@@ -117,7 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pop.sample_entity().map(|e| e.bin.as_str()).unwrap_or(""),
     );
     // A closed stdout must not take the mocks down.
-    let _ = writeln!(std::io::stdout(), "{banner}");
+    writeln!(std::io::stdout(), "{banner}").ok();
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

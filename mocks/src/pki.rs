@@ -579,11 +579,12 @@ impl CaServer {
             .with_state(ca.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
+            axum::serve(listener, app)
                 .with_graceful_shutdown(async {
-                    let _ = rx.await;
+                    rx.await.ok();
                 })
-                .await;
+                .await
+                .ok();
         });
         tracing::info!(%addr, "mock certification authority serving its CRL");
         Ok(Self {
@@ -602,7 +603,7 @@ impl CaServer {
 impl Drop for CaServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            tx.send(()).ok();
         }
     }
 }

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{Datelike, Days, NaiveDate};
-use kopir_adapters::model::{
+use kopir_core::identifiers::{check_digit, Iin};
+use kopir_core::model::{
     Address, Deregistration, DocumentType, EntityHead, EntityStatus, IdentityDocument, LegalEntity,
     LifeStatus, Person, Registration, Relation, TemporaryRegistration,
 };
-use kopir_core::identifiers::{check_digit, Iin};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

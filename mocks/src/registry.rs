@@ -88,7 +88,7 @@ async fn spawn(
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async {
-                let _ = rx.await;
+                rx.await.ok();
             })
             .await;
         if let Err(e) = served {
@@ -197,8 +197,8 @@ impl MockRegistry {
         if let Some((tx, task)) = self.running.lock().await.take() {
             self.up.store(false, Ordering::Relaxed);
             self.state.stopping.send_replace(true);
-            let _ = tx.send(());
-            let _ = task.await;
+            tx.send(()).ok();
+            task.await.ok();
         }
     }
 

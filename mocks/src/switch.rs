@@ -25,7 +25,7 @@ async fn spawn(
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let stop = async {
-            let _ = rx.await;
+            rx.await.ok();
         };
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
@@ -63,8 +63,8 @@ impl Switch {
     pub async fn stop(&self) {
         if let Some((tx, task)) = self.running.lock().await.take() {
             self.up.store(false, Ordering::Relaxed);
-            let _ = tx.send(());
-            let _ = task.await;
+            tx.send(()).ok();
+            task.await.ok();
         }
     }
 

@@ -90,7 +90,7 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
         Outcome::Hang => {
             // Accepted and never answered, until the registry stops.
             let mut stopping = state.stopping.subscribe();
-            let _ = stopping.wait_for(|s| *s).await;
+            stopping.wait_for(|s| *s).await.ok();
             return fault("Server", "registry stopped");
         }
         Outcome::Reset => {

@@ -2,7 +2,7 @@
 //! apart from the adapters' code so that a mistake in one side is caught by the other.
 
 use chrono::NaiveDate;
-use kopir_adapters::model::{Address, LegalEntity, Person};
+use kopir_core::model::{Address, LegalEntity, Person};
 use quick_xml::escape::escape;
 
 /// A small XML writer: elements and escaped text, nothing more.
@@ -52,7 +52,7 @@ impl Xml {
 
 /// The persons database's `<person>` record.
 pub fn person(p: &Person) -> String {
-    use kopir_adapters::model::{DocumentType, LifeStatus};
+    use kopir_core::model::{DocumentType, LifeStatus};
     let mut x = Xml::default();
     x.open("person")
         .leaf("iin", &p.iin)
@@ -122,7 +122,7 @@ pub fn person(p: &Person) -> String {
 
 /// The legal-entities database's `<legalEntity>` record.
 pub fn legal_entity(e: &LegalEntity) -> String {
-    use kopir_adapters::model::EntityStatus;
+    use kopir_core::model::EntityStatus;
     let mut x = Xml::default();
     x.open("legalEntity")
         .leaf("bin", &e.bin)
@@ -155,7 +155,7 @@ pub fn legal_entity(e: &LegalEntity) -> String {
 }
 
 /// The persons database's `<relatives>` list.
-pub fn relatives(list: &[(String, kopir_adapters::model::Relation)]) -> String {
+pub fn relatives(list: &[(String, kopir_core::model::Relation)]) -> String {
     let mut x = Xml::default();
     x.open("relatives");
     for (iin, relation) in list {

@@ -1,7 +1,7 @@
 //! Domain records to protobuf messages.
 
 use chrono::{Datelike, NaiveDate};
-use kopir_adapters::model as m;
+use kopir_core::model as m;
 
 use crate::v1 as pb;
 

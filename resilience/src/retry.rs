@@ -131,7 +131,7 @@ mod tests {
     async fn writes_are_never_retried() {
         let calls = Arc::new(AtomicU32::new(0));
         let svc = tower::retry::Retry::new(policy(3, 100.0, 100), failing(calls.clone()));
-        let _ = svc.oneshot(Req(false)).await;
+        svc.oneshot(Req(false)).await.ok();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
@@ -139,7 +139,7 @@ mod tests {
     async fn reads_are_retried_up_to_the_limit() {
         let calls = Arc::new(AtomicU32::new(0));
         let svc = tower::retry::Retry::new(policy(3, 100.0, 100), failing(calls.clone()));
-        let _ = svc.oneshot(Req(true)).await;
+        svc.oneshot(Req(true)).await.ok();
         assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
@@ -149,7 +149,7 @@ mod tests {
         // 10% of traffic, no free retries per second: 200 failing reads earn about 20 retries.
         let svc = tower::retry::Retry::new(policy(3, 10.0, 0), failing(calls.clone()));
         for _ in 0..200 {
-            let _ = svc.clone().oneshot(Req(true)).await;
+            svc.clone().oneshot(Req(true)).await.ok();
         }
         let retries = calls.load(Ordering::SeqCst) - 200;
         assert!(retries <= 21, "{retries} retries for 200 requests");

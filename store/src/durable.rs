@@ -76,11 +76,12 @@ impl Durable {
             let result = f(conn);
             let ok = result.is_ok();
             let done: Done = Box::new(move |committed| {
-                let _ = tx.send(match result {
+                tx.send(match result {
                     Ok(v) if committed => Ok(v),
                     Ok(_) => Err(DurableError::NotCommitted),
                     Err(e) => Err(db(e)),
-                });
+                })
+                .ok();
             });
             (ok, done)
         });

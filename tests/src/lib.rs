@@ -1,6 +1,9 @@
 //! Shared setup for the end-to-end tests: mock registries and a gateway on ephemeral loopback
 //! ports, and clients that reach the gateway over real sockets.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

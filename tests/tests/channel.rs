@@ -3,6 +3,9 @@
 //! gRPC passthrough; replies survive a restart, are delivered again until acknowledged, and reach
 //! only the client that sent the message.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use kopir_gateway::proto::v1 as pb;

@@ -3,6 +3,9 @@
 //! says it was skipped): the page loads, shows every registry, turns a stopped registry red
 //! within 5 s, and finds a request in the journal by its id.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -128,7 +131,7 @@ async fn the_console_shows_registries_turns_red_and_finds_a_request() {
     if let Ok(file) = std::env::var("KOPIR_CONSOLE_SCREENSHOT") {
         let people = env.demo.mocks.population.person_order.clone();
         for iin in people.iter().take(40) {
-            let _ = env.identity().get_person(person_request(iin)).await;
+            env.identity().get_person(person_request(iin)).await.ok();
         }
         let url = page(&token);
         tokio::task::spawn_blocking(move || {

@@ -1,5 +1,8 @@
 //! Identity lookups end to end: client → gateway → adapter → mock registry, over real sockets.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use chrono::Datelike;
@@ -158,7 +161,7 @@ async fn legal_entity_and_address_reference() {
     if let Some(dead) = pop
         .persons
         .values()
-        .find(|p| p.life_status == kopir_adapters::model::LifeStatus::Deceased)
+        .find(|p| p.life_status == kopir_core::model::LifeStatus::Deceased)
     {
         let err = env
             .identity()

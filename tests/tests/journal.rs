@@ -1,7 +1,10 @@
 //! The journal end to end, on both backends: SQLite always; PostgreSQL when KOPIR_TEST_PG names
 //! a database (`.ci/run` sets it), else those runs say they were skipped.
 
-use kopir_adapters::model::Relation;
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use kopir_core::model::Relation;
 use kopir_gateway::config::{JournalBackend, JournalConfig};
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::access_log_service_client::AccessLogServiceClient;

@@ -1,6 +1,9 @@
 //! The Prometheus endpoint: scraped over HTTP after known calls, parsed with a Prometheus text
 //! parser, and its counts compared with the calls made.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_mocks::pki::DEMO_BANK_BIN;
 use kopir_tests::{metric as value, person_request, scrape, test_config, Env};

@@ -1,6 +1,9 @@
 //! The operators' gRPC methods: registry status with recent latency and errors, the live
 //! exchange stream, cache invalidation and config reload, each for the operators' client only.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kopir_gateway::proto::v1 as pb;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::Faults;

@@ -3,6 +3,9 @@
 //! waits for the payment e-check, files it, relays the registrar's decision and calls the bank
 //! back. Every outcome is driven through the mocks' own data.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use base64::Engine;
@@ -900,7 +903,7 @@ async fn a_minors_share_is_pledged_by_a_parent_with_the_guardianship_permission_
                 .relatives
                 .get(c)?
                 .iter()
-                .find(|(_, r)| *r == kopir_adapters::model::Relation::Parent)?;
+                .find(|(_, r)| *r == kopir_core::model::Relation::Parent)?;
             Some((c.clone(), parent.0.clone()))
         })
         .expect("the population holds a minor with a parent");

@@ -1,6 +1,9 @@
 //! Resilience end to end: faults injected into the mock registries, the gateway's breakers,
 //! retries, concurrency limits, rate limits and stale answers seen from a client.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,9 @@
 //! to the registry's own span, with no IIN in any attribute. One test per binary: the tracing
 //! subscriber is global.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 
 use kopir_gateway::config::TelemetryConfig;

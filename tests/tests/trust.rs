@@ -1,6 +1,9 @@
 //! Trust end to end: client certificates at the handshake, the access list, signed requests and
 //! their failures, each with its own status.
 
+// Test code: a failed step should stop the test at the line that failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use kopir_gateway::proto::v1 as pb;

@@ -143,7 +143,7 @@ pub async fn run(
             for suffix in ["", "-wal", "-shm"] {
                 let mut path = s.config.journal.path.clone().into_os_string();
                 path.push(suffix);
-                let _ = std::fs::remove_file(path);
+                std::fs::remove_file(path).ok();
             }
         }
         backends.push(s.result);
@@ -151,7 +151,7 @@ pub async fn run(
     if let Some(url) = pg_url {
         drop_schema(url, &schema).await?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::remove_dir_all(&dir).ok();
     Ok(JournalReport {
         backends,
         postgres_skipped: pg_url
@@ -170,7 +170,7 @@ async fn drop_schema(url: &str, schema: &str) -> Result<(), GatewayError> {
         .await
         .map_err(server)?;
     drop(client);
-    let _ = task.await;
+    task.await.ok();
     Ok(())
 }
 

@@ -289,7 +289,7 @@ pub async fn run(options: &BenchOptions, rate_hint: usize) -> Result<PledgeRepor
     gw.stop().await?;
     for f in [outbox_file, journal_file] {
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+            std::fs::remove_file(format!("{}{suffix}", f.display())).ok();
         }
     }
     Ok(PledgeReport {

@@ -223,7 +223,7 @@ impl ChannelService for ChannelApi {
                 let replies = match api.hub.store.replies(&client, sent, 256).await {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = tx.send(Err(Status::from(GatewayError::from(e)))).await;
+                        tx.send(Err(Status::from(GatewayError::from(e)))).await.ok();
                         return;
                     }
                 };

@@ -1,7 +1,7 @@
 //! `kopir.v1.IdentityService`.
 
 use chrono::{SecondsFormat, Utc};
-use kopir_adapters::model::LifeStatus;
+use kopir_core::model::LifeStatus;
 use tonic::{Request, Response, Status};
 
 use kopir_proto::convert;

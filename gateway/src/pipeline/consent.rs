@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use kopir_adapters::model::Relation;
 use kopir_core::identifiers::Iin;
+use kopir_core::model::Relation;
 
 use super::check::Check;
 use super::{GatewayRequest, Operation};

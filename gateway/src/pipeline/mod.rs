@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
-use kopir_adapters::model::{Fetched, LegalEntity, Person};
 use kopir_core::identifiers::{Bin, Iin};
+use kopir_core::model::{Fetched, LegalEntity, Person};
 use kopir_core::principal::Principal;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
@@ -371,7 +371,7 @@ pub enum Record {
         file: String,
     },
     /// A person's relatives.
-    Relatives(Vec<kopir_adapters::model::Relative>),
+    Relatives(Vec<kopir_core::model::Relative>),
     /// A power of attorney, when the notary system holds it.
     PowerOfAttorney(Option<kopir_adapters::notary::PowerOfAttorney>),
     /// A real-estate object.

@@ -85,7 +85,7 @@ impl Desk {
                 tracing::error!(error = %e, request_id = %status.request_id, "pledge status change not journaled");
             }
         }
-        let _ = self.changes.send(status.clone());
+        self.changes.send(status.clone()).ok();
     }
 
     /// Applies a change through the outbox; journals and broadcasts it when something changed.
@@ -202,7 +202,7 @@ impl Desk {
             .await?;
         if let Accepted::New(status) = &accepted {
             self.wake.notify_one();
-            let _ = self.changes.send(status.clone());
+            self.changes.send(status.clone()).ok();
         }
         match accepted {
             Accepted::New(status) => Ok(Record::Pledge {
@@ -244,7 +244,7 @@ impl Desk {
                     return Err(unexpected());
                 };
                 let parent = relatives.iter().any(|r| {
-                    r.iin == agent.iin && r.relation == kopir_adapters::model::Relation::Parent
+                    r.iin == agent.iin && r.relation == kopir_core::model::Relation::Parent
                 });
                 if !parent {
                     return Err(GatewayError::FailedPrecondition(format!(

@@ -60,7 +60,7 @@ impl Journal {
     pub async fn submit(&self, entry: Entry) -> Pending {
         let (done, rx) = oneshot::channel();
         // A send fails only once the writer has stopped; the dropped `done` then reports Closed.
-        let _ = self.queue.send((entry, done)).await;
+        self.queue.send((entry, done)).await.ok();
         Pending(rx)
     }
 
@@ -101,13 +101,13 @@ async fn write(
         match appended {
             Ok(seqs) => {
                 for (done, seq) in waiting.into_iter().zip(seqs) {
-                    let _ = done.send(Ok(seq));
+                    done.send(Ok(seq)).ok();
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, records = n, "journal append failed; the requests are refused");
                 for done in waiting {
-                    let _ = done.send(Err(e.clone()));
+                    done.send(Err(e.clone())).ok();
                 }
             }
         }
