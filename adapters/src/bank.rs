@@ -2,39 +2,13 @@
 //! of its pledge contracts' status (seed 000 §4 C step 10: the registrar's notification to the
 //! bank's IS, with the legal grounds).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use kopir_core::model::bank::{PledgeNotice, SealedNotice};
 
 use crate::error::AdapterError;
 use crate::rest::{Call, RestClient};
 use crate::syncchannel::Endpoint;
-
-/// One status change as the bank receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PledgeNotice {
-    /// The change's id: the bank acknowledges by it and ignores a repeat.
-    pub event_id: String,
-    /// The submission's request id.
-    pub request_id: String,
-    /// The bank's unique contract number.
-    pub contract_number: String,
-    /// `accepted`, `awaiting_payment`, `submitted`, `registered`, `refused`, `suspended`,
-    /// `preliminary_refusal`, `objection`.
-    pub state: String,
-    /// Legal grounds.
-    #[serde(default)]
-    pub grounds: Vec<String>,
-    /// What the gateway waits for.
-    #[serde(default)]
-    pub detail: String,
-    /// Hearing of a preliminary refusal (RFC 3339).
-    #[serde(default)]
-    pub hearing_at: Option<String>,
-    /// Objection deadline (RFC 3339).
-    #[serde(default)]
-    pub objection_deadline: Option<String>,
-    /// When the state was entered (RFC 3339).
-    pub changed_at: String,
-}
 
 /// A bank's callback endpoint.
 #[derive(Debug, Clone)]
@@ -75,14 +49,4 @@ impl BankCallback {
             })
         }
     }
-}
-
-/// A notice with the gateway's seal over its canonical JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SealedNotice {
-    /// The notice.
-    pub notice: PledgeNotice,
-    /// Base64 of the gateway's CMS seal over `serde_json::to_vec(&notice)`; empty when the
-    /// gateway has no sealing key.
-    pub seal: String,
 }

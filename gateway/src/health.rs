@@ -12,7 +12,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use crate::config::Config;
-use crate::routing::{Registries, RegistryId};
+use crate::routing::{RegistryId, RegistryRoute};
 
 const UNKNOWN: u8 = 0;
 const SERVING: u8 = 1;
@@ -74,14 +74,15 @@ impl RegistryHealth {
     /// Starts a probe loop per registry at its configured interval.
     pub fn spawn_probes(
         &self,
-        registries: Arc<Registries>,
+        registries: &[Arc<dyn RegistryRoute>],
         config: &Config,
     ) -> Vec<JoinHandle<()>> {
-        RegistryId::ALL
-            .into_iter()
-            .filter_map(|id| {
+        registries
+            .iter()
+            .filter_map(|registry| {
+                let id = registry.id();
                 let interval = Duration::from_millis(config.registry(id).ok()?.health_interval_ms);
-                let adapter = registries.get(id);
+                let adapter = registry.probe();
                 let health = self.clone();
                 Some(tokio::spawn(async move {
                     let mut tick = tokio::time::interval(interval);

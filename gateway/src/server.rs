@@ -32,7 +32,7 @@ use crate::proto::v1::notary_service_server::NotaryServiceServer;
 use crate::proto::v1::operator_service_server::OperatorServiceServer;
 use crate::proto::v1::pledge_service_server::PledgeServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
-use crate::routing::{Registries, Router};
+use crate::routing::Router;
 use kopir_store::journal::retention::Policies;
 use kopir_store::journal::Journal;
 use kopir_trust::seal::Sealer;
@@ -64,7 +64,7 @@ pub struct Gateway {
 impl Gateway {
     /// Binds `config.server.listen` and serves until [`stop`](Self::stop) or [`wait`](Self::wait) ends.
     pub async fn start(config: Config) -> Result<Self, GatewayError> {
-        let registries = Arc::new(Registries::from_config(&config)?);
+        let registries = crate::routing::registries(&config)?;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         reporter
             .set_serving::<IdentityServiceServer<Identity>>()
@@ -72,7 +72,7 @@ impl Gateway {
         let health = RegistryHealth::new(reporter).await;
         let caches = Caches::new(&config);
         let metrics = Metrics::new();
-        let router = Router::new(registries.clone(), health.clone(), metrics.clone(), &config)?;
+        let router = Router::new(&registries, health.clone(), metrics.clone(), &config)?;
         metrics.watch(caches.clone(), router.clone(), health.clone());
         let trust = Arc::new(Trust::new(&config.trust)?);
         if trust.revocation().is_configured() {
@@ -126,7 +126,6 @@ impl Gateway {
                 metrics: metrics.clone(),
                 journal: journal.clone(),
                 bodies: bodies.clone(),
-                registries: registries.clone(),
             },
             router.clone(),
             caches.clone(),
@@ -208,7 +207,7 @@ impl Gateway {
             let incoming = crate::tls::incoming(listener, tls, metrics.clone());
             tokio::spawn(serve(routes, incoming, stop))
         };
-        let mut probes = health.spawn_probes(registries, &config);
+        let mut probes = health.spawn_probes(&registries, &config);
         probes.push(hub.spawn_worker());
         probes.push(
             crate::pledge::worker::Worker::new(

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kopir_adapters::bank::{PledgeNotice, SealedNotice};
+use kopir_core::model::bank::{PledgeNotice, SealedNotice};
 use serde_json::json;
 
 use crate::MockError;

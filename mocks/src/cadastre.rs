@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
-use kopir_adapters::cadastre::{
+use kopir_core::model::cadastre::{
     Decision, Encumbrance, FilingStatus, PledgeFiling, RealEstate, Right, Rights,
 };
 use kopir_core::model::Address;

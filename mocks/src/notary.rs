@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Duration, Utc};
-use kopir_adapters::notary::{NotarisedConsent, PowerOfAttorney};
 use kopir_core::identifiers::Iin;
+use kopir_core::model::notary::{NotarisedConsent, PowerOfAttorney};
 use serde::Deserialize;
 use serde_json::json;
 

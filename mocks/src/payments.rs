@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use kopir_adapters::payments::ECheck;
+use kopir_core::model::payments::ECheck;
 use serde::Deserialize;
 use serde_json::json;
 

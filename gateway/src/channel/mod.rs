@@ -15,16 +15,14 @@ use futures::StreamExt;
 use kopir_adapters::channel::{ChannelClient, Incoming, Outgoing};
 use kopir_adapters::syncchannel::Endpoint;
 use tokio::sync::Notify;
-use tower::retry::RetryLayer;
-use tower::util::BoxCloneSyncService;
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower::{service_fn, ServiceExt};
 
 use crate::access::AccessControl;
 use crate::config::{ChannelProtocol, ChannelRoute, ResilienceConfig};
 use crate::error::{GatewayError, SignatureFailure};
 use crate::pipeline::{CallContext, GatewayRequest, Operation, Record, Reply};
+use crate::routing::Route;
 use kopir_resilience::breaker::Breaker;
-use kopir_resilience::retry::RetryPolicy;
 use kopir_trust::document::SignerRule;
 use store::{ChannelStore, Message};
 
@@ -67,12 +65,10 @@ pub struct ChannelReply {
     pub replied_at: DateTime<Utc>,
 }
 
-type RouteService = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;
-
 /// A route as built: its configuration (to notice a reload changed it) and its service stack.
 struct Built {
     route: ChannelRoute,
-    service: RouteService,
+    service: Route,
 }
 
 /// The hub; cheap to clone.
@@ -101,8 +97,9 @@ fn endpoint(route: &ChannelRoute) -> Endpoint {
     }
 }
 
-/// The service stack of one route: retry (reads only) → circuit breaker → the service's client.
-fn build(service_id: &str, route: &ChannelRoute) -> Result<RouteService, GatewayError> {
+/// The service stack of one route: the registries' stack ([`crate::routing::stack`]) over the
+/// service's client.
+fn build(service_id: &str, route: &ChannelRoute) -> Result<Route, GatewayError> {
     let ep = endpoint(route);
     let client = Arc::new(match route.protocol {
         ChannelProtocol::Syncchannel => ChannelClient::syncchannel(service_id, ep)?,
@@ -117,35 +114,37 @@ fn build(service_id: &str, route: &ChannelRoute) -> Result<RouteService, Gateway
         retries: route.retries,
         ..ResilienceConfig::default()
     };
-    Ok(BoxCloneSyncService::new(
-        ServiceBuilder::new()
-            .layer(RetryLayer::new(RetryPolicy::new(&res)?))
-            .layer(Breaker::new(format!("channel {service_id}"), &res))
-            .service(service_fn(move |req: GatewayRequest| {
-                let client = client.clone();
-                async move {
-                    let Operation::ChannelDeliver(call) = &req.op else {
-                        return Err(GatewayError::Server(
-                            "a channel route got another operation".into(),
-                        ));
-                    };
-                    let incoming = client
-                        .send(Outgoing {
-                            service_id: &call.service_id,
-                            message_id: &call.message_id,
-                            correlation_id: &req.ctx.correlation_id,
-                            payload: &call.payload,
-                            content_type: &call.content_type,
-                        })
-                        .await?;
-                    Ok(Reply {
-                        record: Arc::new(Record::ChannelIncoming(incoming)),
-                        from_cache: false,
-                        stale: false,
+    let name = format!("channel {service_id}");
+    let breaker = Breaker::new(name.as_str(), &res);
+    crate::routing::stack::protect(
+        &name,
+        &res,
+        breaker,
+        service_fn(move |req: GatewayRequest| {
+            let client = client.clone();
+            async move {
+                let Operation::ChannelDeliver(call) = &req.op else {
+                    return Err(GatewayError::Server(
+                        "a channel route got another operation".into(),
+                    ));
+                };
+                let incoming = client
+                    .send(Outgoing {
+                        service_id: &call.service_id,
+                        message_id: &call.message_id,
+                        correlation_id: &req.ctx.correlation_id,
+                        payload: &call.payload,
+                        content_type: &call.content_type,
                     })
-                }
-            })),
-    ))
+                    .await?;
+                Ok(Reply {
+                    record: Arc::new(Record::ChannelIncoming(incoming)),
+                    from_cache: false,
+                    stale: false,
+                })
+            }
+        }),
+    )
 }
 
 /// The identified client, as the channel keys its messages.

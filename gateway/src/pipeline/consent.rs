@@ -11,10 +11,10 @@ use kopir_core::identifiers::Iin;
 use kopir_core::model::Relation;
 
 use super::check::Check;
-use super::{GatewayRequest, Operation};
+use super::{GatewayRequest, Operation, Record};
 use crate::access::AccessControl;
 use crate::error::{ConsentFailure, GatewayError};
-use crate::routing::Registries;
+use crate::routing::Router;
 use kopir_store::journal::Store;
 
 /// IdentityService's person-record read.
@@ -43,8 +43,9 @@ pub struct Consent {
     pub access: AccessControl,
     /// Consents given through the portal.
     pub store: Option<Arc<dyn Store>>,
-    /// Persons database (family links) and notary system (notarised consents).
-    pub registries: Arc<Registries>,
+    /// The routes to the persons database (family links) and the notary system (notarised
+    /// consents): the consent stage's registry calls are protected and counted like any other.
+    pub router: Router,
 }
 
 /// Whether one consent allows reading `scope` now.
@@ -65,6 +66,11 @@ fn judge(
     } else {
         Ok(())
     }
+}
+
+/// A route answered with another record than its operation's: a defect, not the caller's.
+fn unexpected(what: &str) -> GatewayError {
+    GatewayError::Server(format!("the {what} route answered with another record"))
 }
 
 fn relation_name(r: Relation) -> &'static str {
@@ -103,9 +109,17 @@ impl Check for Consent {
                 (format!("bin:{bin}"), format!("bin:{bin}"))
             }
         };
-        let correlation = req.ctx.request_id.as_str();
         if let Some(iin) = &person {
-            let relatives = self.registries.persons.relatives(iin, correlation).await?;
+            let reply = self
+                .router
+                .route(GatewayRequest {
+                    ctx: req.ctx.clone(),
+                    op: Operation::Relatives(iin.clone()),
+                })
+                .await?;
+            let Record::Relatives(relatives) = reply.record.as_ref() else {
+                return Err(unexpected("family links"));
+            };
             if let Some(r) = relatives.iter().find(|r| r.iin == subject.as_str()) {
                 trail.basis(format!(
                     "family link: {} (no consent needed)",
@@ -126,11 +140,16 @@ impl Check for Consent {
                 }
             }
         }
-        let notarised = self
-            .registries
-            .notary
-            .consents(subject, correlation)
+        let reply = self
+            .router
+            .route(GatewayRequest {
+                ctx: req.ctx.clone(),
+                op: Operation::NotarisedConsents(subject.clone()),
+            })
             .await?;
+        let Record::NotarisedConsents(notarised) = reply.record.as_ref() else {
+            return Err(unexpected("notarised consents"));
+        };
         for c in notarised.iter().filter(|c| {
             let g = match (&c.grantee_iin, &c.grantee_bin) {
                 (Some(i), _) => format!("iin:{i}"),

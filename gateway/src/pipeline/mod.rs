@@ -179,6 +179,8 @@ pub enum Operation {
     /// A person's spouse, parents and children from the persons database (a minor's legal
     /// representative is checked against them).
     Relatives(Iin),
+    /// A person's notarised consents from the notary system (the consent stage judges them).
+    NotarisedConsents(Iin),
     /// A power of attorney from the notary system (the API judges it against the request).
     PowerOfAttorney {
         /// Its number.
@@ -260,6 +262,7 @@ impl Operation {
             Self::LegalEntity(_) => Some(RegistryId::LegalEntities),
             Self::PowerOfAttorney { .. } => Some(RegistryId::Notary),
             Self::Relatives(_) => Some(RegistryId::Persons),
+            Self::NotarisedConsents(_) => Some(RegistryId::Notary),
             Self::RealEstate(_)
             | Self::Rights(_)
             | Self::FilePledge(_)
@@ -280,7 +283,7 @@ impl Operation {
             Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
             Self::InvalidateCache { key, .. } => key.as_deref().unwrap_or(""),
             Self::PowerOfAttorney { agent, .. } => agent.as_str(),
-            Self::Relatives(iin) => iin.as_str(),
+            Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.as_str(),
             Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
             Self::FilePledge(f) => &f.contract_number,
             Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
@@ -305,7 +308,7 @@ impl Operation {
             Self::RevokeConsent { subject, .. } => subject.masked(),
             Self::LegalEntity(bin) => bin.masked(),
             Self::PowerOfAttorney { agent, .. } => agent.masked(),
-            Self::Relatives(iin) => iin.masked(),
+            Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.masked(),
             Self::InvalidateCache { key: Some(k), .. } => kopir_core::identifiers::mask(k),
             _ => String::new(),
         }
@@ -372,6 +375,8 @@ pub enum Record {
     },
     /// A person's relatives.
     Relatives(Vec<kopir_core::model::Relative>),
+    /// A person's notarised consents, in force or not.
+    NotarisedConsents(Vec<kopir_core::model::notary::NotarisedConsent>),
     /// A power of attorney, when the notary system holds it.
     PowerOfAttorney(Option<kopir_adapters::notary::PowerOfAttorney>),
     /// A real-estate object.
@@ -461,8 +466,6 @@ pub struct AuditStages {
     pub journal: Option<kopir_store::journal::Journal>,
     /// Which bodies the journal keeps.
     pub bodies: kopir_store::journal::retention::Policies,
-    /// The registries the consent check asks (family links, notarised consents).
-    pub registries: Arc<crate::routing::Registries>,
 }
 
 /// What the trust stages share: the trust store and the swappable access policy.
@@ -511,7 +514,7 @@ pub fn build(
         .layer(check::layer(consent::Consent {
             access: trust.access.clone(),
             store: audit.journal.as_ref().map(|j| j.store().clone()),
-            registries: audit.registries,
+            router: router.clone(),
         }))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))
         .service(local::dispatch(router, audit.journal, services));

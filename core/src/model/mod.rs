@@ -1,5 +1,10 @@
 //! The gateway's view of registry data, independent of any registry's wire format.
 
+pub mod bank;
+pub mod cadastre;
+pub mod notary;
+pub mod payments;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// A postal address as the state databases keep it.

@@ -1,0 +1,195 @@
+//! Routing: which registry answers an operation, and the one protected route to each.
+//!
+//! A registry is plugged in as one value ([`RegistryRoute`], a module each below) that answers
+//! its operations through its adapter and probes its health; [`stack::protect`] wraps every
+//! route, the generic channel's included, in the same middleware (concurrency limit → retry →
+//! circuit breaker), so every outbound registry call is seen by the breaker, retries, metrics and
+//! health.
+
+pub mod cadastre;
+pub mod legal_entities;
+pub mod notary;
+pub mod payments;
+pub mod persons;
+pub mod stack;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kopir_adapters::syncchannel::Endpoint;
+use kopir_adapters::{AdapterError, Registry};
+use kopir_resilience::breaker::{Breaker, BreakerState};
+use tower::{service_fn, ServiceExt};
+use tracing::Instrument;
+
+use crate::config::{Config, Protocol, RegistryConfig};
+use crate::error::GatewayError;
+use crate::health::RegistryHealth;
+use crate::metrics::Metrics;
+use crate::pipeline::{GatewayRequest, Operation, Record, Reply};
+
+pub use kopir_core::registry::RegistryId;
+pub use stack::Route;
+
+/// One registry as the gateway plugs it in: the operations it answers, through its adapter, and
+/// its health probe. Adding an operation to a registry is one arm in its module's `answer`.
+#[async_trait::async_trait]
+pub trait RegistryRoute: Send + Sync + 'static {
+    /// Which registry.
+    fn id(&self) -> RegistryId;
+    /// Answers `op` through the adapter; `None` when this registry does not answer it.
+    async fn answer(
+        &self,
+        op: &Operation,
+        correlation_id: &str,
+    ) -> Option<Result<Record, AdapterError>>;
+    /// The adapter, whose `ping` is the registry's health probe.
+    fn probe(&self) -> Arc<dyn Registry>;
+}
+
+/// Every registry, built from the configuration: one plug-in each.
+pub fn registries(config: &Config) -> Result<Vec<Arc<dyn RegistryRoute>>, GatewayError> {
+    Ok(vec![
+        Arc::new(persons::Persons::new(config)?),
+        Arc::new(legal_entities::LegalEntities::new(config)?),
+        Arc::new(notary::Notary::new(config)?),
+        Arc::new(cadastre::Cadastre::new(config)?),
+        Arc::new(payments::Payments::new(config)?),
+    ])
+}
+
+/// The adapters' endpoint settings of a registry.
+pub(crate) fn endpoint(r: &RegistryConfig) -> Endpoint {
+    Endpoint {
+        url: r.url.clone(),
+        sender_id: r.sender_id.clone(),
+        sender_password: r.sender_password.clone(),
+        connect_timeout: Duration::from_millis(r.connect_timeout_ms),
+        request_timeout: Duration::from_millis(r.request_timeout_ms),
+        pool_max_idle: r.pool_max_idle,
+    }
+}
+
+/// `id`'s configuration, refused unless it speaks `protocol`.
+pub(crate) fn configured(
+    config: &Config,
+    id: RegistryId,
+    protocol: Protocol,
+) -> Result<&RegistryConfig, GatewayError> {
+    let r = config.registry(id)?;
+    if r.protocol == protocol {
+        Ok(r)
+    } else {
+        Err(GatewayError::Config {
+            detail: format!(
+                "registries.{}.protocol: this registry speaks {protocol:?}, not {:?}",
+                id.name(),
+                r.protocol
+            ),
+        })
+    }
+}
+
+/// "The registry holds no such record", for lookups whose adapter answers `None`.
+pub(crate) fn not_found(registry: RegistryId, what: &str) -> AdapterError {
+    AdapterError::NotFound {
+        registry: registry.name().into(),
+        what: what.into(),
+    }
+}
+
+/// The innermost step of a route: asks the registry's plug-in and reports the outcome to the
+/// registry's health and metrics.
+async fn call(
+    registry: Arc<dyn RegistryRoute>,
+    health: RegistryHealth,
+    metrics: Metrics,
+    req: GatewayRequest,
+) -> Result<Reply, GatewayError> {
+    let id = registry.id();
+    let span = tracing::info_span!("adapter", registry = id.name());
+    async move {
+        let started = std::time::Instant::now();
+        let result = registry
+            .answer(&req.op, &req.ctx.request_id)
+            .await
+            .unwrap_or_else(|| {
+                Err(AdapterError::Config {
+                    registry: id.name().into(),
+                    detail: "no adapter call for this operation".into(),
+                })
+            });
+        req.ctx.trail.registry(id.name(), started.elapsed());
+        metrics.registry_call(id, result.is_ok(), started.elapsed());
+        health.observe(id, result.as_ref().map(|_| ())).await;
+        Ok(Reply {
+            record: Arc::new(result?),
+            from_cache: false,
+            stale: false,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// Routes each operation to its registry through that registry's protected route.
+#[derive(Clone)]
+pub struct Router {
+    routes: Arc<HashMap<RegistryId, Route>>,
+    breakers: Arc<HashMap<RegistryId, Breaker>>,
+}
+
+impl Router {
+    /// Builds each registry's route from its configuration.
+    pub fn new(
+        registries: &[Arc<dyn RegistryRoute>],
+        health: RegistryHealth,
+        metrics: Metrics,
+        config: &Config,
+    ) -> Result<Self, GatewayError> {
+        let mut routes = HashMap::new();
+        let mut breakers = HashMap::new();
+        for registry in registries {
+            let id = registry.id();
+            let res = config.registry(id)?.resilience;
+            let breaker = Breaker::new(id.name(), &res);
+            let (r, h, m) = (registry.clone(), health.clone(), metrics.clone());
+            let route = stack::protect(
+                id.name(),
+                &res,
+                breaker.clone(),
+                service_fn(move |req| call(r.clone(), h.clone(), m.clone(), req)),
+            )?;
+            routes.insert(id, route);
+            breakers.insert(id, breaker);
+        }
+        Ok(Self {
+            routes: Arc::new(routes),
+            breakers: Arc::new(breakers),
+        })
+    }
+
+    /// The state of a registry's circuit breaker.
+    pub fn breaker_state(&self, id: RegistryId) -> Option<BreakerState> {
+        self.breakers.get(&id).map(Breaker::state)
+    }
+
+    /// Calls the route of the request's registry.
+    pub async fn route(&self, req: GatewayRequest) -> Result<Reply, GatewayError> {
+        match req.op.registry().and_then(|r| self.routes.get(&r)).cloned() {
+            Some(route) => route.oneshot(req).await,
+            None => Err(GatewayError::Config {
+                detail: "no route for this operation".into(),
+            }),
+        }
+    }
+
+    /// The router as the pipeline's innermost service.
+    pub fn into_service(self) -> Route {
+        tower::util::BoxCloneSyncService::new(service_fn(move |req| {
+            let router = self.clone();
+            async move { router.route(req).await }
+        }))
+    }
+}
