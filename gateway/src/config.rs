@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::GatewayError;
-use crate::routing::RegistryId;
+use kopir_core::registry::RegistryId;
 pub use kopir_resilience::ResilienceConfig;
 pub use kopir_store::journal::config::{BodyPolicy, JournalBackend, JournalConfig};
 pub use kopir_trust::config::TrustConfig;

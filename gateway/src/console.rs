@@ -33,6 +33,8 @@ pub struct Console {
     pub router: Router,
     /// The journal, for searches.
     pub journal: Option<Journal>,
+    /// The pledge outbox's backlog.
+    pub outbox: Option<crate::pledge::metrics::OutboxMetrics>,
 }
 
 #[derive(Serialize)]
@@ -127,7 +129,7 @@ async fn overview(State(console): State<Console>, headers: HeaderMap) -> Respons
             .into_iter()
             .map(ExchangeView::from)
             .collect(),
-        outbox: metrics.backlog(),
+        outbox: console.outbox.as_ref().and_then(|o| o.backlog()),
     })
     .into_response()
 }

@@ -12,7 +12,8 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use crate::config::Config;
-use crate::routing::{RegistryId, RegistryRoute};
+use kopir_adapters::Registry;
+use kopir_core::registry::RegistryId;
 
 const UNKNOWN: u8 = 0;
 const SERVING: u8 = 1;
@@ -71,18 +72,17 @@ impl RegistryHealth {
         self.state[index(id)].load(Ordering::Relaxed) == SERVING
     }
 
-    /// Starts a probe loop per registry at its configured interval.
+    /// Starts a probe loop per registry (its id and the adapter whose `ping` probes it) at its
+    /// configured interval.
     pub fn spawn_probes(
         &self,
-        registries: &[Arc<dyn RegistryRoute>],
+        probes: impl IntoIterator<Item = (RegistryId, Arc<dyn Registry>)>,
         config: &Config,
     ) -> Vec<JoinHandle<()>> {
-        registries
-            .iter()
-            .filter_map(|registry| {
-                let id = registry.id();
+        probes
+            .into_iter()
+            .filter_map(|(id, adapter)| {
                 let interval = Duration::from_millis(config.registry(id).ok()?.health_interval_ms);
-                let adapter = registry.probe();
                 let health = self.clone();
                 Some(tokio::spawn(async move {
                     let mut tick = tokio::time::interval(interval);
@@ -95,5 +95,46 @@ impl RegistryHealth {
                 }))
             })
             .collect()
+    }
+}
+
+/// Each registry's health, read at each scrape (`registry_up`).
+#[derive(Clone)]
+pub struct UpCollector(RegistryHealth);
+
+impl std::fmt::Debug for UpCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpCollector")
+    }
+}
+
+impl prometheus_client::collector::Collector for UpCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+
+        use prometheus_client::metrics::gauge::ConstGauge;
+        use prometheus_client::metrics::MetricType;
+        let name = |id: RegistryId| id.name().to_string();
+        let mut family = encoder.encode_descriptor(
+            "registry_up",
+            "1 while a registry answers its health probe, else 0",
+            None,
+            MetricType::Gauge,
+        )?;
+        for id in RegistryId::ALL {
+            let up = i64::from(self.0.is_serving(id));
+            ConstGauge::new(up).encode(family.encode_family(&[("registry", name(id))])?)?;
+        }
+        Ok(())
+    }
+}
+
+impl RegistryHealth {
+    /// Its Prometheus collector.
+    pub fn collector(&self) -> UpCollector {
+        UpCollector(self.clone())
     }
 }

@@ -1,29 +1,24 @@
 //! Prometheus metrics, served as text on an HTTP `/metrics` endpoint of their own (operators'
-//! scrapers speak HTTP, not gRPC). Counters and histograms are recorded as calls happen; cache,
-//! breaker and health state is read from the gateway's own structures at each scrape, so there is
-//! one source of truth for them. Labels name methods, registries and client organisations, never
+//! scrapers speak HTTP, not gRPC). Counters and histograms are recorded as calls happen. Each
+//! subsystem registers its own metrics through [`Metrics::register`] (the journal's commits, the
+//! outbox's backlog) or a collector that reads its state at each scrape (caches, breakers,
+//! health), so there is one source of truth for them and this module imports none of them. Labels name methods, registries and client organisations, never
 //! a person: no IIN, and no subject BIN.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::error::GatewayError;
-use crate::health::RegistryHealth;
-use crate::pipeline::cache::Caches;
-use crate::routing::{RegistryId, Router};
-use kopir_resilience::breaker::BreakerState;
+use kopir_core::registry::RegistryId;
 use kopir_store::journal::metrics::JournalMetrics;
 
 /// One call through the pipeline.
@@ -187,22 +182,6 @@ struct Inner {
     registry_seconds: Histograms<RegistryLabels>,
     journal: JournalMetrics,
     tls_failures: Family<ReasonLabels, Counter>,
-    outbox_gauges: Family<OutboxLabels, Gauge>,
-    outbox_deliveries: Family<DeliveryLabels, Counter>,
-    backlog: std::sync::Mutex<Option<crate::pledge::outbox::Backlog>>,
-}
-
-/// Which outbox figure a gauge holds.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutboxLabels {
-    what: String,
-}
-
-/// A delivery's target and result.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DeliveryLabels {
-    target: String,
-    result: String,
 }
 
 /// The gateway's metrics; cheap to clone.
@@ -244,18 +223,6 @@ impl Metrics {
             registry_seconds.clone(),
         );
         let journal = JournalMetrics::register(&mut registry);
-        let outbox_gauges = Family::<OutboxLabels, Gauge>::default();
-        registry.register(
-            "outbox",
-            "Pledge outbox backlog: open_pledges, undelivered_notices, oldest_notice_age_seconds, dead_letters",
-            outbox_gauges.clone(),
-        );
-        let outbox_deliveries = Family::<DeliveryLabels, Counter>::default();
-        registry.register(
-            "outbox_deliveries",
-            "Pledge worker steps (registries) and bank callbacks (bank), by result",
-            outbox_deliveries.clone(),
-        );
         // A watcher that falls this far behind skips ahead (and is told how many it missed).
         let (exchanges, _) = tokio::sync::broadcast::channel(1024);
         Self(Arc::new(Inner {
@@ -271,44 +238,7 @@ impl Metrics {
             registry_seconds,
             journal,
             tls_failures,
-            outbox_gauges,
-            outbox_deliveries,
-            backlog: std::sync::Mutex::new(None),
         }))
-    }
-
-    /// Sets the outbox backlog gauges.
-    pub fn outbox(&self, b: crate::pledge::outbox::Backlog) {
-        for (what, v) in [
-            ("open_pledges", b.open_pledges),
-            ("undelivered_notices", b.undelivered_notices),
-            ("oldest_notice_age_seconds", b.oldest_notice_age_s),
-            ("dead_letters", b.dead_letters),
-        ] {
-            self.0
-                .outbox_gauges
-                .get_or_create(&OutboxLabels { what: what.into() })
-                .set(i64::try_from(v).unwrap_or(i64::MAX));
-        }
-        if let Ok(mut last) = self.0.backlog.lock() {
-            *last = Some(b);
-        }
-    }
-
-    /// The outbox backlog as last measured, when there is an outbox.
-    pub fn backlog(&self) -> Option<crate::pledge::outbox::Backlog> {
-        self.0.backlog.lock().ok().and_then(|b| *b)
-    }
-
-    /// Counts one outbox delivery step.
-    pub fn outbox_delivery(&self, target: &str, ok: bool) {
-        self.0
-            .outbox_deliveries
-            .get_or_create(&DeliveryLabels {
-                target: target.into(),
-                result: if ok { "ok" } else { "failed" }.into(),
-            })
-            .inc();
     }
 
     /// Records one registry call attempt.
@@ -442,15 +372,11 @@ impl Metrics {
         self.0.journal.clone()
     }
 
-    /// Adds the state read at each scrape (caches, breakers, registry health).
-    pub fn watch(&self, caches: Caches, router: Router, health: RegistryHealth) {
-        if let Ok(mut registry) = self.0.registry.write() {
-            registry.register_collector(Box::new(GatewayState {
-                caches,
-                router,
-                health,
-            }));
-        }
+    /// Registers a subsystem's own metrics: it is handed the registry once, at start, and
+    /// keeps what it registered (or registers a collector read at each scrape).
+    pub fn register<T>(&self, with: impl FnOnce(&mut Registry) -> T) -> Option<T> {
+        let mut registry = self.0.registry.write().ok()?;
+        Some(with(&mut registry))
     }
 
     /// Everything, in the text exposition format.
@@ -534,89 +460,5 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "UNAVAILABLE",
         DataLoss => "DATA_LOSS",
         Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
-/// State read at scrape time.
-struct GatewayState {
-    caches: Caches,
-    router: Router,
-    health: RegistryHealth,
-}
-
-impl std::fmt::Debug for GatewayState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("GatewayState")
-    }
-}
-
-impl Collector for GatewayState {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let name = |id: RegistryId| id.name().to_string();
-        {
-            let mut family = encoder.encode_descriptor(
-                "cache_events",
-                "Cache answers (hit, miss, stale) and entries evicted for room, by registry",
-                None,
-                MetricType::Counter,
-            )?;
-            for id in RegistryId::ALL {
-                let Some(s) = self.caches.stats(id) else {
-                    continue;
-                };
-                for (event, n) in [
-                    ("hit", s.hits),
-                    ("miss", s.misses),
-                    ("stale", s.stale_served),
-                    ("eviction", s.evictions),
-                ] {
-                    let labels = [("registry", name(id)), ("event", event.to_string())];
-                    ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
-                }
-            }
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "cache_entries",
-                "Entries held in each registry's cache",
-                None,
-                MetricType::Gauge,
-            )?;
-            for id in RegistryId::ALL {
-                if let Some(s) = self.caches.stats(id) {
-                    let n = i64::try_from(s.entries).unwrap_or(i64::MAX);
-                    ConstGauge::new(n).encode(family.encode_family(&[("registry", name(id))])?)?;
-                }
-            }
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "breaker_state",
-                "Circuit breaker per registry: 0 closed, 1 half-open, 2 open",
-                None,
-                MetricType::Gauge,
-            )?;
-            for id in RegistryId::ALL {
-                if let Some(state) = self.router.breaker_state(id) {
-                    let v: i64 = match state {
-                        BreakerState::Closed => 0,
-                        BreakerState::HalfOpen => 1,
-                        BreakerState::Open => 2,
-                    };
-                    ConstGauge::new(v).encode(family.encode_family(&[("registry", name(id))])?)?;
-                }
-            }
-        }
-        let mut family = encoder.encode_descriptor(
-            "registry_up",
-            "1 while a registry answers its health probe, else 0",
-            None,
-            MetricType::Gauge,
-        )?;
-        for id in RegistryId::ALL {
-            let up = i64::from(self.health.is_serving(id));
-            ConstGauge::new(up).encode(family.encode_family(&[("registry", name(id))])?)?;
-        }
-        Ok(())
     }
 }

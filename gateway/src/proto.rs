@@ -1,2 +1,25 @@
-//! The gRPC API types, from the `kopir-proto` crate.
+//! The gRPC API types, from the `kopir-proto` crate, and how their identifier fields are read
+//! at the edge (the API and the pledge contract both read them).
+
+use kopir_core::identifiers::{Bin, Iin};
 pub use kopir_proto::{v1, FILE_DESCRIPTOR_SET};
+
+use crate::error::GatewayError;
+use v1 as pb;
+
+/// A required IIN field.
+pub fn iin(field: &str, value: Option<&pb::Iin>) -> Result<Iin, GatewayError> {
+    let value = value
+        .ok_or_else(|| GatewayError::invalid(field, "required: the 12-digit IIN of the person"))?;
+    Iin::parse(&value.value)
+        .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
+}
+
+/// A required BIN field.
+pub fn bin(field: &str, value: Option<&pb::Bin>) -> Result<Bin, GatewayError> {
+    let value = value.ok_or_else(|| {
+        GatewayError::invalid(field, "required: the 12-digit BIN of the legal entity")
+    })?;
+    Bin::parse(&value.value)
+        .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
+}

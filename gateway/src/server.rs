@@ -73,7 +73,12 @@ impl Gateway {
         let caches = Caches::new(&config);
         let metrics = Metrics::new();
         let router = Router::new(&registries, health.clone(), metrics.clone(), &config)?;
-        metrics.watch(caches.clone(), router.clone(), health.clone());
+        metrics.register(|r| {
+            r.register_collector(Box::new(caches.collector()));
+            r.register_collector(Box::new(router.collector()));
+            r.register_collector(Box::new(health.collector()));
+        });
+        let outbox_metrics = metrics.register(crate::pledge::metrics::OutboxMetrics::register);
         let trust = Arc::new(Trust::new(&config.trust)?);
         if trust.revocation().is_configured() {
             // A CRL that cannot be fetched now is fetched again on first use; start anyway.
@@ -207,14 +212,15 @@ impl Gateway {
             let incoming = crate::tls::incoming(listener, tls, metrics.clone());
             tokio::spawn(serve(routes, incoming, stop))
         };
-        let mut probes = health.spawn_probes(&registries, &config);
+        let mut probes =
+            health.spawn_probes(registries.iter().map(|r| (r.id(), r.probe())), &config);
         probes.push(hub.spawn_worker());
         probes.push(
             crate::pledge::worker::Worker::new(
                 desk.clone(),
                 &config.pledge,
                 sealer.clone(),
-                Some(metrics.clone()),
+                outbox_metrics.clone(),
             )?
             .spawn(),
         );
@@ -239,6 +245,7 @@ impl Gateway {
                         state: operator.clone(),
                         router: router.clone(),
                         journal: journal.clone(),
+                        outbox: outbox_metrics.clone(),
                     }),
                     _ => axum::Router::new(),
                 };

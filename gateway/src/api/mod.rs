@@ -7,7 +7,7 @@ pub mod pledge;
 pub mod registries;
 
 use chrono::Utc;
-use kopir_core::identifiers::{Bin, Iin};
+use kopir_core::identifiers::Bin;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
@@ -139,22 +139,7 @@ pub fn context<T: Envelope>(
     })
 }
 
-/// A required IIN field.
-pub fn iin(field: &str, value: Option<&pb::Iin>) -> Result<Iin, GatewayError> {
-    let value = value
-        .ok_or_else(|| GatewayError::invalid(field, "required: the 12-digit IIN of the person"))?;
-    Iin::parse(&value.value)
-        .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
-}
-
-/// A required BIN field.
-pub fn bin(field: &str, value: Option<&pb::Bin>) -> Result<Bin, GatewayError> {
-    let value = value.ok_or_else(|| {
-        GatewayError::invalid(field, "required: the 12-digit BIN of the legal entity")
-    })?;
-    Bin::parse(&value.value)
-        .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
-}
+pub use crate::proto::{bin, iin};
 
 /// An error as the client sees it, with the request id attached when there is one.
 pub fn status(e: GatewayError, request_id: Option<&str>) -> Status {

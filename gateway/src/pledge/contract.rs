@@ -138,7 +138,7 @@ fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, GatewayErr
         .map(|a| -> Result<Agent, GatewayError> {
             let poa = format!("{field}.agent.power_of_attorney");
             Ok(Agent {
-                iin: crate::api::iin(&format!("{field}.agent.iin"), a.iin.as_ref())?
+                iin: crate::proto::iin(&format!("{field}.agent.iin"), a.iin.as_ref())?
                     .as_str()
                     .to_string(),
                 power_of_attorney: match (a.legal_representative, a.power_of_attorney.is_empty()) {
@@ -193,7 +193,7 @@ impl Contract {
             .map_err(|e| invalid("contract.cadastral_number", e))?;
         Ok(Self {
             number,
-            pledgee_bin: crate::api::bin("contract.pledgee", c.pledgee.as_ref())?
+            pledgee_bin: crate::proto::bin("contract.pledgee", c.pledgee.as_ref())?
                 .as_str()
                 .to_string(),
             pledgors: c

@@ -5,6 +5,7 @@
 
 pub mod contract;
 pub mod desk;
+pub mod metrics;
 pub mod outbox;
 pub mod worker;
 

@@ -16,11 +16,11 @@ use kopir_adapters::cadastre::{Decision, FilingStatus};
 use kopir_adapters::payments::PaymentMatch;
 use kopir_adapters::syncchannel::Endpoint;
 
+use super::metrics::OutboxMetrics;
 use super::outbox::{Change, Owed, Work};
 use super::{Desk, State, Status};
 use crate::config::PledgeConfig;
 use crate::error::GatewayError;
-use crate::metrics::Metrics;
 use crate::pipeline::{CallContext, Operation, Record};
 use kopir_trust::seal::Sealer;
 
@@ -72,7 +72,7 @@ pub struct Worker {
     config: PledgeConfig,
     banks: Arc<HashMap<String, BankCallback>>,
     sealer: Option<Arc<Sealer>>,
-    metrics: Option<Metrics>,
+    metrics: Option<OutboxMetrics>,
 }
 
 impl Worker {
@@ -81,7 +81,7 @@ impl Worker {
         desk: Desk,
         config: &PledgeConfig,
         sealer: Option<Arc<Sealer>>,
-        metrics: Option<Metrics>,
+        metrics: Option<OutboxMetrics>,
     ) -> Result<Self, GatewayError> {
         let mut banks = HashMap::new();
         for (bin, bank) in &config.banks {
@@ -119,7 +119,7 @@ impl Worker {
             if measured.is_none_or(|m| m.elapsed() >= BACKLOG_EVERY) {
                 measured = Some(std::time::Instant::now());
                 if let (Some(m), Ok(b)) = (&self.metrics, self.desk.outbox.backlog().await) {
-                    m.outbox(b);
+                    m.backlog_is(b);
                 }
             }
             let now = Utc::now();
@@ -171,7 +171,7 @@ impl Worker {
             _ => self.follow(&w).await,
         };
         if let Some(m) = &self.metrics {
-            m.outbox_delivery("registries", result.is_ok());
+            m.delivery("registries", result.is_ok());
         }
         if let Err(e) = result {
             tracing::warn!(request_id = %id, error = %e, "pledge delivery step failed; retrying later");
@@ -302,7 +302,7 @@ impl Worker {
             },
         };
         if let Some(m) = &self.metrics {
-            m.outbox_delivery("bank", result.is_ok());
+            m.delivery("bank", result.is_ok());
         }
         let stored = match result {
             Ok(()) => self.desk.outbox.delivered(seq).await,

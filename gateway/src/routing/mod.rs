@@ -193,3 +193,52 @@ impl Router {
         }))
     }
 }
+
+/// The breakers' states, read at each scrape (`breaker_state`).
+#[derive(Clone)]
+pub struct BreakerCollector(Router);
+
+impl std::fmt::Debug for BreakerCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BreakerCollector")
+    }
+}
+
+impl prometheus_client::collector::Collector for BreakerCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+
+        use prometheus_client::metrics::gauge::ConstGauge;
+        use prometheus_client::metrics::MetricType;
+        let name = |id: RegistryId| id.name().to_string();
+        {
+            let mut family = encoder.encode_descriptor(
+                "breaker_state",
+                "Circuit breaker per registry: 0 closed, 1 half-open, 2 open",
+                None,
+                MetricType::Gauge,
+            )?;
+            for id in RegistryId::ALL {
+                if let Some(state) = self.0.breaker_state(id) {
+                    let v: i64 = match state {
+                        kopir_resilience::breaker::BreakerState::Closed => 0,
+                        kopir_resilience::breaker::BreakerState::HalfOpen => 1,
+                        kopir_resilience::breaker::BreakerState::Open => 2,
+                    };
+                    ConstGauge::new(v).encode(family.encode_family(&[("registry", name(id))])?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Router {
+    /// Its Prometheus collector.
+    pub fn collector(&self) -> BreakerCollector {
+        BreakerCollector(self.clone())
+    }
+}
