@@ -11,6 +11,8 @@ use roxmltree::Node;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http;
 
+pub use kopir_core::channel::Incoming;
+
 use crate::error::AdapterError;
 use crate::syncchannel::{transport_error, Endpoint, SyncChannelClient};
 
@@ -29,27 +31,13 @@ pub struct Outgoing<'a> {
     pub content_type: &'a str,
 }
 
-/// A service's reply.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Incoming {
-    /// The reply payload.
-    pub payload: Vec<u8>,
-    /// Its media type.
-    pub content_type: String,
-    /// "OK", or the service's own error code.
-    pub status_code: String,
-    /// The service's message.
-    pub status_message: String,
-}
-
-impl Incoming {
-    fn refusal(code: String, message: String) -> Self {
-        Self {
-            payload: Vec::new(),
-            content_type: String::new(),
-            status_code: code,
-            status_message: message,
-        }
+/// A service's own refusal, as a reply.
+fn refusal(code: String, message: String) -> Incoming {
+    Incoming {
+        payload: Vec::new(),
+        content_type: String::new(),
+        status_code: code,
+        status_message: message,
     }
 }
 
@@ -164,11 +152,11 @@ async fn syncchannel(
     {
         Ok(fetched) => Ok(fetched.record),
         // The service's own statuses are its answer.
-        Err(AdapterError::NotFound { what, .. }) => Ok(Incoming::refusal("NOTF001".into(), what)),
+        Err(AdapterError::NotFound { what, .. }) => Ok(refusal("NOTF001".into(), what)),
         Err(AdapterError::Registry { code, message, .. })
             if !code.starts_with("SRVC") && !code.starts_with("soap") =>
         {
-            Ok(Incoming::refusal(code, message))
+            Ok(refusal(code, message))
         }
         Err(e) => Err(e),
     }
@@ -271,10 +259,7 @@ async fn grpc(
                 registry: name.to_string(),
                 timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             }),
-            code => Ok(Incoming::refusal(
-                format!("{code:?}"),
-                s.message().to_string(),
-            )),
+            code => Ok(refusal(format!("{code:?}"), s.message().to_string())),
         },
     }
 }

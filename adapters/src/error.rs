@@ -1,5 +1,30 @@
 //! The adapters' one error type: what went wrong between the gateway and a registry.
 
+/// What a registry's refusal means for the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The registry refused the gateway's own credentials: operators must act.
+    Credentials,
+    /// The registry found the request invalid, though the gateway validated it: a defect.
+    Invalid,
+    /// The registry failed as a service: another attempt may succeed.
+    Failure,
+}
+
+impl Refusal {
+    /// The kind of a status code: `AUTH…` credentials, `VLDT…` validation, anything else a
+    /// failure of the registry's own.
+    pub fn of_code(code: &str) -> Self {
+        if code.starts_with("AUTH") {
+            Self::Credentials
+        } else if code.starts_with("VLDT") {
+            Self::Invalid
+        } else {
+            Self::Failure
+        }
+    }
+}
+
 /// A failed registry call, by what the caller can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdapterError {
@@ -32,6 +57,8 @@ pub enum AdapterError {
     Registry {
         /// Registry name.
         registry: String,
+        /// What kind of refusal the code is, as the adapter reads its registry's codes.
+        kind: Refusal,
         /// The registry's status code.
         code: String,
         /// The registry's message.
@@ -56,4 +83,18 @@ pub enum AdapterError {
     /// Key or signature material is unusable (unreadable key, unsupported algorithm, encoding).
     #[error("signing key or signature material is unusable: {0}")]
     Key(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_codes_are_typed_once() {
+        assert_eq!(Refusal::of_code("AUTH001"), Refusal::Credentials);
+        assert_eq!(Refusal::of_code("VLDT001"), Refusal::Invalid);
+        assert_eq!(Refusal::of_code("SRVC001"), Refusal::Failure);
+        assert_eq!(Refusal::of_code("HTTP503"), Refusal::Failure);
+        assert_eq!(Refusal::of_code(""), Refusal::Failure);
+    }
 }

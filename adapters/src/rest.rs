@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::error::AdapterError;
+use crate::error::{AdapterError, Refusal};
 use crate::syncchannel::{probe, transport_error, Endpoint};
 
 /// A REST/JSON registry client: base URL, sender credentials (HTTP Basic), pooled connections.
@@ -124,13 +124,15 @@ impl RestClient {
             if !status.is_success() {
                 // REST registries answer refusals as {"code": "...", "message": "..."}.
                 let body: RegistryRefusal = response.json().await.unwrap_or_default();
+                let code = if body.code.is_empty() {
+                    format!("HTTP{}", status.as_u16())
+                } else {
+                    body.code
+                };
                 return Err(AdapterError::Registry {
                     registry: self.registry.clone(),
-                    code: if body.code.is_empty() {
-                        format!("HTTP{}", status.as_u16())
-                    } else {
-                        body.code
-                    },
+                    kind: Refusal::of_code(&code),
+                    code,
                     message: body.message,
                 });
             }

@@ -13,7 +13,7 @@ use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 use tracing::Instrument;
 
-use crate::error::AdapterError;
+use crate::error::{AdapterError, Refusal};
 use kopir_core::model::Fetched;
 
 /// SOAP 1.1 envelope namespace.
@@ -212,6 +212,7 @@ impl SyncChannelClient {
         if let Some(fault) = find(root, "Fault") {
             return Err(AdapterError::Registry {
                 registry: self.registry.clone(),
+                kind: Refusal::Failure,
                 code: text(fault, "faultcode")
                     .unwrap_or("soap:Server")
                     .to_string(),
@@ -233,6 +234,7 @@ impl SyncChannelClient {
             other => {
                 return Err(AdapterError::Registry {
                     registry: self.registry.clone(),
+                    kind: Refusal::of_code(other),
                     code: other.to_string(),
                     message: message.to_string(),
                 })

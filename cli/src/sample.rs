@@ -1,7 +1,7 @@
 //! The demo's sample pledge contract, as the demo prints it and the benchmark and tests submit it.
 
 use kopir_gateway::error::GatewayError;
-use kopir_gateway::pledge::contract::Contract;
+use kopir_gateway::pledge::contract;
 use kopir_gateway::proto::v1 as pb;
 use kopir_mocks::pki::{DEMO_BANK_BIN, DEMO_OFFICER_IIN};
 
@@ -55,7 +55,7 @@ pub fn document(contract: &pb::PledgeContract) -> Result<Vec<u8>, GatewayError> 
         "method": "kopir.v1.PledgeService/SubmitPledgeContract",
         "subject": contract.number,
         "parties": parties,
-        "contract": Contract::from_proto(Some(contract))?,
+        "contract": contract::from_proto(Some(contract))?,
     }))
     .map_err(|e| GatewayError::Server(format!("contract document: {e}")))
 }

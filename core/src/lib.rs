@@ -4,9 +4,11 @@
 //! ([`methods`]), and who must sign a method's requests ([`signer::SignerRule`]). Every other
 //! crate of the workspace may use it; it uses none of them.
 
+pub mod channel;
 pub mod identifiers;
 pub mod methods;
 pub mod model;
+pub mod pledge;
 pub mod principal;
 pub mod registry;
 pub mod signer;

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
+use crate::call::RegistrySummary;
 use crate::metrics::{Exchange, Metrics, Second};
 use crate::pipeline::local::OperatorState;
-use crate::pipeline::RegistrySummary;
 use crate::routing::Router;
 use kopir_store::journal::Journal;
 

@@ -1,5 +1,6 @@
 //! The gateway's one error type, and its one mapping to `tonic::Status`.
 
+use kopir_adapters::error::Refusal;
 use kopir_adapters::AdapterError;
 pub use kopir_trust::error::SignatureFailure;
 use kopir_trust::error::TrustError;
@@ -205,11 +206,10 @@ impl GatewayError {
                 AdapterError::Timeout { .. } => Code::DeadlineExceeded,
                 // The gateway validated the request, so a registry refusing it on validity or
                 // credentials is the gateway's fault, not the caller's.
-                AdapterError::Registry { code, .. }
-                    if code.starts_with("AUTH") || code.starts_with("VLDT") =>
-                {
-                    Code::Internal
-                }
+                AdapterError::Registry {
+                    kind: Refusal::Credentials | Refusal::Invalid,
+                    ..
+                } => Code::Internal,
                 AdapterError::Registry { .. } => Code::Unavailable,
                 AdapterError::Malformed { .. }
                 | AdapterError::Config { .. }
@@ -227,9 +227,7 @@ impl GatewayError {
                 AdapterError::Unavailable { .. }
                 | AdapterError::Timeout { .. }
                 | AdapterError::Malformed { .. } => true,
-                AdapterError::Registry { code, .. } => {
-                    !(code.starts_with("AUTH") || code.starts_with("VLDT"))
-                }
+                AdapterError::Registry { kind, .. } => *kind == Refusal::Failure,
                 AdapterError::NotFound { .. }
                 | AdapterError::Config { .. }
                 | AdapterError::Key(_) => false,
@@ -421,6 +419,7 @@ mod tests {
         assert_eq!(s.code(), Code::Unavailable);
         let s = Status::from(GatewayError::Adapter(AdapterError::Registry {
             registry: "persons".into(),
+            kind: Refusal::Credentials,
             code: "AUTH001".into(),
             message: "sender is not authorised".into(),
         }));

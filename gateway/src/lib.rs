@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod api;
+pub mod call;
 pub mod channel;
 pub mod config;
 pub mod console;

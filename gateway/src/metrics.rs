@@ -71,20 +71,7 @@ pub struct Exchange {
     pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// A registry's calls over a recent window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Recent {
-    /// Call attempts.
-    pub calls: u64,
-    /// Failed attempts.
-    pub errors: u64,
-    /// Latency percentiles, µs.
-    pub p50_us: u64,
-    /// 90th percentile, µs.
-    pub p90_us: u64,
-    /// 99th percentile, µs.
-    pub p99_us: u64,
-}
+pub use crate::call::Recent;
 
 /// A latency histogram in µs, 1 µs to 10 minutes at 2 significant digits.
 fn micros() -> Option<hdrhistogram::Histogram<u64>> {

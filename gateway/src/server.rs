@@ -136,8 +136,7 @@ impl Gateway {
             caches.clone(),
             crate::pipeline::local::Services {
                 operator: operator.clone(),
-                desk: Some(desk.clone()),
-                hub: Some(hub.clone()),
+                own: vec![Arc::new(desk.clone()), Arc::new(hub.clone())],
             },
         );
 

@@ -162,3 +162,89 @@ fn the_vocabulary_does_no_io() {
         );
     }
 }
+
+/// Every `crate::<module>` a gateway source file names (test modules left out), by the top-level
+/// module the file belongs to.
+fn gateway_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../gateway/src"));
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(src).unwrap();
+            let top = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string();
+            if top == "lib" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            let uses = graph.entry(top.clone()).or_default();
+            for part in code.split("crate::").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != top {
+                    uses.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_gateways_modules_import_each_other_one_way() {
+    let graph = gateway_imports();
+    assert!(graph.len() > 10, "read the gateway's modules: {graph:?}");
+    // Depth-first search for a path back to the start, from every module.
+    fn reaches(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        from: &str,
+        to: &str,
+        seen: &mut BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> bool {
+        for next in graph.get(from).into_iter().flatten() {
+            if !graph.contains_key(next) {
+                continue;
+            }
+            if next == to {
+                path.push(next.clone());
+                return true;
+            }
+            if seen.insert(next.clone()) {
+                path.push(next.clone());
+                if reaches(graph, next, to, seen, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    for module in graph.keys() {
+        let mut path = vec![module.clone()];
+        let cycle = reaches(&graph, module, module, &mut BTreeSet::new(), &mut path);
+        assert!(
+            !cycle,
+            "gateway modules import each other in a cycle: {}",
+            path.join(" → ")
+        );
+    }
+}

@@ -288,7 +288,7 @@ fn person(env: &Env, iin: &str) -> Issued {
 
 /// The JSON form of a contract message, as the parties sign it (the gateway's own mapping).
 fn contract_json(c: &pb::PledgeContract) -> serde_json::Value {
-    serde_json::to_value(kopir_gateway::pledge::Contract::from_proto(Some(c)).unwrap()).unwrap()
+    serde_json::to_value(kopir_gateway::pledge::contract::from_proto(Some(c)).unwrap()).unwrap()
 }
 
 fn reason(s: &tonic::Status) -> String {

@@ -400,7 +400,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
                 items: items
                     .iter()
                     .map(|i| pb::OutboxItem {
-                        kind: i.kind.into(),
+                        kind: i.kind.as_str().into(),
                         request_id: i.request_id.clone(),
                         bank_bin: i.bank.clone(),
                         contract_number: i.contract_number.clone(),

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use super::{respond, status, Answered, Origin};
 use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
-use crate::pledge::{self, Contract, Desk, State, Submission};
+use crate::pledge::{self, Desk, State, Submission};
 use crate::proto::v1 as pb;
 use crate::proto::v1::pledge_service_server::PledgeService;
 use kopir_trust::seal::Sealer;
@@ -136,7 +136,7 @@ impl PledgeService for PledgeApi {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            let contract = Contract::from_proto(msg.contract.as_ref())?;
+            let contract = crate::pledge::contract::from_proto(msg.contract.as_ref())?;
             let payload = msg.signed.as_ref().map(|s| s.payload.as_slice());
             let digest = hex::encode(Sha256::digest(payload.unwrap_or_default()));
             Ok(Operation::SubmitPledge(Arc::new(Submission {

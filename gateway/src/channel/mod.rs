@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
 use kopir_adapters::channel::{ChannelClient, Incoming, Outgoing};
 use kopir_adapters::syncchannel::Endpoint;
@@ -18,10 +18,11 @@ use tokio::sync::Notify;
 use tower::{service_fn, ServiceExt};
 
 use crate::access::AccessControl;
+use crate::call::{CallContext, GatewayRequest, Operation, Record, Reply};
 use crate::config::{ChannelProtocol, ChannelRoute, ResilienceConfig};
 use crate::error::{GatewayError, SignatureFailure};
-use crate::pipeline::{CallContext, GatewayRequest, Operation, Record, Reply};
 use crate::routing::Route;
+pub use kopir_core::channel::{ChannelCall, ChannelReply};
 use kopir_resilience::breaker::Breaker;
 use kopir_trust::document::SignerRule;
 use store::{ChannelStore, Message};
@@ -32,38 +33,6 @@ pub const SEND: &str = kopir_core::methods::channel_service::SEND;
 pub const SUBMIT: &str = kopir_core::methods::channel_service::SUBMIT;
 /// The worker's deliveries of submitted messages, in the journal.
 pub const DELIVER: &str = "kopir.v1.ChannelService/Deliver";
-
-/// A message for a routed service, as the pipeline carries it.
-#[derive(Debug, Clone)]
-pub struct ChannelCall {
-    /// The routed service.
-    pub service_id: String,
-    /// The sender's message id.
-    pub message_id: String,
-    /// The payload.
-    pub payload: Vec<u8>,
-    /// Its media type.
-    pub content_type: String,
-    /// Whether the route says a repeat has the effect of one call (set by the hub).
-    pub idempotent: bool,
-}
-
-/// A service's reply as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ChannelReply {
-    /// The routed service.
-    pub service_id: String,
-    /// The message answered.
-    pub message_id: String,
-    /// The business-process id.
-    pub correlation_id: String,
-    /// The reply.
-    pub incoming: Incoming,
-    /// Position in the client's reply stream; 0 for a synchronous reply.
-    pub cursor: u64,
-    /// When it arrived.
-    pub replied_at: DateTime<Utc>,
-}
 
 /// A route as built: its configuration (to notice a reload changed it) and its service stack.
 struct Built {
@@ -391,6 +360,13 @@ impl Hub {
         if let Err(e) = journal.append(entry).await {
             tracing::error!(error = %e, "channel delivery not journaled");
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::call::OwnService for Hub {
+    async fn answer(&self, req: &GatewayRequest) -> Result<Option<Record>, GatewayError> {
+        answer(Some(self), req).await
     }
 }
 

@@ -66,20 +66,7 @@ impl RegistryCache {
     }
 }
 
-/// Hit and miss counts of one registry's cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct CacheStats {
-    /// Answers served from the cache.
-    pub hits: u64,
-    /// Answers that needed the registry.
-    pub misses: u64,
-    /// Entries held now (approximate, as moka counts them).
-    pub entries: u64,
-    /// Answers served stale because the registry could not answer.
-    pub stale_served: u64,
-    /// Entries dropped to make room.
-    pub evictions: u64,
-}
+pub use crate::call::CacheStats;
 
 /// The caches of every registry whose cache is on.
 #[derive(Clone, Default)]

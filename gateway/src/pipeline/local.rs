@@ -61,10 +61,9 @@ impl OperatorState {
 pub struct Services {
     /// The operators' view of the gateway.
     pub operator: OperatorState,
-    /// The pledge desk, when pledges are taken.
-    pub desk: Option<crate::pledge::Desk>,
-    /// The generic channel's hub.
-    pub hub: Option<crate::channel::Hub>,
+    /// The services that answer their own operations (the pledge desk, the channel's hub),
+    /// asked in order.
+    pub own: Vec<Arc<dyn crate::call::OwnService>>,
 }
 
 /// The innermost service.
@@ -76,14 +75,17 @@ pub fn dispatch(
     BoxCloneSyncService::new(service_fn(move |req: GatewayRequest| {
         let (router, journal, services) = (router.clone(), journal.clone(), services.clone());
         async move {
-            let (operator, desk, hub) = (&services.operator, &services.desk, &services.hub);
+            let operator = &services.operator;
             if req.op.registry().is_some() {
                 return router.route(req).await;
             }
-            let answered = match crate::pledge::desk::answer(desk.as_ref(), &req).await? {
-                Some(record) => Some(record),
-                None => crate::channel::answer(hub.as_ref(), &req).await?,
-            };
+            let mut answered = None;
+            for service in &services.own {
+                answered = service.answer(&req).await?;
+                if answered.is_some() {
+                    break;
+                }
+            }
             if let Some(record) = answered {
                 return Ok(Reply {
                     record: Arc::new(record),

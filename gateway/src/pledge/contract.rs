@@ -4,93 +4,139 @@
 use chrono::NaiveDate;
 use kopir_adapters::cadastre::CadastralNumber;
 use kopir_core::identifiers::{Bin, Iin};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{GatewayError, SignatureFailure};
 use crate::proto::v1 as pb;
 use kopir_trust::document::Signers;
 use kopir_trust::Holder;
 
-/// A pledge contract; its JSON form is the `contract` object of the signed document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contract {
-    /// The bank's unique number.
-    pub number: String,
-    /// The pledgee bank.
-    pub pledgee_bin: String,
-    /// Owners who pledge.
-    pub pledgors: Vec<Party>,
-    /// The borrower of the secured loan.
-    pub borrower: Party,
-    /// The secured loan agreement.
-    pub loan: Loan,
-    /// The pledged object.
-    pub cadastral_number: String,
-    /// The secured amount, tiyn.
-    pub amount_tiyn: i64,
-    /// When the parties signed.
-    pub signed_on: NaiveDate,
-    /// The guardianship authority's permission, when a pledgor is a minor.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guardianship: Option<Guardianship>,
+pub use kopir_core::pledge::{Agent, Contract, Guardianship, Loan, Party};
+
+/// Reads and validates the request's contract; errors name the field.
+pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Contract, GatewayError> {
+    let c = c.ok_or_else(|| invalid("contract", "required"))?;
+    if c.pledgors.is_empty() {
+        return Err(invalid("contract.pledgors", "name at least one pledgor"));
+    }
+    let number = text("contract.number", &c.number, 64)?;
+    if !number
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+    {
+        return Err(invalid(
+            "contract.number",
+            "use A-Z, a-z, 0-9, '-', '_', '/', '.' (the bank's unique number)",
+        ));
+    }
+    let loan = c
+        .loan
+        .as_ref()
+        .ok_or_else(|| invalid("contract.loan", "required"))?;
+    let positive = |field: &str, v: i64| {
+        if v > 0 {
+            Ok(v)
+        } else {
+            Err(invalid(field, "must be above 0 (tiyn)"))
+        }
+    };
+    CadastralNumber::parse(&c.cadastral_number)
+        .map_err(|e| invalid("contract.cadastral_number", e))?;
+    Ok(Contract {
+        number,
+        pledgee_bin: crate::proto::bin("contract.pledgee", c.pledgee.as_ref())?
+            .as_str()
+            .to_string(),
+        pledgors: c
+            .pledgors
+            .iter()
+            .enumerate()
+            .map(|(i, p)| party(&format!("contract.pledgors[{i}]"), Some(p)))
+            .collect::<Result<_, _>>()?,
+        borrower: party("contract.borrower", c.borrower.as_ref())?,
+        loan: Loan {
+            number: text("contract.loan.number", &loan.number, 64)?,
+            date: date("contract.loan.date", loan.date.as_ref())?,
+            amount_tiyn: positive("contract.loan.amount_tiyn", loan.amount_tiyn)?,
+        },
+        cadastral_number: c.cadastral_number.clone(),
+        amount_tiyn: positive("contract.amount_tiyn", c.amount_tiyn)?,
+        signed_on: date("contract.signed_on", c.signed_on.as_ref())?,
+        guardianship: c
+            .guardianship
+            .as_ref()
+            .map(|g| -> Result<Guardianship, GatewayError> {
+                Ok(Guardianship {
+                    number: text("contract.guardianship.number", &g.number, 64)?,
+                    issued_on: date("contract.guardianship.issued_on", g.issued_on.as_ref())?,
+                    issuer: g.issuer.chars().take(300).collect(),
+                })
+            })
+            .transpose()?,
+    })
 }
 
-/// The guardianship authority's permission to pledge a minor's property (seed 003).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Guardianship {
-    /// Its number.
-    pub number: String,
-    /// When it was issued; it holds one month.
-    pub issued_on: NaiveDate,
-    /// The authority.
-    #[serde(default)]
-    pub issuer: String,
-}
-
-/// A person (IIN) or an organisation (BIN).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Party {
-    /// A person's IIN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iin: Option<String>,
-    /// An organisation's BIN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bin: Option<String>,
-    /// Name as written in the contract.
-    #[serde(default)]
-    pub name: String,
-    /// Who signs for the party under a power of attorney.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<Agent>,
-}
-
-/// Someone who signs for a party: under a notarised power of attorney, or as a minor's parent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Agent {
-    /// The agent's IIN.
-    pub iin: String,
-    /// The power of attorney's number in the notary system (empty for a legal representative).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub power_of_attorney: String,
-    /// A parent acting for a minor child.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub legal_representative: bool,
-}
-
-/// The secured loan agreement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Loan {
-    /// Its number.
-    pub number: String,
-    /// Its date.
-    pub date: NaiveDate,
-    /// Its amount, tiyn.
-    pub amount_tiyn: i64,
+/// Checks the parties signed this very contract: the signed document's `contract` equals the
+/// request's, and each party (or its agent) is among the verified signers.
+pub fn check_signed(contract: &Contract, signers: &Signers) -> Result<(), GatewayError> {
+    let signed = signers
+        .document
+        .contract
+        .as_ref()
+        .ok_or_else(|| GatewayError::Signature {
+            failure: SignatureFailure::WrongDocument,
+            detail:
+                "the signed document carries no \"contract\": the parties sign the contract itself"
+                    .into(),
+        })?;
+    let ours = serde_json::to_value(contract)
+        .map_err(|e| GatewayError::Server(format!("contract as JSON: {e}")))?;
+    let theirs: Contract =
+        serde_json::from_value(signed.clone()).map_err(|e| GatewayError::Signature {
+            failure: SignatureFailure::Malformed,
+            detail: format!("the signed \"contract\" is not a pledge contract: {e}"),
+        })?;
+    if &theirs != contract {
+        let theirs = serde_json::to_value(&theirs).unwrap_or_default();
+        let field = ours
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, v)| theirs.get(k.as_str()) != Some(*v)))
+            .map_or("?", |(k, _)| k.as_str());
+        return Err(GatewayError::Signature {
+            failure: SignatureFailure::WrongDocument,
+            detail: format!(
+                "the request's contract differs from the contract the parties signed (field \"{field}\")"
+            ),
+        });
+    }
+    let holders: Vec<&Holder> = signers.signatures.iter().map(|s| &s.chain.holder).collect();
+    for (label, p) in contract.parties() {
+        let (who, signed) = match &p.agent {
+            Some(a) => (
+                format!("{label}'s agent"),
+                holders
+                    .iter()
+                    .any(|h| h.iin.as_ref().map(Iin::as_str) == Some(&a.iin)),
+            ),
+            None => (
+                label.clone(),
+                holders.iter().any(|h| {
+                    p.iin
+                        .as_deref()
+                        .is_none_or(|i| h.iin.as_ref().map(Iin::as_str) == Some(i))
+                        && p.bin
+                            .as_deref()
+                            .is_none_or(|b| h.bin.as_ref().map(Bin::as_str) == Some(b))
+                }),
+            ),
+        };
+        if !signed {
+            return Err(GatewayError::Signature {
+                failure: SignatureFailure::PartyMissing,
+                detail: format!("the {who} has not signed the contract"),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> GatewayError {
@@ -159,162 +205,4 @@ fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, GatewayErr
         name: p.name.chars().take(300).collect(),
         agent,
     })
-}
-
-impl Contract {
-    /// Reads and validates the request's contract; errors name the field.
-    pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Self, GatewayError> {
-        let c = c.ok_or_else(|| invalid("contract", "required"))?;
-        if c.pledgors.is_empty() {
-            return Err(invalid("contract.pledgors", "name at least one pledgor"));
-        }
-        let number = text("contract.number", &c.number, 64)?;
-        if !number
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
-        {
-            return Err(invalid(
-                "contract.number",
-                "use A-Z, a-z, 0-9, '-', '_', '/', '.' (the bank's unique number)",
-            ));
-        }
-        let loan = c
-            .loan
-            .as_ref()
-            .ok_or_else(|| invalid("contract.loan", "required"))?;
-        let positive = |field: &str, v: i64| {
-            if v > 0 {
-                Ok(v)
-            } else {
-                Err(invalid(field, "must be above 0 (tiyn)"))
-            }
-        };
-        CadastralNumber::parse(&c.cadastral_number)
-            .map_err(|e| invalid("contract.cadastral_number", e))?;
-        Ok(Self {
-            number,
-            pledgee_bin: crate::proto::bin("contract.pledgee", c.pledgee.as_ref())?
-                .as_str()
-                .to_string(),
-            pledgors: c
-                .pledgors
-                .iter()
-                .enumerate()
-                .map(|(i, p)| party(&format!("contract.pledgors[{i}]"), Some(p)))
-                .collect::<Result<_, _>>()?,
-            borrower: party("contract.borrower", c.borrower.as_ref())?,
-            loan: Loan {
-                number: text("contract.loan.number", &loan.number, 64)?,
-                date: date("contract.loan.date", loan.date.as_ref())?,
-                amount_tiyn: positive("contract.loan.amount_tiyn", loan.amount_tiyn)?,
-            },
-            cadastral_number: c.cadastral_number.clone(),
-            amount_tiyn: positive("contract.amount_tiyn", c.amount_tiyn)?,
-            signed_on: date("contract.signed_on", c.signed_on.as_ref())?,
-            guardianship: c
-                .guardianship
-                .as_ref()
-                .map(|g| -> Result<Guardianship, GatewayError> {
-                    Ok(Guardianship {
-                        number: text("contract.guardianship.number", &g.number, 64)?,
-                        issued_on: date("contract.guardianship.issued_on", g.issued_on.as_ref())?,
-                        issuer: g.issuer.chars().take(300).collect(),
-                    })
-                })
-                .transpose()?,
-        })
-    }
-
-    /// Every party with its role label, pledgee included (as an organisation).
-    pub fn parties(&self) -> Vec<(String, Party)> {
-        let mut all: Vec<(String, Party)> = self
-            .pledgors
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("pledgor {}", i + 1), p.clone()))
-            .collect();
-        all.push(("borrower".into(), self.borrower.clone()));
-        all.push((
-            "pledgee".into(),
-            Party {
-                iin: None,
-                bin: Some(self.pledgee_bin.clone()),
-                name: String::new(),
-                agent: None,
-            },
-        ));
-        all
-    }
-
-    /// The pledgors' IINs or BINs.
-    pub fn pledgor_ids(&self) -> Vec<String> {
-        self.pledgors.iter().filter_map(Party::id).collect()
-    }
-
-    /// Checks the parties signed this very contract: the signed document's `contract` equals the
-    /// request's, and each party (or its agent) is among the verified signers.
-    pub fn check_signed(&self, signers: &Signers) -> Result<(), GatewayError> {
-        let signed = signers.document.contract.as_ref().ok_or_else(|| {
-            GatewayError::Signature {
-                failure: SignatureFailure::WrongDocument,
-                detail: "the signed document carries no \"contract\": the parties sign the contract itself".into(),
-            }
-        })?;
-        let ours = serde_json::to_value(self)
-            .map_err(|e| GatewayError::Server(format!("contract as JSON: {e}")))?;
-        let theirs: Contract =
-            serde_json::from_value(signed.clone()).map_err(|e| GatewayError::Signature {
-                failure: SignatureFailure::Malformed,
-                detail: format!("the signed \"contract\" is not a pledge contract: {e}"),
-            })?;
-        if &theirs != self {
-            let theirs = serde_json::to_value(&theirs).unwrap_or_default();
-            let field = ours
-                .as_object()
-                .and_then(|o| o.iter().find(|(k, v)| theirs.get(k.as_str()) != Some(*v)))
-                .map_or("?", |(k, _)| k.as_str());
-            return Err(GatewayError::Signature {
-                failure: SignatureFailure::WrongDocument,
-                detail: format!(
-                    "the request's contract differs from the contract the parties signed (field \"{field}\")"
-                ),
-            });
-        }
-        let holders: Vec<&Holder> = signers.signatures.iter().map(|s| &s.chain.holder).collect();
-        for (label, p) in self.parties() {
-            let (who, signed) = match &p.agent {
-                Some(a) => (
-                    format!("{label}'s agent"),
-                    holders
-                        .iter()
-                        .any(|h| h.iin.as_ref().map(Iin::as_str) == Some(&a.iin)),
-                ),
-                None => (
-                    label.clone(),
-                    holders.iter().any(|h| {
-                        p.iin
-                            .as_deref()
-                            .is_none_or(|i| h.iin.as_ref().map(Iin::as_str) == Some(i))
-                            && p.bin
-                                .as_deref()
-                                .is_none_or(|b| h.bin.as_ref().map(Bin::as_str) == Some(b))
-                    }),
-                ),
-            };
-            if !signed {
-                return Err(GatewayError::Signature {
-                    failure: SignatureFailure::PartyMissing,
-                    detail: format!("the {who} has not signed the contract"),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Party {
-    /// The IIN or BIN.
-    pub fn id(&self) -> Option<String> {
-        self.iin.clone().or_else(|| self.bin.clone())
-    }
 }

@@ -12,8 +12,8 @@ use tokio::sync::{broadcast, Notify};
 
 use super::outbox::{Accepted, Change, NewPledge, Outbox};
 use super::{State, Status, Submission, STATUS_CHANGE};
+use crate::call::{CallContext, GatewayRequest, Operation, Record};
 use crate::error::GatewayError;
-use crate::pipeline::{CallContext, GatewayRequest, Operation, Record};
 use crate::routing::Router;
 use kopir_store::journal::{Entry, Journal, Kind};
 
@@ -133,7 +133,7 @@ impl Desk {
                 failure: crate::error::SignatureFailure::Missing,
                 detail: "a pledge contract must carry every party's signature".into(),
             })?;
-        contract.check_signed(signers)?;
+        super::contract::check_signed(contract, signers)?;
         self.check_agents(ctx, contract).await?;
         check_guardianship(contract, Utc::now().date_naive())?;
         let number = CadastralNumber::parse(&contract.cadastral_number)
@@ -419,6 +419,13 @@ fn settle(existing: Status, same_content: bool) -> Result<Record, GatewayError> 
 
 fn unexpected() -> GatewayError {
     GatewayError::Server("a registry route returned another kind of record".into())
+}
+
+#[async_trait::async_trait]
+impl crate::call::OwnService for Desk {
+    async fn answer(&self, req: &GatewayRequest) -> Result<Option<Record>, GatewayError> {
+        answer(Some(self), req).await
+    }
 }
 
 /// Answers the pipeline's pledge operations; `None` for every other operation.

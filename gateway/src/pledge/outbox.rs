@@ -82,43 +82,7 @@ pub struct Owed {
     pub attempts: u32,
 }
 
-/// What is waiting, for operators.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Backlog {
-    /// Contracts not yet decided for good.
-    pub open_pledges: u64,
-    /// Notices not yet acknowledged by their bank.
-    pub undelivered_notices: u64,
-    /// Age of the oldest unacknowledged notice, seconds.
-    pub oldest_notice_age_s: u64,
-    /// Contracts and notices given up on until an operator re-drives them.
-    pub dead_letters: u64,
-}
-
-/// One waiting contract or notice, as operators inspect it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Item {
-    /// `pledge` (a contract the worker moves on) or `notice` (owed to a bank).
-    pub kind: &'static str,
-    /// The submission's request id.
-    pub request_id: String,
-    /// The bank's BIN.
-    pub bank: String,
-    /// The contract number.
-    pub contract_number: String,
-    /// The contract's state, or the state the notice tells.
-    pub state: String,
-    /// Failed attempts in a row.
-    pub attempts: u32,
-    /// The last failure, or what the contract waits for.
-    pub last_error: String,
-    /// When it is tried next (meaningless for a dead letter).
-    pub next_attempt_at: DateTime<Utc>,
-    /// When it was accepted or owed.
-    pub created_at: DateTime<Utc>,
-    /// Whether it is a dead letter.
-    pub dead: bool,
-}
+pub use kopir_core::pledge::{Backlog, Item, ItemKind};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pledges (
@@ -455,7 +419,7 @@ impl Outbox {
             )?;
             let rows = stmt.query_map(params![only_dead, limit], |r| {
                 Ok(Item {
-                    kind: "pledge",
+                    kind: ItemKind::Pledge,
                     request_id: r.get(0)?,
                     bank: r.get(1)?,
                     contract_number: r.get(2)?,
@@ -481,7 +445,7 @@ impl Outbox {
                 let notice: String = r.get(3)?;
                 let state = from_json::<PledgeNotice>(&notice).map_or_else(|_| String::new(), |n| n.state);
                 Ok(Item {
-                    kind: "notice",
+                    kind: ItemKind::Notice,
                     request_id: r.get(0)?,
                     bank: r.get(1)?,
                     contract_number: r.get(2)?,

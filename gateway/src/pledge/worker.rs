@@ -19,9 +19,9 @@ use kopir_adapters::syncchannel::Endpoint;
 use super::metrics::OutboxMetrics;
 use super::outbox::{Change, Owed, Work};
 use super::{Desk, State, Status};
+use crate::call::{CallContext, Operation, Record};
 use crate::config::PledgeConfig;
 use crate::error::GatewayError;
-use crate::pipeline::{CallContext, Operation, Record};
 use kopir_trust::seal::Sealer;
 
 /// The method name the worker's registry calls are journaled and measured under.

@@ -7,9 +7,9 @@ use kopir_adapters::cadastre::{CadastreRegistry, RestCadastre};
 use kopir_adapters::{AdapterError, Registry};
 
 use super::{configured, endpoint, not_found, RegistryId, RegistryRoute};
+use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
-use crate::pipeline::{Operation, Record};
 
 /// The legal cadastre's plug-in.
 pub struct Cadastre(Arc<RestCadastre>);

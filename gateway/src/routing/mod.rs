@@ -23,11 +23,11 @@ use kopir_resilience::breaker::{Breaker, BreakerState};
 use tower::{service_fn, ServiceExt};
 use tracing::Instrument;
 
+use crate::call::{GatewayRequest, Operation, Record, Reply};
 use crate::config::{Config, Protocol, RegistryConfig};
 use crate::error::GatewayError;
 use crate::health::RegistryHealth;
 use crate::metrics::Metrics;
-use crate::pipeline::{GatewayRequest, Operation, Record, Reply};
 
 pub use kopir_core::registry::RegistryId;
 pub use stack::Route;

@@ -6,9 +6,9 @@ use kopir_adapters::notary::{NotaryRegistry, RestNotary};
 use kopir_adapters::{AdapterError, Registry};
 
 use super::{configured, endpoint, RegistryId, RegistryRoute};
+use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
-use crate::pipeline::{Operation, Record};
 
 /// The notary system's plug-in.
 pub struct Notary(Arc<RestNotary>);

@@ -6,9 +6,9 @@ use kopir_adapters::payments::{PaymentRegistry, RestPayments};
 use kopir_adapters::{AdapterError, Registry};
 
 use super::{configured, endpoint, RegistryId, RegistryRoute};
+use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
-use crate::pipeline::{Operation, Record};
 
 /// The payment gateway's plug-in.
 pub struct Payments(Arc<RestPayments>);

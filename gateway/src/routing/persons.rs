@@ -7,9 +7,9 @@ use kopir_adapters::syncchannel::SyncChannelClient;
 use kopir_adapters::{AdapterError, Registry};
 
 use super::{configured, endpoint, RegistryId, RegistryRoute};
+use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
-use crate::pipeline::{Operation, Record};
 
 /// The persons database's plug-in.
 pub struct Persons(Arc<SyncChannelPersons>);

@@ -10,8 +10,8 @@ use tower::retry::RetryLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
 
+use crate::call::{GatewayRequest, Reply};
 use crate::error::GatewayError;
-use crate::pipeline::{GatewayRequest, Reply};
 
 /// A protected route, cheap to clone.
 pub type Route = BoxCloneSyncService<GatewayRequest, Reply, GatewayError>;

@@ -1,0 +1,471 @@
+//! The call vocabulary every layer of the gateway speaks: who is calling and why
+//! ([`CallContext`]), what they want done ([`Operation`]), and what comes back ([`Record`],
+//! [`Reply`]). It imports no other module of the gateway, so the API, the pipeline, the routes,
+//! the pledge desk and the channel all depend on it and not on each other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
+use kopir_core::identifiers::{Bin, Iin};
+use kopir_core::model::{Fetched, LegalEntity, Person};
+use kopir_core::principal::Principal;
+use kopir_core::registry::RegistryId;
+use kopir_trust::document::{SignedDocument, Signers};
+use rustls_pki_types::CertificateDer;
+
+use crate::error::GatewayError;
+
+/// Who is calling, why, and under which ids; filled at the edge and by the identify stage.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The request id (client's or assigned).
+    pub request_id: String,
+    /// The business-process id.
+    pub correlation_id: String,
+    /// The requesting organisation's BIN as the request states it, if any.
+    pub requester_bin: Option<Bin>,
+    /// The client as identified by the identify stage (an organisation by its certificate's BIN,
+    /// or in plaintext mode by `meta.requester_bin`; anonymous until then).
+    pub client: Principal,
+    /// Stated purpose.
+    pub purpose: String,
+    /// Full gRPC method name, e.g. `kopir.v1.IdentityService/GetPerson`.
+    pub method: &'static str,
+    /// The client's own deadline (grpc-timeout), if it sent one.
+    pub client_timeout: Option<Duration>,
+    /// When the gateway received the request.
+    pub received_at: DateTime<Utc>,
+    /// The certificate chain the client presented in the TLS handshake (leaf first).
+    pub peer_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// The signed request document, when the request carries one.
+    pub signed: Option<Arc<SignedDocument>>,
+    /// The verified signers (set by the signature stage).
+    pub signers: Option<Arc<Signers>>,
+    /// What later stages learn about the call, for its journal record.
+    pub trail: Arc<Trail>,
+}
+
+impl CallContext {
+    /// The calling organisation's BIN, once identified.
+    pub fn client_bin(&self) -> Option<&Bin> {
+        self.client.bin()
+    }
+
+    /// The context of a call the gateway makes on its own (the pledge worker), under the request
+    /// id of the submission it serves.
+    pub fn internal(request_id: &str, method: &'static str) -> Self {
+        Self {
+            request_id: request_id.to_string(),
+            correlation_id: request_id.to_string(),
+            requester_bin: None,
+            client: Principal::Gateway,
+            purpose: String::new(),
+            method,
+            client_timeout: None,
+            received_at: Utc::now(),
+            peer_chain: None,
+            signed: None,
+            signers: None,
+            trail: Arc::default(),
+        }
+    }
+}
+
+/// Facts later stages note for the journal stage, which wraps them: shared by every copy of the
+/// call context.
+#[derive(Debug, Default)]
+pub struct Trail(std::sync::Mutex<TrailNotes>);
+
+/// What a [`Trail`] holds.
+#[derive(Debug, Default, Clone)]
+pub struct TrailNotes {
+    /// The person who signed the request (`iin:<IIN>`).
+    pub actor: String,
+    /// The registry called and the time it took.
+    pub registry: Option<(&'static str, Duration)>,
+    /// The legal basis of access to personal data.
+    pub basis: String,
+}
+
+impl Trail {
+    fn with(&self, f: impl FnOnce(&mut TrailNotes)) {
+        if let Ok(mut notes) = self.0.lock() {
+            f(&mut notes);
+        }
+    }
+    /// Notes the signer.
+    pub fn actor(&self, actor: String) {
+        self.with(|n| n.actor = actor);
+    }
+    /// Notes a registry call (the last attempt's registry; times add up over retries).
+    pub fn registry(&self, name: &'static str, took: Duration) {
+        self.with(|n| {
+            let before = n.registry.map_or(Duration::ZERO, |(_, d)| d);
+            n.registry = Some((name, before + took));
+        });
+    }
+    /// Notes the basis on which personal data was read.
+    pub fn basis(&self, basis: String) {
+        self.with(|n| n.basis = basis);
+    }
+    /// What was noted.
+    pub fn notes(&self) -> TrailNotes {
+        self.0.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+}
+
+/// What the caller wants done, in the gateway's terms.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    /// A person's record.
+    Person(Iin),
+    /// A legal entity's record.
+    LegalEntity(Bin),
+    /// The reads of a person's data, from the journal (the person's access log).
+    ListAccesses {
+        /// Whose accesses.
+        iin: Iin,
+        /// Paging.
+        page: kopir_store::journal::Query,
+    },
+    /// A journal search (operators).
+    SearchJournal(kopir_store::journal::Query),
+    /// A consent given through the portal, to store.
+    GrantConsent(kopir_store::journal::ConsentRecord),
+    /// A consent to withdraw.
+    RevokeConsent {
+        /// The person who gave it.
+        subject: Iin,
+        /// Its id.
+        id: String,
+    },
+    /// Every registry's health, breaker and recent calls (operators).
+    RegistryStatus {
+        /// The window of the call figures.
+        window: Duration,
+    },
+    /// Drops one key of a registry's cache, or all of it (operators).
+    InvalidateCache {
+        /// Whose cache.
+        registry: RegistryId,
+        /// The key; none drops everything.
+        key: Option<String>,
+    },
+    /// Re-reads the configuration file (operators).
+    ReloadConfig,
+    /// Opens the live exchange stream; after the checks the API serves the stream itself.
+    WatchExchanges,
+    /// A person's spouse, parents and children from the persons database (a minor's legal
+    /// representative is checked against them).
+    Relatives(Iin),
+    /// A person's notarised consents from the notary system (the consent stage judges them).
+    NotarisedConsents(Iin),
+    /// A power of attorney from the notary system (the API judges it against the request).
+    PowerOfAttorney {
+        /// Its number.
+        number: String,
+        /// The agent the caller expects.
+        agent: Iin,
+    },
+    /// A real-estate object from the legal cadastre.
+    RealEstate(CadastralNumber),
+    /// An object's rights and encumbrances.
+    Rights(CadastralNumber),
+    /// Files a pledge with the cadastre (the pledge worker; never retried by the pipeline).
+    FilePledge(Arc<PledgeFiling>),
+    /// A filed pledge's status at the cadastre (the pledge worker).
+    FilingStatus(String),
+    /// Files an objection with the cadastre.
+    FileObjection {
+        /// The filing's message id.
+        message_id: String,
+        /// The objection's text.
+        text: String,
+    },
+    /// The payment gateway's e-checks for a contract number (the pledge worker).
+    PaymentChecks(String),
+    /// A bank's pledge contract to verify and accept into the outbox.
+    SubmitPledge(Arc<kopir_core::pledge::Submission>),
+    /// A contract's status, by the calling bank's contract number.
+    PledgeStatus(String),
+    /// An objection to a contract's preliminary refusal.
+    Objection {
+        /// The contract number.
+        number: String,
+        /// The objection's text.
+        text: String,
+    },
+    /// The pledge outbox's backlog and waiting items (operators).
+    ListOutbox {
+        /// Only dead letters.
+        only_dead: bool,
+        /// Most items of each kind.
+        limit: usize,
+    },
+    /// Puts failed outbox work back in line (operators): one submission's, or every dead letter.
+    RedriveOutbox(Option<String>),
+    /// A generic-channel message to deliver now and answer with the reply (Send).
+    ChannelSend(Arc<kopir_core::channel::ChannelCall>),
+    /// A generic-channel message to store and deliver later (Submit).
+    ChannelSubmit(Arc<kopir_core::channel::ChannelCall>),
+    /// Opens the caller's reply stream; after the checks the API serves the stream itself.
+    ChannelReceive,
+    /// Acknowledges the caller's replies by message id.
+    ChannelAck(Vec<String>),
+    /// One delivery to a routed service (inside the hub's route stack).
+    ChannelDeliver(Arc<kopir_core::channel::ChannelCall>),
+}
+
+impl Operation {
+    /// Whether repeating the operation has the effect of doing it once: every lookup is; the
+    /// writes to come (pledge submissions) are not, and are never retried.
+    pub fn is_idempotent(&self) -> bool {
+        !matches!(
+            self,
+            Self::GrantConsent(_)
+                | Self::RevokeConsent { .. }
+                | Self::FilePledge(_)
+                | Self::FileObjection { .. }
+                | Self::SubmitPledge(_)
+                | Self::Objection { .. }
+                | Self::RedriveOutbox(_)
+                | Self::ChannelSubmit(_)
+                | Self::ChannelAck(_)
+        ) && !matches!(self, Self::ChannelSend(c) | Self::ChannelDeliver(c) if !c.idempotent)
+    }
+
+    /// The registry that answers this operation; none for the gateway's own services.
+    pub fn registry(&self) -> Option<RegistryId> {
+        match self {
+            Self::Person(_) => Some(RegistryId::Persons),
+            Self::LegalEntity(_) => Some(RegistryId::LegalEntities),
+            Self::PowerOfAttorney { .. } => Some(RegistryId::Notary),
+            Self::Relatives(_) => Some(RegistryId::Persons),
+            Self::NotarisedConsents(_) => Some(RegistryId::Notary),
+            Self::RealEstate(_)
+            | Self::Rights(_)
+            | Self::FilePledge(_)
+            | Self::FilingStatus(_)
+            | Self::FileObjection { .. } => Some(RegistryId::Cadastre),
+            Self::PaymentChecks(_) => Some(RegistryId::Payments),
+            _ => None,
+        }
+    }
+
+    /// The IIN or BIN the request is about, empty when none.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.as_str(),
+            Self::RevokeConsent { subject, .. } => subject.as_str(),
+            Self::LegalEntity(bin) => bin.as_str(),
+            Self::GrantConsent(c) => &c.subject,
+            Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
+            Self::InvalidateCache { key, .. } => key.as_deref().unwrap_or(""),
+            Self::PowerOfAttorney { agent, .. } => agent.as_str(),
+            Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.as_str(),
+            Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
+            Self::FilePledge(f) => &f.contract_number,
+            Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
+            Self::PaymentChecks(number)
+            | Self::PledgeStatus(number)
+            | Self::Objection { number, .. } => number,
+            Self::SubmitPledge(s) => &s.contract.number,
+            Self::RedriveOutbox(id) => id.as_deref().unwrap_or(""),
+            Self::ChannelSend(c) | Self::ChannelSubmit(c) | Self::ChannelDeliver(c) => {
+                &c.service_id
+            }
+            Self::ChannelReceive | Self::ChannelAck(_) => "",
+            Self::ListOutbox { .. } => "",
+            Self::RegistryStatus { .. } | Self::ReloadConfig | Self::WatchExchanges => "",
+        }
+    }
+
+    /// The identifier the request is about, masked for logs.
+    pub fn subject_masked(&self) -> String {
+        match self {
+            Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.masked(),
+            Self::RevokeConsent { subject, .. } => subject.masked(),
+            Self::LegalEntity(bin) => bin.masked(),
+            Self::PowerOfAttorney { agent, .. } => agent.masked(),
+            Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.masked(),
+            Self::InvalidateCache { key: Some(k), .. } => kopir_core::identifiers::mask(k),
+            _ => String::new(),
+        }
+    }
+
+    /// The cache key: what the registry is asked, not who asks. Access checks run before the
+    /// cache, so sharing entries between clients leaks nothing a client may not read anyway.
+    /// None for what is never cached.
+    pub fn cache_key(&self) -> Option<String> {
+        match self {
+            Self::Person(_) | Self::LegalEntity(_) => Some(self.subject().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// One request through the pipeline.
+#[derive(Debug, Clone)]
+pub struct GatewayRequest {
+    /// Ids and caller; shared, so the retry layer's copy of a request costs a reference count.
+    pub ctx: Arc<CallContext>,
+    /// What to do.
+    pub op: Operation,
+}
+
+impl kopir_resilience::Idempotent for GatewayRequest {
+    fn is_idempotent(&self) -> bool {
+        self.op.is_idempotent()
+    }
+}
+
+/// A registry record. Always held in an `Arc` (see [`Reply`]), so the variants' sizes do not matter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[allow(clippy::large_enum_variant)]
+pub enum Record {
+    /// From the persons database.
+    Person(Fetched<Person>),
+    /// From the legal-entities database.
+    LegalEntity(Fetched<LegalEntity>),
+    /// Journal records (a search, or a person's accesses).
+    Journal {
+        /// The page.
+        records: Vec<kopir_store::journal::Record>,
+        /// The cursor of the next page, when there is one.
+        next: Option<i64>,
+    },
+    /// A stored consent.
+    Consent(kopir_store::journal::ConsentRecord),
+    /// Every registry's state.
+    Registries(Vec<RegistrySummary>),
+    /// A cache invalidated.
+    Invalidated {
+        /// Whose cache.
+        registry: String,
+        /// Whether all of it.
+        all: bool,
+    },
+    /// The configuration re-read.
+    Reloaded {
+        /// Whether the access list or signature rules changed.
+        changed: bool,
+        /// The file.
+        file: String,
+    },
+    /// A person's relatives.
+    Relatives(Vec<kopir_core::model::Relative>),
+    /// A person's notarised consents, in force or not.
+    NotarisedConsents(Vec<kopir_core::model::notary::NotarisedConsent>),
+    /// A power of attorney, when the notary system holds it.
+    PowerOfAttorney(Option<kopir_adapters::notary::PowerOfAttorney>),
+    /// A real-estate object.
+    RealEstate(kopir_adapters::cadastre::RealEstate),
+    /// Rights and encumbrances.
+    Rights(kopir_adapters::cadastre::Rights),
+    /// A filing's status at the cadastre, when it holds the filing.
+    Filing(Option<kopir_adapters::cadastre::FilingStatus>),
+    /// E-checks for a contract number.
+    PaymentChecks(Vec<kopir_adapters::payments::ECheck>),
+    /// A pledge contract's status.
+    Pledge {
+        /// The status.
+        status: kopir_core::pledge::Status,
+        /// True when a submission repeated one already accepted.
+        duplicate: bool,
+    },
+    /// The pledge outbox as operators inspect it.
+    Outbox {
+        /// Backlog figures.
+        backlog: kopir_core::pledge::Backlog,
+        /// Waiting items.
+        items: Vec<kopir_core::pledge::Item>,
+    },
+    /// Outbox rows re-driven.
+    Redriven(u64),
+    /// A routed service's reply (Send).
+    Channel(kopir_core::channel::ChannelReply),
+    /// A routed service's raw reply (inside the hub's route stack).
+    ChannelIncoming(kopir_adapters::channel::Incoming),
+    /// A stored message's receipt (Submit).
+    ChannelSubmitted {
+        /// The message id.
+        message_id: String,
+        /// When it was first accepted.
+        accepted_at: DateTime<Utc>,
+        /// True for a message id submitted before.
+        duplicate: bool,
+    },
+    /// The identified client whose replies a Receive streams.
+    ChannelClient(String),
+    /// Replies acknowledged.
+    ChannelAcked(u32),
+    /// Done, nothing to return.
+    Done,
+}
+
+/// One registry as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegistrySummary {
+    /// Config name.
+    pub name: String,
+    /// Whether its health probe passes.
+    pub serving: bool,
+    /// "closed", "open" or "half-open".
+    pub breaker: String,
+    /// Its calls over the window asked for.
+    pub recent: Recent,
+    /// Its cache's counters since start, when its cache is on.
+    pub cache: Option<CacheStats>,
+}
+
+/// The pipeline's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The record, shared with the cache.
+    pub record: Arc<Record>,
+    /// True when served from the cache.
+    pub from_cache: bool,
+    /// True when the cached record is past its TTL and stood in for a registry that could not
+    /// answer.
+    pub stale: bool,
+}
+
+/// A registry's calls over a recent window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Recent {
+    /// Call attempts.
+    pub calls: u64,
+    /// Failed attempts.
+    pub errors: u64,
+    /// Latency percentiles, µs.
+    pub p50_us: u64,
+    /// 90th percentile, µs.
+    pub p90_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+}
+
+/// Hit and miss counts of one registry's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Answers served from the cache.
+    pub hits: u64,
+    /// Answers that needed the registry.
+    pub misses: u64,
+    /// Entries held now (approximate, as moka counts them).
+    pub entries: u64,
+    /// Answers served stale because the registry could not answer.
+    pub stale_served: u64,
+    /// Entries dropped to make room.
+    pub evictions: u64,
+}
+
+/// One of the gateway's own services that the pipeline's innermost step asks (the pledge desk,
+/// the channel's hub): it answers the operations that are its own and leaves the others.
+#[async_trait::async_trait]
+pub trait OwnService: Send + Sync + 'static {
+    /// The record for `req`, or `None` when the operation is not this service's.
+    async fn answer(&self, req: &GatewayRequest) -> Result<Option<Record>, GatewayError>;
+}
