@@ -142,7 +142,7 @@ async fn syncchannel(
         Ok(Incoming {
             payload,
             content_type,
-            status_code: "OK".into(),
+            status_code: Incoming::OK.into(),
             status_message: String::new(),
         })
     };
@@ -202,7 +202,7 @@ async fn rest(
         Incoming {
             payload,
             content_type,
-            status_code: "OK".into(),
+            status_code: Incoming::OK.into(),
             status_message: String::new(),
         }
     } else {
@@ -245,7 +245,7 @@ async fn grpc(
         Ok(reply) => Ok(Incoming {
             payload: reply.into_inner(),
             content_type: "application/grpc+proto".into(),
-            status_code: "OK".into(),
+            status_code: Incoming::OK.into(),
             status_message: String::new(),
         }),
         Err(s) => match s.code() {

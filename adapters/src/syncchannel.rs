@@ -167,7 +167,7 @@ impl SyncChannelClient {
 
     fn envelope(&self, service_id: &str, data: &str, correlation_id: &str) -> String {
         let message_id = uuid::Uuid::new_v4();
-        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = kopir_core::time::rfc3339(Utc::now());
         format!(
             concat!(
                 r#"<?xml version="1.0" encoding="UTF-8"?>"#,

@@ -47,3 +47,15 @@ pub struct Incoming {
     /// The service's message.
     pub status_message: String,
 }
+
+impl Incoming {
+    /// The status of a reply the service gave as success.
+    pub const OK: &'static str = "OK";
+    /// The status of a message no route reaches any more (answered by the gateway).
+    pub const NOT_ROUTED: &'static str = "NOT_ROUTED";
+
+    /// Whether the service answered with success.
+    pub fn is_ok(&self) -> bool {
+        self.status_code == Self::OK
+    }
+}

@@ -5,6 +5,7 @@
 //! crate of the workspace may use it; it uses none of them.
 
 pub mod channel;
+pub mod digest;
 pub mod identifiers;
 pub mod methods;
 pub mod model;
@@ -12,3 +13,4 @@ pub mod pledge;
 pub mod principal;
 pub mod registry;
 pub mod signer;
+pub mod time;

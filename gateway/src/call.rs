@@ -412,8 +412,8 @@ pub struct RegistrySummary {
     pub name: String,
     /// Whether its health probe passes.
     pub serving: bool,
-    /// "closed", "open" or "half-open".
-    pub breaker: String,
+    /// Its circuit breaker (serialized `closed`, `open` or `half-open`).
+    pub breaker: kopir_resilience::breaker::BreakerState,
     /// Its calls over the window asked for.
     pub recent: Recent,
     /// Its cache's counters since start, when its cache is on.

@@ -18,13 +18,12 @@ pub enum GatewayError {
         /// What is wrong and how to fix it.
         reason: String,
     },
-    /// The call's deadline ran out before the registry answered.
-    #[error(
-        "{registry} registry did not answer within the {deadline_ms} ms deadline ({source_of})"
-    )]
+    /// The call's deadline ran out before the registry (or the routed service, or the
+    /// gateway's own service) answered.
+    #[error("{what} did not answer within the {deadline_ms} ms deadline ({source_of})")]
     DeadlineExceeded {
-        /// Registry name.
-        registry: String,
+        /// Who did not answer: `persons registry`, `channel service "…"`, `the gateway's …`.
+        what: String,
         /// The deadline that ran out.
         deadline_ms: u64,
         /// Whose deadline: the service's configured one, or the client's grpc-timeout.
@@ -166,6 +165,31 @@ fn signature_code(f: SignatureFailure) -> Code {
         SignatureFailure::SignerMismatch => Code::PermissionDenied,
         SignatureFailure::PartyMissing | SignatureFailure::Missing => Code::FailedPrecondition,
         _ => Code::Unauthenticated,
+    }
+}
+
+/// The gRPC status name as clients, Prometheus and the journal show it (`OK`,
+/// `PERMISSION_DENIED`, ...): the one table of them.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

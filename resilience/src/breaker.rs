@@ -15,7 +15,8 @@ use crate::{BoxFuture, Classify, Refusal};
 const BUCKETS: usize = 10;
 
 /// The breaker's state, for health views and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BreakerState {
     /// Calls pass.
     Closed,
@@ -23,6 +24,17 @@ pub enum BreakerState {
     Open,
     /// A few probe calls pass.
     HalfOpen,
+}
+
+impl BreakerState {
+    /// Its name for operators: `closed`, `open`, `half-open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half-open",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Default)]

@@ -28,6 +28,7 @@ use x509_cert::Certificate;
 
 use crate::config::TrustConfig;
 use crate::error::TrustError;
+pub use kopir_core::digest::sha256_hex;
 pub use revocation::Revocation;
 
 /// OID of the organisational unit attribute (2.5.4.11), where national certificates carry a BIN.
@@ -382,9 +383,4 @@ impl Trust {
     pub fn forget_chains(&self) {
         self.chains.invalidate_all();
     }
-}
-
-/// A stable fingerprint of bytes, for cache keys and seal statements.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }

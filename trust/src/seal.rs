@@ -104,7 +104,7 @@ impl Sealer {
             request_id: request_id.to_string(),
             registry: registry.to_string(),
             method: method.to_string(),
-            sealed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            sealed_at: kopir_core::time::rfc3339(chrono::Utc::now()),
         };
         let json = serde_json::to_vec(&statement)
             .map_err(|e| TrustError::Seal(format!("seal statement: {e}")))?;

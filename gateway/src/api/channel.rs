@@ -4,7 +4,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::SecondsFormat;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -36,17 +35,11 @@ impl ChannelApi {
 
     fn sealed(&self, r: &ChannelReply, method: &str) -> Result<pb::ChannelReply, Status> {
         let mut message = reply_message(r);
-        if let Some(sealer) = &self.sealer {
-            use prost::Message;
-            message.seal = sealer
-                .seal(
-                    &message.encode_to_vec(),
-                    &r.message_id,
-                    &r.service_id,
-                    method,
-                )
-                .map_err(|e| status(e.into(), Some(&r.message_id)))?;
-        }
+        super::seal(
+            &mut message,
+            self.sealer.as_deref(),
+            Origin::new(&r.message_id, method, &r.service_id),
+        )?;
         Ok(message)
     }
 }
@@ -61,7 +54,7 @@ fn reply_message(r: &ChannelReply) -> pb::ChannelReply {
         status_code: r.incoming.status_code.clone(),
         status_message: r.incoming.status_message.clone(),
         cursor: r.cursor,
-        replied_at: r.replied_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        replied_at: kopir_core::time::rfc3339(r.replied_at),
         seal: Vec::new(),
     }
 }
@@ -183,7 +176,7 @@ impl ChannelService for ChannelApi {
         Ok(super::with_request_id(
             pb::SubmitReceipt {
                 message_id: message_id.clone(),
-                accepted_at: accepted_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                accepted_at: kopir_core::time::rfc3339(*accepted_at),
                 duplicate: *duplicate,
             },
             &id,

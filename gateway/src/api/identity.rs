@@ -1,6 +1,6 @@
 //! `kopir.v1.IdentityService`.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use kopir_core::model::LifeStatus;
 use tonic::{Request, Response, Status};
 
@@ -49,7 +49,7 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
         registry: registry.to_string(),
         from_cache: reply.from_cache,
         stale: reply.stale,
-        registry_time: registry_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        registry_time: kopir_core::time::rfc3339(registry_time),
     }
 }
 
@@ -123,7 +123,7 @@ impl IdentityService for Identity {
             super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
         })
         .await?;
-        let requested_at = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let requested_at = kopir_core::time::rfc3339(received_at);
         let Record::Person(p) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };
@@ -146,7 +146,7 @@ impl IdentityService for Identity {
         }
         // Every issued reference gets its own number, even when the data came from the cache.
         let number = format!("AR-{}", uuid::Uuid::now_v7().simple()).to_uppercase();
-        let issued_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let issued_at = kopir_core::time::rfc3339(Utc::now());
         let message = pb::GetAddressReferenceResponse {
             reference: Some(convert::address_reference(
                 person,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use kopir_core::identifiers::{Bin, Iin};
 use tonic::{Request, Response, Status};
 
@@ -15,45 +15,22 @@ use crate::pipeline::consent::{scope_of, SCOPES};
 use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
 use crate::routing::RegistryId;
-use kopir_store::journal::{ConsentRecord, Query};
+use kopir_store::journal::{ConsentRecord, ConsentWay, Query};
 use kopir_trust::seal::Sealer;
 
-/// gRPC status code names, by number.
-const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
-/// The name of a gRPC status code.
-pub fn code_name(code: i32) -> String {
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| CODES.get(i))
-        .map_or_else(|| code.to_string(), |s| (*s).to_string())
+/// The name of a stored gRPC status code (its number when it is none of gRPC's).
+fn outcome_name(code: i32) -> String {
+    if (0..=16).contains(&code) {
+        crate::error::code_name(tonic::Code::from(code)).to_string()
+    } else {
+        code.to_string()
+    }
 }
 
 /// A gRPC status code by name or number.
 pub fn parse_code(s: &str) -> Option<i32> {
     s.parse::<i32>().ok().or_else(|| {
-        CODES
-            .iter()
-            .position(|c| c.eq_ignore_ascii_case(s))
-            .and_then(|i| i32::try_from(i).ok())
+        (0..=16).find(|&i| crate::error::code_name(tonic::Code::from(i)).eq_ignore_ascii_case(s))
     })
 }
 
@@ -86,10 +63,6 @@ fn limit(page_size: u32) -> usize {
     }
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 /// A journal record as the operator API shows it.
 pub fn record(r: &kopir_store::journal::Record) -> pb::JournalRecord {
     let e = &r.entry;
@@ -103,9 +76,12 @@ pub fn record(r: &kopir_store::journal::Record) -> pb::JournalRecord {
         method: e.method.clone(),
         subject: e.subject.clone(),
         purpose: e.purpose.clone(),
-        started_at: rfc3339(e.started_at),
-        ended_at: e.ended_at.map(rfc3339).unwrap_or_default(),
-        outcome: e.outcome.map(code_name).unwrap_or_default(),
+        started_at: kopir_core::time::rfc3339_micros(e.started_at),
+        ended_at: e
+            .ended_at
+            .map(kopir_core::time::rfc3339_micros)
+            .unwrap_or_default(),
+        outcome: e.outcome.map(outcome_name).unwrap_or_default(),
         registry: e.registry.clone(),
         registry_us: e.registry_us.unwrap_or(0),
         note: e.note.clone(),
@@ -250,7 +226,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
             .map(|r| pb::RegistryStatus {
                 name: r.name.clone(),
                 serving: r.serving,
-                breaker: r.breaker.clone(),
+                breaker: r.breaker.as_str().into(),
                 calls: r.recent.calls,
                 errors: r.recent.errors,
                 error_rate: if r.recent.calls == 0 {
@@ -301,7 +277,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
                     subject: e.subject,
                     code: crate::metrics::code_name(e.code).to_string(),
                     took_ms: e.took.as_secs_f64() * 1e3,
-                    received_at: e.received_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                    received_at: kopir_core::time::rfc3339_micros(e.received_at),
                 })
             })
         });
@@ -390,7 +366,7 @@ impl pb::operator_service_server::OperatorService for JournalApi {
         let Record::Outbox { backlog, items } = reply.record.as_ref() else {
             return Err(unexpected(&request_id));
         };
-        let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let rfc = kopir_core::time::rfc3339;
         Ok(with_request_id(
             pb::ListOutboxResponse {
                 open_pledges: backlog.open_pledges,
@@ -483,7 +459,7 @@ impl pb::access_log_service_server::AccessLogService for JournalApi {
                         .unwrap_or("")
                         .to_string(),
                     method: e.method.clone(),
-                    at: rfc3339(e.started_at),
+                    at: kopir_core::time::rfc3339_micros(e.started_at),
                     purpose: e.purpose.clone(),
                     basis: e.note.clone(),
                     actor_masked: e
@@ -505,10 +481,10 @@ impl pb::access_log_service_server::AccessLogService for JournalApi {
     }
 }
 
-fn consent_way(way: i32) -> Result<&'static str, GatewayError> {
+fn consent_way(way: i32) -> Result<ConsentWay, GatewayError> {
     match pb::ConsentWay::try_from(way) {
-        Ok(pb::ConsentWay::OneTimeCode) => Ok("one_time_code"),
-        Ok(pb::ConsentWay::DigitalSignature) => Ok("signature"),
+        Ok(pb::ConsentWay::OneTimeCode) => Ok(ConsentWay::OneTimeCode),
+        Ok(pb::ConsentWay::DigitalSignature) => Ok(ConsentWay::Signature),
         _ => Err(GatewayError::invalid(
             "way",
             "ONE_TIME_CODE (with the portal's confirmation) or DIGITAL_SIGNATURE (with the person's signed document)",
@@ -516,8 +492,8 @@ fn consent_way(way: i32) -> Result<&'static str, GatewayError> {
     }
 }
 
-fn confirmation(way: &str, confirmation: &str) -> Result<(), GatewayError> {
-    if way == "one_time_code" && (confirmation.is_empty() || confirmation.len() > 128) {
+fn confirmation(way: ConsentWay, confirmation: &str) -> Result<(), GatewayError> {
+    if way == ConsentWay::OneTimeCode && (confirmation.is_empty() || confirmation.len() > 128) {
         return Err(GatewayError::invalid(
             "confirmation",
             "the portal's one-time-code confirmation reference (1 to 128 characters) is required",
@@ -570,7 +546,7 @@ fn grant(m: &pb::GrantConsentRequest) -> Result<Operation, GatewayError> {
         subject: subject.as_str().to_string(),
         grantee,
         scope: m.scope.clone(),
-        way: way.to_string(),
+        way,
         reference: m.confirmation.clone(),
         granted_at: now,
         expires_at,

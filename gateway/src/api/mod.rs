@@ -289,6 +289,27 @@ pub fn with_request_id<T>(message: T, request_id: &str) -> Response<T> {
     response
 }
 
+/// Seals `message` when the gateway has a sealing key: the seal covers the message as encoded
+/// without it (see `kopir_trust::seal`). The one place a message is sealed.
+pub fn seal<T: Sealed>(
+    message: &mut T,
+    sealer: Option<&Sealer>,
+    origin: Origin<'_>,
+) -> Result<(), Status> {
+    if let Some(sealer) = sealer {
+        let seal = sealer
+            .seal(
+                &message.encode_to_vec(),
+                origin.request_id,
+                origin.registry,
+                origin.method,
+            )
+            .map_err(|e| status(e.into(), Some(origin.request_id)))?;
+        message.set_seal(seal);
+    }
+    Ok(())
+}
+
 /// Seals a message (when the gateway has a sealing key) and wraps it with the response metadata.
 pub fn respond<T: Sealed>(
     mut message: T,
@@ -297,18 +318,7 @@ pub fn respond<T: Sealed>(
     reply: &Reply,
 ) -> Result<Response<T>, Status> {
     let request_id = origin.request_id;
-    if let Some(sealer) = sealer {
-        // The seal covers the message as encoded without it; see trust::seal.
-        let seal = sealer
-            .seal(
-                &message.encode_to_vec(),
-                request_id,
-                origin.registry,
-                origin.method,
-            )
-            .map_err(|e| status(e.into(), Some(request_id)))?;
-        message.set_seal(seal);
-    }
+    seal(&mut message, sealer, origin)?;
     let from_cache = reply.from_cache;
     let mut response = with_request_id(message, request_id);
     response.metadata_mut().insert(

@@ -3,8 +3,6 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -36,10 +34,6 @@ impl PledgeApi {
     }
 }
 
-fn rfc(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn state(s: State) -> pb::PledgeState {
     match s {
         State::Accepted => pb::PledgeState::Accepted,
@@ -61,9 +55,15 @@ pub fn status_message(s: &pledge::Status) -> pb::PledgeStatus {
         state: state(s.state).into(),
         grounds: s.grounds.clone(),
         detail: s.detail.clone(),
-        hearing_at: s.hearing_at.map(rfc).unwrap_or_default(),
-        objection_deadline: s.objection_deadline.map(rfc).unwrap_or_default(),
-        changed_at: rfc(s.changed_at),
+        hearing_at: s
+            .hearing_at
+            .map(kopir_core::time::rfc3339)
+            .unwrap_or_default(),
+        objection_deadline: s
+            .objection_deadline
+            .map(kopir_core::time::rfc3339)
+            .unwrap_or_default(),
+        changed_at: kopir_core::time::rfc3339(s.changed_at),
         r#final: s.state.is_final(),
         seal: Vec::new(),
     }
@@ -111,12 +111,11 @@ impl PledgeApi {
 
     fn seal_status(&self, s: &pledge::Status, method: &str) -> Result<pb::PledgeStatus, Status> {
         let mut message = status_message(s);
-        if let Some(sealer) = &self.sealer {
-            use prost::Message;
-            message.seal = sealer
-                .seal(&message.encode_to_vec(), &s.request_id, REGISTRY, method)
-                .map_err(|e| status(e.into(), Some(&s.request_id)))?;
-        }
+        super::seal(
+            &mut message,
+            self.sealer.as_deref(),
+            Origin::new(&s.request_id, method, REGISTRY),
+        )?;
         Ok(message)
     }
 }
@@ -138,7 +137,7 @@ impl PledgeService for PledgeApi {
         } = super::call(&self.pipeline, &request, METHOD, || {
             let contract = crate::pledge::contract::from_proto(msg.contract.as_ref())?;
             let payload = msg.signed.as_ref().map(|s| s.payload.as_slice());
-            let digest = hex::encode(Sha256::digest(payload.unwrap_or_default()));
+            let digest = kopir_core::digest::sha256_hex(payload.unwrap_or_default());
             Ok(Operation::SubmitPledge(Arc::new(Submission {
                 contract,
                 digest,
@@ -149,7 +148,7 @@ impl PledgeService for PledgeApi {
         let message = pb::SubmitPledgeContractResponse {
             state: pb::PledgeState::Accepted.into(),
             request_id: s.request_id.clone(),
-            accepted_at: rfc(s.accepted_at),
+            accepted_at: kopir_core::time::rfc3339(s.accepted_at),
             duplicate,
             seal: Vec::new(),
         };

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use kopir_adapters::cadastre::CadastralNumber;
 use kopir_core::identifiers::{Bin, Iin};
 use kopir_proto::convert;
@@ -39,10 +39,6 @@ fn unexpected(id: &str) -> Status {
         GatewayError::Server("the registry route returned another record".into()),
         Some(id),
     )
-}
-
-fn rfc(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[tonic::async_trait]
@@ -100,8 +96,8 @@ impl NotaryService for RegistryApi {
                     value: p.agent_iin.clone(),
                 }),
                 scope: p.scope.clone(),
-                valid_from: rfc(p.valid_from),
-                valid_until: rfc(p.valid_until),
+                valid_from: kopir_core::time::rfc3339(p.valid_from),
+                valid_until: kopir_core::time::rfc3339(p.valid_until),
                 revoked: p.revoked,
                 notary: p.notary.clone(),
             }),
@@ -178,7 +174,7 @@ impl CadastreService for RegistryApi {
                     kind: x.kind.clone(),
                     holder: x.holder.clone(),
                     share: x.share.clone(),
-                    registered_at: rfc(x.registered_at),
+                    registered_at: kopir_core::time::rfc3339(x.registered_at),
                 })
                 .collect(),
             encumbrances: r
@@ -188,7 +184,7 @@ impl CadastreService for RegistryApi {
                     kind: e.kind.clone(),
                     holder: e.holder.clone(),
                     basis: e.basis.clone(),
-                    registered_at: rfc(e.registered_at),
+                    registered_at: kopir_core::time::rfc3339(e.registered_at),
                 })
                 .collect(),
             request_id: id.clone(),

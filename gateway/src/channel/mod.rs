@@ -215,11 +215,10 @@ impl Hub {
         let route = &built.route;
         call.idempotent = route.idempotent;
         let key = (route.cache_ttl_s > 0).then(|| {
-            use sha2::Digest;
             format!(
                 "{}\u{0}{}",
                 call.service_id,
-                hex::encode(sha2::Sha256::digest(&call.payload))
+                kopir_core::digest::sha256_hex(&call.payload)
             )
         });
         let ttl = Duration::from_secs(route.cache_ttl_s);
@@ -237,7 +236,7 @@ impl Hub {
         let reply = tokio::time::timeout(deadline, built.service.clone().oneshot(request))
             .await
             .map_err(|_| GatewayError::DeadlineExceeded {
-                registry: format!("channel service \"{service_id}\""),
+                what: format!("channel service \"{service_id}\""),
                 deadline_ms: route.deadline_ms,
                 source_of: "route deadline_ms",
             })??;
@@ -247,7 +246,7 @@ impl Hub {
             ));
         };
         if let Some(k) = key {
-            if incoming.status_code == "OK" {
+            if incoming.is_ok() {
                 self.cache
                     .insert(k, (Instant::now(), Arc::new(incoming.clone())));
             }
@@ -300,7 +299,7 @@ impl Hub {
             Err(GatewayError::NotFound(why)) => Ok(Incoming {
                 payload: Vec::new(),
                 content_type: String::new(),
-                status_code: "NOT_ROUTED".into(),
+                status_code: Incoming::NOT_ROUTED.into(),
                 status_message: why,
             }),
             Err(e) => Err(e),
@@ -334,30 +333,21 @@ impl Hub {
     /// Journals a submitted message's delivery and the service's status (the Submit itself was
     /// journaled by the pipeline).
     async fn journal_delivery(&self, m: &Message, incoming: &Incoming) {
-        use sha2::Digest;
         let Some(journal) = &self.journal else {
             return;
         };
-        let now = Utc::now();
-        let entry = kopir_store::journal::Entry {
-            kind: kopir_store::journal::Kind::Event,
+        let entry = kopir_store::journal::Event {
             request_id: m.message_id.clone(),
             correlation_id: m.correlation_id.clone(),
             client: m.client.clone(),
-            actor: String::new(),
             method: DELIVER.into(),
             subject: m.service_id.clone(),
-            purpose: String::new(),
-            started_at: now,
-            ended_at: Some(now),
-            outcome: Some(0),
+            started_at: Utc::now(),
             registry: format!("channel {}", m.service_id),
-            registry_us: None,
             note: format!("service status {}", incoming.status_code),
-            payload_digest: hex::encode(sha2::Sha256::digest(&incoming.payload)),
-            body: None,
+            payload_digest: kopir_core::digest::sha256_hex(&incoming.payload),
         };
-        if let Err(e) = journal.append(entry).await {
+        if let Err(e) = journal.append(entry.into()).await {
             tracing::error!(error = %e, "channel delivery not journaled");
         }
     }

@@ -9,7 +9,7 @@ use tower::{Service, ServiceExt};
 
 use super::stage::Stage;
 use super::{GatewayRequest, Reply};
-use crate::config::Config;
+use crate::config::{regulatory_deadline_ms, Config};
 use crate::error::GatewayError;
 use crate::routing::RegistryId;
 
@@ -39,12 +39,20 @@ impl Stage for Deadline {
         S::Future: Send,
     {
         let registry = req.op.registry();
-        // Validation guarantees every routed registry has a deadline; the fallback is only a
-        // guard against a config built by hand.
-        let configured = registry
-            .and_then(|r| self.deadlines.get(&r))
-            .copied()
-            .unwrap_or(Duration::from_secs(90));
+        // A registry operation has its registry's deadline (validation guarantees one); the
+        // gateway's own services (journal, operators, pledge desk, channel) have the
+        // regulations' 1.5 minutes unless the client asks for less.
+        let (configured, configured_source) = match registry.and_then(|r| self.deadlines.get(&r)) {
+            Some(d) => (*d, "the service deadline in config"),
+            None => (
+                Duration::from_millis(regulatory_deadline_ms()),
+                "the gateway's default deadline",
+            ),
+        };
+        let what = match registry {
+            Some(r) => format!("{} registry", r.name()),
+            None => format!("the gateway's own {}", req.ctx.method),
+        };
         // The client's deadline is cut by a little slack so the gateway answers with its own
         // DEADLINE_EXCEEDED (naming the registry) before tonic's transport timer answers CANCELLED,
         // and the answer still reaches the client in time.
@@ -54,12 +62,12 @@ impl Stage for Deadline {
             .map(|t| t.saturating_sub((t / 5).min(Duration::from_millis(50))));
         let (deadline, source_of) = match client {
             Some(t) if t < configured => (t, "the client's grpc-timeout"),
-            _ => (configured, "the service deadline in config"),
+            _ => (configured, configured_source),
         };
         match tokio::time::timeout(deadline, inner.oneshot(req)).await {
             Ok(result) => result,
             Err(_) => Err(GatewayError::DeadlineExceeded {
-                registry: registry.map_or("journal", |r| r.name()).to_string(),
+                what,
                 deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
                 source_of,
             }),
@@ -98,5 +106,54 @@ mod tests {
         assert_eq!(parse_grpc_timeout("12x"), None);
         assert_eq!(parse_grpc_timeout("123456789m"), None);
         assert_eq!(parse_grpc_timeout("-5m"), None);
+    }
+
+    async fn timed_out(op: crate::call::Operation, method: &'static str) -> String {
+        let config = Config::embedded().expect("embedded config");
+        let mut ctx = crate::call::CallContext::internal("r-1", method);
+        ctx.client_timeout = Some(Duration::from_millis(60));
+        let slow = tower::service_fn(|_req: GatewayRequest| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Err::<Reply, GatewayError>(GatewayError::Server("never".into()))
+        });
+        let req = GatewayRequest {
+            ctx: Arc::new(ctx),
+            op,
+        };
+        match Deadline::new(&config).call(req, slow).await {
+            Err(e @ GatewayError::DeadlineExceeded { .. }) => e.to_string(),
+            other => panic!("expected DEADLINE_EXCEEDED, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_names_what_did_not_answer() {
+        let first11 = [8, 5, 0, 1, 0, 1, 3, 0, 0, 0, 1];
+        let check = kopir_core::identifiers::check_digit(&first11).expect("a valid prefix");
+        let digits: String = first11
+            .iter()
+            .chain([&check])
+            .map(|d| d.to_string())
+            .collect();
+        let iin = kopir_core::identifiers::Iin::parse(&digits).expect("valid IIN");
+        let msg = timed_out(
+            crate::call::Operation::Person(iin),
+            kopir_core::methods::identity_service::GET_PERSON,
+        )
+        .await;
+        assert!(msg.starts_with("persons registry did not answer"), "{msg}");
+        assert!(msg.contains("the client's grpc-timeout"), "{msg}");
+        let msg = timed_out(
+            crate::call::Operation::ReloadConfig,
+            kopir_core::methods::operator_service::RELOAD_CONFIG,
+        )
+        .await;
+        assert!(
+            msg.starts_with(
+                "the gateway's own kopir.v1.OperatorService/ReloadConfig did not answer"
+            ),
+            "{msg}"
+        );
+        assert!(!msg.contains("journal"), "{msg}");
     }
 }

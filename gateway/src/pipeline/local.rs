@@ -43,12 +43,7 @@ impl OperatorState {
             .map(|id| RegistrySummary {
                 name: id.name().to_string(),
                 serving: self.health.is_serving(id),
-                breaker: match router.breaker_state(id) {
-                    Some(BreakerState::Open) => "open",
-                    Some(BreakerState::HalfOpen) => "half-open",
-                    _ => "closed",
-                }
-                .to_string(),
+                breaker: router.breaker_state(id).unwrap_or(BreakerState::Closed),
                 recent: self.metrics.recent(id, window),
                 cache: self.caches.stats(id),
             })
@@ -179,7 +174,7 @@ async fn local(journal: Option<&Journal>, req: &GatewayRequest) -> Result<Record
         }
         Operation::SearchJournal(q) => page(store.as_ref(), q).await,
         Operation::GrantConsent(c) => {
-            let by_signature = c.way == "signature";
+            let by_signature = c.way == kopir_store::journal::ConsentWay::Signature;
             if by_signature && signer.as_ref().map(|i| i.as_str()) != Some(c.subject.as_str()) {
                 return Err(GatewayError::Signature {
                     failure: SignatureFailure::SignerMismatch,

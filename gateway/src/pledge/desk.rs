@@ -15,7 +15,7 @@ use super::{State, Status, Submission, STATUS_CHANGE};
 use crate::call::{CallContext, GatewayRequest, Operation, Record};
 use crate::error::GatewayError;
 use crate::routing::Router;
-use kopir_store::journal::{Entry, Journal, Kind};
+use kopir_store::journal::{Event, Journal};
 
 /// The desk; cheap to clone.
 #[derive(Clone)]
@@ -62,25 +62,18 @@ impl Desk {
     /// Journals and broadcasts a change the outbox committed.
     pub(crate) async fn changed(&self, status: &Status, cause: &str) {
         if let Some(journal) = &self.journal {
-            let entry = Entry {
-                kind: Kind::Event,
+            let entry = Event {
                 request_id: status.request_id.clone(),
                 correlation_id: status.request_id.clone(),
                 client: format!("bin:{}", status.bank),
-                actor: String::new(),
                 method: STATUS_CHANGE.into(),
                 subject: status.contract_number.clone(),
-                purpose: String::new(),
                 started_at: status.changed_at,
-                ended_at: Some(Utc::now()),
-                outcome: Some(0),
                 registry: cause.to_string(),
-                registry_us: None,
                 note: note(status),
                 payload_digest: String::new(),
-                body: None,
             };
-            if let Err(e) = journal.append(entry).await {
+            if let Err(e) = journal.append(entry.into()).await {
                 // The change is in the outbox already; the journal gap is an operator's alarm.
                 tracing::error!(error = %e, request_id = %status.request_id, "pledge status change not journaled");
             }

@@ -532,7 +532,7 @@ impl Outbox {
 
 /// The bank's notice of a status.
 pub fn notice_of(s: &Status) -> PledgeNotice {
-    let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let rfc = kopir_core::time::rfc3339;
     PledgeNotice {
         event_id: uuid::Uuid::now_v7().to_string(),
         request_id: s.request_id.clone(),

@@ -24,7 +24,9 @@ use crate::config::PledgeConfig;
 use crate::error::GatewayError;
 use kopir_trust::seal::Sealer;
 
-/// The method name the worker's registry calls are journaled and measured under.
+/// The method name in the call context of the worker's registry calls. They go through the
+/// registries' routes (breaker, retries, metrics, health), not through the pipeline, so they are
+/// not journaled as calls; each status change they cause is journaled as an event.
 pub const WORKER_METHOD: &str = "kopir.v1.PledgeService/Deliver";
 /// The method name in the seal of a bank notice.
 pub const CALLBACK_METHOD: &str = "kopir.v1.PledgeService/Callback";

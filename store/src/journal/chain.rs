@@ -1,7 +1,6 @@
 //! The hash chain: how a record's hash is computed, and the walk that checks every link.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{Entry, JournalError, Record, Store};
 
@@ -54,12 +53,12 @@ pub fn hash(seq: i64, prev_hash: &str, e: &Entry) -> String {
     };
     // Serialising plain strings and integers cannot fail.
     let bytes = serde_json::to_vec(&fields).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
+    kopir_core::digest::sha256_hex(&bytes)
 }
 
 /// SHA-256 (hex) of a payload.
 pub fn digest(payload: &[u8]) -> String {
-    hex::encode(Sha256::digest(payload))
+    kopir_core::digest::sha256_hex(payload)
 }
 
 /// Chains `entries` after (`head_seq`, `head_hash`): their seqs and hashes.

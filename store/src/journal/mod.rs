@@ -100,6 +100,53 @@ pub struct Entry {
     pub body: Option<String>,
 }
 
+/// A change the gateway made on its own after answering (a contract's new status, a submitted
+/// message delivered): what differs from one event to another.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The request id of the call the change belongs to.
+    pub request_id: String,
+    /// Its business-process id.
+    pub correlation_id: String,
+    /// The client it concerns (`bin:<BIN>`).
+    pub client: String,
+    /// The event's method name.
+    pub method: String,
+    /// What it is about (a contract number, a service id).
+    pub subject: String,
+    /// When the change began.
+    pub started_at: DateTime<Utc>,
+    /// What caused it, or the registry that answered.
+    pub registry: String,
+    /// What changed.
+    pub note: String,
+    /// SHA-256 (hex) of a payload it carried, empty when none.
+    pub payload_digest: String,
+}
+
+impl From<Event> for Entry {
+    fn from(e: Event) -> Self {
+        Self {
+            kind: Kind::Event,
+            request_id: e.request_id,
+            correlation_id: e.correlation_id,
+            client: e.client,
+            actor: String::new(),
+            method: e.method,
+            subject: e.subject,
+            purpose: String::new(),
+            started_at: e.started_at,
+            ended_at: Some(Utc::now()),
+            outcome: Some(0),
+            registry: e.registry,
+            registry_us: None,
+            note: e.note,
+            payload_digest: e.payload_digest,
+            body: None,
+        }
+    }
+}
+
 impl Entry {
     /// The gRPC service part of the method name.
     pub fn service(&self) -> &str {
@@ -121,6 +168,43 @@ pub struct Record {
     pub hash: String,
 }
 
+/// How a person gave a consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentWay {
+    /// A one-time code confirmed through the portal.
+    OneTimeCode,
+    /// A document the person signed.
+    Signature,
+}
+
+impl ConsentWay {
+    /// The stored name: `one_time_code`, `signature`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OneTimeCode => "one_time_code",
+            Self::Signature => "signature",
+        }
+    }
+
+    /// The way of a stored name.
+    pub fn parse(s: &str) -> Result<Self, JournalError> {
+        match s {
+            "one_time_code" => Ok(Self::OneTimeCode),
+            "signature" => Ok(Self::Signature),
+            other => Err(JournalError::Corrupt(format!(
+                "unknown consent way {other:?}"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for ConsentWay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A consent of a data subject for a requester to read some of their data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRecord {
@@ -132,8 +216,8 @@ pub struct ConsentRecord {
     pub grantee: String,
     /// What may be read (consent scopes, e.g. `person`, `address`).
     pub scope: Vec<String>,
-    /// How it was given (`one_time_code`, `signature`).
-    pub way: String,
+    /// How it was given.
+    pub way: ConsentWay,
     /// The portal's confirmation reference (one-time code session) or signature digest.
     pub reference: String,
     /// When it was given.

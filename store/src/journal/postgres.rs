@@ -10,7 +10,9 @@ use tokio_postgres::{Client, NoTls, Row};
 
 use super::chain::{link, GENESIS};
 use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
-use super::{from_micros, to_micros, ConsentRecord, Entry, JournalError, Kind, Record, Store};
+use super::{
+    from_micros, to_micros, ConsentRecord, ConsentWay, Entry, JournalError, Kind, Record, Store,
+};
 
 /// The advisory lock key of the journal's head ("kopir" in ASCII).
 const HEAD_LOCK: i64 = 0x6b6f706972;
@@ -158,7 +160,7 @@ fn read_consent(row: &Row) -> Result<ConsentRecord, JournalError> {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect(),
-        way: row.try_get(4).map_err(get)?,
+        way: ConsentWay::parse(row.try_get(4).map_err(get)?)?,
         reference: row.try_get(5).map_err(get)?,
         granted_at: from_micros(row.try_get(6).map_err(get)?)?,
         expires_at: from_micros(row.try_get(7).map_err(get)?)?,
@@ -326,7 +328,7 @@ impl Store for PostgresStore {
                     &c.subject,
                     &c.grantee,
                     &c.scope.join(","),
-                    &c.way,
+                    &c.way.as_str(),
                     &c.reference,
                     &to_micros(c.granted_at),
                     &to_micros(c.expires_at),

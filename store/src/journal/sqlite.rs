@@ -11,7 +11,9 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, Row, ToSql};
 
 use super::chain::{link, GENESIS};
 use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
-use super::{from_micros, to_micros, ConsentRecord, Entry, JournalError, Kind, Record, Store};
+use super::{
+    from_micros, to_micros, ConsentRecord, ConsentWay, Entry, JournalError, Kind, Record, Store,
+};
 
 /// The SQLite journal: a writer connection and a reader connection.
 pub struct SqliteStore {
@@ -120,7 +122,7 @@ fn read_consent(row: &Row<'_>) -> rusqlite::Result<Result<ConsentRecord, Journal
     let scope: String = row.get(3)?;
     let (granted, expires, revoked): (i64, i64, Option<i64>) =
         (row.get(6)?, row.get(7)?, row.get(8)?);
-    let (id, subject, grantee, way, reference) = (
+    let (id, subject, grantee, way, reference): (String, String, String, String, String) = (
         row.get(0)?,
         row.get(1)?,
         row.get(2)?,
@@ -137,7 +139,7 @@ fn read_consent(row: &Row<'_>) -> rusqlite::Result<Result<ConsentRecord, Journal
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect(),
-            way,
+            way: ConsentWay::parse(&way)?,
             reference,
             granted_at: from_micros(granted)?,
             expires_at: from_micros(expires)?,
@@ -266,7 +268,7 @@ impl Store for SqliteStore {
                     c.subject,
                     c.grantee,
                     c.scope.join(","),
-                    c.way,
+                    c.way.as_str(),
                     c.reference,
                     to_micros(c.granted_at),
                     to_micros(c.expires_at),
