@@ -436,27 +436,42 @@ impl Config {
         self.registries.get_mut(id.name())
     }
 
+    /// Checks every section once, at load: a configuration that loads is usable as typed values.
     fn validate(&self, origin: &str) -> Result<(), GatewayError> {
-        let bad = |detail: String| GatewayError::Config {
+        [
+            self.validate_registries(),
+            self.validate_channel(),
+            self.validate_rate_limits(),
+            self.validate_methods(),
+            self.validate_journal(),
+            self.validate_trust(),
+        ]
+        .into_iter()
+        .collect::<Result<(), String>>()
+        .map_err(|detail| GatewayError::Config {
             detail: format!("{origin}: {detail}"),
-        };
+        })
+    }
+
+    /// `[registries.*]`: one section per routed registry, usable URLs, timings and resilience.
+    fn validate_registries(&self) -> Result<(), String> {
         for id in RegistryId::ALL {
             if !self.registries.contains_key(id.name()) {
-                return Err(bad(format!(
+                return Err(format!(
                     "[registries.{}] is missing; every routed registry needs a section",
                     id.name()
-                )));
+                ));
             }
         }
         for (name, r) in &self.registries {
             if RegistryId::from_name(name).is_none() {
-                return Err(bad(format!(
+                return Err(format!(
                     "[registries.{name}] is not a known registry (known: {})",
                     RegistryId::ALL.map(RegistryId::name).join(", ")
-                )));
+                ));
             }
             if !matches!(r.url.scheme(), "http" | "https") {
-                return Err(bad(format!("registries.{name}.url must be http or https")));
+                return Err(format!("registries.{name}.url must be http or https"));
             }
             for (key, v) in [
                 ("deadline_ms", r.deadline_ms),
@@ -482,32 +497,37 @@ impl Config {
                 ),
             ] {
                 if v == 0 {
-                    return Err(bad(format!("registries.{name}.{key} must be above 0")));
+                    return Err(format!("registries.{name}.{key} must be above 0"));
                 }
             }
             let res = &r.resilience;
             if !(0.0..=1.0).contains(&res.breaker_failure_ratio) || res.breaker_failure_ratio == 0.0
             {
-                return Err(bad(format!(
+                return Err(format!(
                     "registries.{name}.resilience.breaker_failure_ratio must be above 0 and at most 1"
-                )));
+                ));
             }
             if !(0.0..=1000.0).contains(&res.retry_budget_percent) {
-                return Err(bad(format!(
+                return Err(format!(
                     "registries.{name}.resilience.retry_budget_percent must be between 0 and 1000"
-                )));
+                ));
             }
             if res.retry_backoff_ms > res.retry_backoff_max_ms {
-                return Err(bad(format!(
+                return Err(format!(
                     "registries.{name}.resilience.retry_backoff_ms must not exceed retry_backoff_max_ms"
-                )));
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// `[channel.routes]`: service ids, gRPC method names, deadlines.
+    fn validate_channel(&self) -> Result<(), String> {
         for (id, route) in &self.channel.routes {
             if id.is_empty() || id.len() > 128 {
-                return Err(bad(format!(
+                return Err(format!(
                     "channel.routes: service id {id:?} must be 1 to 128 characters"
-                )));
+                ));
             }
             if route.protocol == ChannelProtocol::Grpc
                 && !route
@@ -515,16 +535,21 @@ impl Config {
                     .as_deref()
                     .is_some_and(|m| m.starts_with('/') && m[1..].contains('/'))
             {
-                return Err(bad(format!(
+                return Err(format!(
                     "channel.routes.\"{id}\".grpc_method: a gRPC route names its method as /package.Service/Method"
-                )));
+                ));
             }
             if route.deadline_ms == 0 {
-                return Err(bad(format!(
+                return Err(format!(
                     "channel.routes.\"{id}\".deadline_ms must be above 0"
-                )));
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// `[rate_limits]`: rates above zero.
+    fn validate_rate_limits(&self) -> Result<(), String> {
         for (client, rate) in std::iter::once(("default", &self.rate_limits.default)).chain(
             self.rate_limits
                 .clients
@@ -532,11 +557,16 @@ impl Config {
                 .map(|(k, v)| (k.as_str(), v)),
         ) {
             if rate.per_second == 0 || rate.burst == 0 {
-                return Err(bad(format!(
+                return Err(format!(
                     "rate_limits for {client}: per_second and burst must be above 0"
-                )));
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// `[access]`, `[journal.bodies]`, `[signatures]`: every method named is one the protos declare.
+    fn validate_methods(&self) -> Result<(), String> {
         let methods = kopir_core::methods::ALL;
         let known = |m: &str| {
             methods.contains(&m)
@@ -545,53 +575,59 @@ impl Config {
         };
         for (bin, entry) in &self.access {
             kopir_core::identifiers::Bin::parse(bin)
-                .map_err(|e| bad(format!("access.\"{bin}\": not a BIN: {e}")))?;
+                .map_err(|e| format!("access.\"{bin}\": not a BIN: {e}"))?;
             for m in &entry.allow {
                 if !known(m) {
-                    return Err(bad(format!(
+                    return Err(format!(
                         "access.\"{bin}\".allow: unknown method {m:?} (known: {})",
                         methods.join(", ")
-                    )));
+                    ));
                 }
             }
         }
         for (bin, entry) in &self.access {
             for m in entry.lawful.iter().flat_map(|l| &l.methods) {
                 if !known(m) {
-                    return Err(bad(format!(
-                        "access.\"{bin}\".lawful: unknown method {m:?}"
-                    )));
+                    return Err(format!("access.\"{bin}\".lawful: unknown method {m:?}"));
                 }
             }
         }
         for m in self.journal.bodies.keys() {
             if !known(m) {
-                return Err(bad(format!("journal.bodies: unknown method {m:?}")));
+                return Err(format!("journal.bodies: unknown method {m:?}"));
             }
-        }
-        if self.journal.backend == JournalBackend::Postgres && self.journal.url.is_none() {
-            return Err(bad(
-                "journal.url is required with journal.backend = \"postgres\"".into(),
-            ));
         }
         for m in self.signatures.keys() {
             if !methods.iter().any(|k| k == m) {
-                return Err(bad(format!("signatures: unknown method {m:?}")));
+                return Err(format!("signatures: unknown method {m:?}"));
             }
         }
+        Ok(())
+    }
+
+    /// `[journal]`: a PostgreSQL backend needs its URL.
+    fn validate_journal(&self) -> Result<(), String> {
+        if self.journal.backend == JournalBackend::Postgres && self.journal.url.is_none() {
+            return Err("journal.url is required with journal.backend = \"postgres\"".into());
+        }
+        Ok(())
+    }
+
+    /// `[trust]` with `[server]`: TLS material unless in plaintext mode; the seal certificate with its key.
+    fn validate_trust(&self) -> Result<(), String> {
         if !self.server.plaintext
             && (self.trust.tls_cert.is_none()
                 || self.trust.tls_key.is_none()
                 || self.trust.roots.is_empty())
         {
-            return Err(bad(
+            return Err(
                 "TLS needs trust.tls_cert, trust.tls_key and at least one trust.roots file; \
                  set server.plaintext = true only for development"
                     .into(),
-            ));
+            );
         }
         if self.trust.seal_cert.is_some() != self.trust.seal_key.is_some() {
-            return Err(bad("trust.seal_cert and trust.seal_key go together".into()));
+            return Err("trust.seal_cert and trust.seal_key go together".into());
         }
         Ok(())
     }

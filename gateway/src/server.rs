@@ -79,23 +79,8 @@ impl Gateway {
             r.register_collector(Box::new(health.collector()));
         });
         let outbox_metrics = metrics.register(crate::pledge::metrics::OutboxMetrics::register);
-        let trust = Arc::new(Trust::new(&config.trust)?);
-        if trust.revocation().is_configured() {
-            // A CRL that cannot be fetched now is fetched again on first use; start anyway.
-            if let Err(e) = trust.revocation().refresh().await {
-                tracing::warn!(error = %e, "revocation lists not fetched at start");
-            }
-        } else {
-            tracing::warn!("no trust.crls configured: certificates are not checked for revocation");
-        }
+        let (trust, sealer) = trust_and_seal(&config).await?;
         let access = AccessControl::new(&config);
-        let sealer = match (&config.trust.seal_cert, &config.trust.seal_key) {
-            (Some(cert), Some(key)) => Some(Arc::new(Sealer::load(cert, key)?)),
-            _ => {
-                tracing::warn!("no trust.seal_cert: responses are not sealed");
-                None
-            }
-        };
         let store = kopir_store::journal::open(&config.journal).await?;
         let bodies = Policies::new(config.journal.bodies.clone());
         let journal = store
@@ -146,109 +131,47 @@ impl Gateway {
             access.clone(),
             metrics.clone(),
         );
-        let reflection = |e: tonic_reflection::server::Error| {
-            GatewayError::Server(format!("reflection descriptors: {e}"))
-        };
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(reflection)?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .map_err(reflection)?;
-
-        let listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
-            GatewayError::Server(format!("cannot listen on {}: {e}", config.server.listen))
-        })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| GatewayError::Server(e.to_string()))?;
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let routes = tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(IdentityServiceServer::new(Identity::new(
-                pipeline.clone(),
-                sealer.clone(),
-            )))
-            .add_service(PledgeServiceServer::new(PledgeApi::new(
-                pipeline.clone(),
-                sealer.clone(),
-                desk.clone(),
-            )))
-            .add_service(ChannelServiceServer::new(ChannelApi::new(
-                pipeline.clone(),
-                sealer.clone(),
-                hub.clone(),
-            )))
-            .add_service(NotaryServiceServer::new(RegistryApi::new(
-                pipeline.clone(),
-                sealer.clone(),
-            )))
-            .add_service(CadastreServiceServer::new(RegistryApi::new(
-                pipeline.clone(),
-                sealer.clone(),
-            )))
-            .add_service(OperatorServiceServer::new(journal_api.clone()))
-            .add_service(AccessLogServiceServer::new(journal_api.clone()))
-            .add_service(ConsentServiceServer::new(journal_api));
-        let stop = async {
-            signal.await.ok();
-        };
-        let server = if config.server.plaintext {
-            tracing::warn!(
-                "PLAINTEXT development mode: no TLS, clients named by meta.requester_bin; never use this in production"
-            );
-            // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            tokio::spawn(serve(routes, incoming, stop))
-        } else {
-            let tls = crate::tls::server_config(&config.trust)?;
-            let incoming = crate::tls::incoming(listener, tls, metrics.clone());
-            tokio::spawn(serve(routes, incoming, stop))
-        };
-        let mut probes =
-            health.spawn_probes(registries.iter().map(|r| (r.id(), r.probe())), &config);
-        probes.push(hub.spawn_worker());
-        probes.push(
-            crate::pledge::worker::Worker::new(
-                desk.clone(),
-                &config.pledge,
-                sealer.clone(),
-                outbox_metrics.clone(),
-            )?
-            .spawn(),
-        );
-        probes.extend(trust.revocation().spawn_refresher());
-        if let Some(store) = store {
-            probes.push(bodies.spawn_pruner(
-                store,
-                Duration::from_secs(config.journal.prune_interval_s.max(1)),
-            ));
-        }
-        if let Some(path) = &config.source {
-            probes.push(access.spawn_watch(
-                path.clone(),
-                Duration::from_millis(config.trust.reload_interval_ms.max(50)),
-            ));
-        }
+        let routes = grpc_routes(
+            health_service,
+            &Services {
+                pipeline: pipeline.clone(),
+                sealer: sealer.clone(),
+                desk: desk.clone(),
+                hub: hub.clone(),
+                journal_api,
+            },
+        )?;
+        let (addr, shutdown, server) = listen(&config, routes, &metrics).await?;
+        let mut probes = background(
+            &config,
+            &Background {
+                health: &health,
+                registries: &registries,
+                hub: &hub,
+                desk: &desk,
+                sealer: &sealer,
+                outbox_metrics: &outbox_metrics,
+                trust: &trust,
+                access: &access,
+                bodies: &bodies,
+            },
+            store,
+        )?;
         let metrics_addr = match config.metrics.listen {
             Some(listen) => {
-                let console = match &config.metrics.console_token {
-                    Some(token) if !token.is_empty() => crate::console::routes(Console {
+                let console = config
+                    .metrics
+                    .console_token
+                    .as_ref()
+                    .filter(|t| !t.is_empty())
+                    .map(|token| Console {
                         token: token.clone(),
                         state: operator.clone(),
                         router: router.clone(),
                         journal: journal.clone(),
                         outbox: outbox_metrics.clone(),
-                    }),
-                    _ => axum::Router::new(),
-                };
-                let (bound, task) = metrics.serve(listen, console).await?;
+                    });
+                let (bound, task) = serve_metrics(&metrics, listen, console).await?;
                 probes.push(task);
                 Some(bound)
             }
@@ -280,6 +203,188 @@ impl Gateway {
             .await
             .map_err(|e| GatewayError::Server(e.to_string()))?
     }
+}
+
+/// Binds `[server] listen` and serves `routes` on it, over TLS unless in plaintext mode: the
+/// bound address, the shutdown trigger and the server task.
+async fn listen(
+    config: &Config,
+    routes: tonic::transport::server::Router,
+    metrics: &Metrics,
+) -> Result<
+    (
+        SocketAddr,
+        oneshot::Sender<()>,
+        JoinHandle<Result<(), GatewayError>>,
+    ),
+    GatewayError,
+> {
+    let listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
+        GatewayError::Server(format!("cannot listen on {}: {e}", config.server.listen))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| GatewayError::Server(e.to_string()))?;
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let stop = async {
+        signal.await.ok();
+    };
+    let server = if config.server.plaintext {
+        tracing::warn!(
+            "PLAINTEXT development mode: no TLS, clients named by meta.requester_bin; never use this in production"
+        );
+        // Small gRPC frames must not wait for Nagle's algorithm on a request/response path.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        tokio::spawn(serve(routes, incoming, stop))
+    } else {
+        let tls = crate::tls::server_config(&config.trust)?;
+        let incoming = crate::tls::incoming(listener, tls, metrics.clone());
+        tokio::spawn(serve(routes, incoming, stop))
+    };
+    Ok((addr, shutdown, server))
+}
+
+/// Serves `GET /metrics`, and the console beside it when it has a token.
+async fn serve_metrics(
+    metrics: &Metrics,
+    listen: SocketAddr,
+    console: Option<Console>,
+) -> Result<(SocketAddr, JoinHandle<()>), GatewayError> {
+    let console = console.map_or_else(axum::Router::new, crate::console::routes);
+    metrics.serve(listen, console).await
+}
+
+/// Loads the trust roots (fetching the CRLs once) and the sealing key.
+async fn trust_and_seal(
+    config: &Config,
+) -> Result<(Arc<Trust>, Option<Arc<Sealer>>), GatewayError> {
+    let trust = Arc::new(Trust::new(&config.trust)?);
+    if trust.revocation().is_configured() {
+        // A CRL that cannot be fetched now is fetched again on first use; start anyway.
+        if let Err(e) = trust.revocation().refresh().await {
+            tracing::warn!(error = %e, "revocation lists not fetched at start");
+        }
+    } else {
+        tracing::warn!("no trust.crls configured: certificates are not checked for revocation");
+    }
+    let sealer = match (&config.trust.seal_cert, &config.trust.seal_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(Sealer::load(cert, key)?)),
+        _ => {
+            tracing::warn!("no trust.seal_cert: responses are not sealed");
+            None
+        }
+    };
+    Ok((trust, sealer))
+}
+
+/// What the gRPC services are built over.
+struct Services {
+    pipeline: pipeline::Pipeline,
+    sealer: Option<Arc<Sealer>>,
+    desk: crate::pledge::Desk,
+    hub: crate::channel::Hub,
+    journal_api: JournalApi,
+}
+
+/// Every gRPC service the gateway serves, reflection and health included.
+fn grpc_routes(
+    health_service: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    s: &Services,
+) -> Result<tonic::transport::server::Router, GatewayError> {
+    let reflection = |e: tonic_reflection::server::Error| {
+        GatewayError::Server(format!("reflection descriptors: {e}"))
+    };
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(reflection)?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(reflection)?;
+
+    Ok(tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(IdentityServiceServer::new(Identity::new(
+            s.pipeline.clone(),
+            s.sealer.clone(),
+        )))
+        .add_service(PledgeServiceServer::new(PledgeApi::new(
+            s.pipeline.clone(),
+            s.sealer.clone(),
+            s.desk.clone(),
+        )))
+        .add_service(ChannelServiceServer::new(ChannelApi::new(
+            s.pipeline.clone(),
+            s.sealer.clone(),
+            s.hub.clone(),
+        )))
+        .add_service(NotaryServiceServer::new(RegistryApi::new(
+            s.pipeline.clone(),
+            s.sealer.clone(),
+        )))
+        .add_service(CadastreServiceServer::new(RegistryApi::new(
+            s.pipeline.clone(),
+            s.sealer.clone(),
+        )))
+        .add_service(OperatorServiceServer::new(s.journal_api.clone()))
+        .add_service(AccessLogServiceServer::new(s.journal_api.clone()))
+        .add_service(ConsentServiceServer::new(s.journal_api.clone())))
+}
+
+/// What the background tasks run over.
+struct Background<'a> {
+    health: &'a RegistryHealth,
+    registries: &'a [Arc<dyn crate::routing::RegistryRoute>],
+    hub: &'a crate::channel::Hub,
+    desk: &'a crate::pledge::Desk,
+    sealer: &'a Option<Arc<Sealer>>,
+    outbox_metrics: &'a Option<crate::pledge::metrics::OutboxMetrics>,
+    trust: &'a Arc<Trust>,
+    access: &'a AccessControl,
+    bodies: &'a Policies,
+}
+
+/// Starts the health probes, the channel and pledge workers, the CRL refresher, the journal's
+/// pruner and the configuration watch.
+fn background(
+    config: &Config,
+    b: &Background<'_>,
+    store: Option<Arc<dyn kopir_store::journal::Store>>,
+) -> Result<Vec<JoinHandle<()>>, GatewayError> {
+    let mut probes = b
+        .health
+        .spawn_probes(b.registries.iter().map(|r| (r.id(), r.probe())), config);
+    probes.push(b.hub.spawn_worker());
+    probes.push(
+        crate::pledge::worker::Worker::new(
+            b.desk.clone(),
+            &config.pledge,
+            b.sealer.clone(),
+            b.outbox_metrics.clone(),
+        )?
+        .spawn(),
+    );
+    probes.extend(b.trust.revocation().spawn_refresher());
+    if let Some(store) = store {
+        probes.push(b.bodies.clone().spawn_pruner(
+            store,
+            Duration::from_secs(config.journal.prune_interval_s.max(1)),
+        ));
+    }
+    if let Some(path) = &config.source {
+        probes.push(b.access.spawn_watch(
+            path.clone(),
+            Duration::from_millis(config.trust.reload_interval_ms.max(50)),
+        ));
+    }
+    Ok(probes)
 }
 
 /// Serves `routes` on `incoming` connections (plain TCP or TLS streams) until `stop`.
