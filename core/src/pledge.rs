@@ -278,3 +278,58 @@ pub struct Item {
     /// Whether it is a dead letter.
     pub dead: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_and_know_where_they_are() {
+        let all = [
+            State::Accepted,
+            State::AwaitingPayment,
+            State::Submitted,
+            State::Registered,
+            State::Refused,
+            State::Suspended,
+            State::PreliminaryRefusal,
+            State::Objection,
+        ];
+        for s in all {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("lost"), None);
+        let finals: Vec<State> = all.into_iter().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [State::Registered, State::Refused]);
+        assert!(!State::Accepted.is_filed() && !State::AwaitingPayment.is_filed());
+        assert!(all[2..].iter().all(|s| s.is_filed()));
+    }
+
+    #[test]
+    fn a_contracts_parties_are_its_pledgors_borrower_and_pledgee() {
+        let owner = Party {
+            iin: Some("850101300011".into()),
+            bin: None,
+            name: "Owner".into(),
+            agent: None,
+        };
+        let c = Contract {
+            number: "C-1".into(),
+            pledgee_bin: "990140004565".into(),
+            pledgors: vec![owner.clone()],
+            borrower: owner,
+            loan: Loan {
+                number: "L-1".into(),
+                date: NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+                amount_tiyn: 1,
+            },
+            cadastral_number: "21-320-000-101".into(),
+            amount_tiyn: 1,
+            signed_on: NaiveDate::from_ymd_opt(2026, 11, 2).expect("date"),
+            guardianship: None,
+        };
+        let labels: Vec<String> = c.parties().into_iter().map(|(l, _)| l).collect();
+        assert_eq!(labels, ["pledgor 1", "borrower", "pledgee"]);
+        assert_eq!(c.pledgor_ids(), ["850101300011"]);
+    }
+}

@@ -141,3 +141,77 @@ impl AccessControl {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ClientAccess, LawfulAccess};
+    use kopir_core::methods::{identity_service, operator_service};
+
+    const BANK: &str = "990140004565";
+
+    fn policy() -> Policy {
+        let mut clients = BTreeMap::new();
+        clients.insert(
+            BANK.to_string(),
+            ClientAccess {
+                name: "demo bank".into(),
+                allow: vec![
+                    "kopir.v1.IdentityService/*".into(),
+                    operator_service::GET_REGISTRIES.into(),
+                ],
+                lawful: Some(LawfulAccess {
+                    basis: "Law on banks, art. 1".into(),
+                    methods: vec![identity_service::GET_ADDRESS_REFERENCE.into()],
+                }),
+            },
+        );
+        Policy {
+            clients,
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn the_list_covers_what_it_names_and_nothing_else() {
+        let p = policy();
+        assert_eq!(
+            p.allows(BANK, identity_service::GET_PERSON),
+            Ok("demo bank")
+        );
+        assert_eq!(
+            p.allows(BANK, operator_service::GET_REGISTRIES),
+            Ok("demo bank")
+        );
+        assert_eq!(
+            p.allows(BANK, operator_service::RELOAD_CONFIG),
+            Err(Some("demo bank"))
+        );
+        assert_eq!(
+            p.allows("000000000000", identity_service::GET_PERSON),
+            Err(None)
+        );
+        assert_eq!(
+            p.lawful_basis(BANK, identity_service::GET_ADDRESS_REFERENCE),
+            Some("Law on banks, art. 1")
+        );
+        assert_eq!(p.lawful_basis(BANK, identity_service::GET_PERSON), None);
+        assert_eq!(
+            p.signer_rule(identity_service::GET_PERSON),
+            SignerRule::None
+        );
+    }
+
+    #[test]
+    fn the_embedded_list_names_only_methods_the_protos_declare() {
+        let config = Config::embedded().expect("embedded config");
+        for (bin, entry) in &config.access {
+            for m in &entry.allow {
+                let known = kopir_core::methods::ALL
+                    .iter()
+                    .any(|k| covers(std::slice::from_ref(m), k));
+                assert!(known, "access.\"{bin}\" allows {m}, which covers no method");
+            }
+        }
+    }
+}

@@ -469,3 +469,50 @@ pub trait OwnService: Send + Sync + 'static {
     /// The record for `req`, or `None` when the operation is not this service's.
     async fn answer(&self, req: &GatewayRequest) -> Result<Option<Record>, GatewayError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_idempotent_and_writes_never() {
+        let number = CadastralNumber::parse("21-320-000-101").expect("valid");
+        assert!(Operation::RealEstate(number.clone()).is_idempotent());
+        assert!(Operation::FilingStatus("m".into()).is_idempotent());
+        assert!(Operation::PaymentChecks("C-1".into()).is_idempotent());
+        assert!(!Operation::FileObjection {
+            message_id: "m".into(),
+            text: "t".into()
+        }
+        .is_idempotent());
+        assert!(!Operation::RedriveOutbox(None).is_idempotent());
+        assert!(!Operation::ChannelAck(vec![]).is_idempotent());
+        let call = |idempotent| {
+            Arc::new(kopir_core::channel::ChannelCall {
+                service_id: "echo.v1".into(),
+                message_id: "m".into(),
+                payload: Vec::new(),
+                content_type: String::new(),
+                idempotent,
+            })
+        };
+        assert!(Operation::ChannelSend(call(true)).is_idempotent());
+        assert!(!Operation::ChannelSend(call(false)).is_idempotent());
+        assert!(!Operation::ChannelSubmit(call(true)).is_idempotent());
+    }
+
+    #[test]
+    fn registry_operations_name_their_registry() {
+        let number = CadastralNumber::parse("21-320-000-101").expect("valid");
+        assert_eq!(
+            Operation::Rights(number).registry(),
+            Some(RegistryId::Cadastre)
+        );
+        assert_eq!(
+            Operation::PaymentChecks("C-1".into()).registry(),
+            Some(RegistryId::Payments)
+        );
+        assert_eq!(Operation::ReloadConfig.registry(), None);
+        assert_eq!(Operation::ReloadConfig.cache_key(), None);
+    }
+}

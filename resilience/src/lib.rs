@@ -13,6 +13,7 @@ pub mod breaker;
 pub mod bulkhead;
 pub mod config;
 pub mod retry;
+pub mod worker;
 
 use std::future::Future;
 use std::pin::Pin;

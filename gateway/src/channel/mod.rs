@@ -261,7 +261,8 @@ impl Hub {
     }
 
     async fn work(self) {
-        loop {
+        let wake = self.wake.clone();
+        kopir_resilience::worker::run(&wake, Duration::from_millis(100), || async {
             let due = self.store.due(Utc::now(), 128).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "channel worker: cannot read the store");
                 Vec::new()
@@ -270,13 +271,9 @@ impl Hub {
             futures::stream::iter(due)
                 .for_each_concurrent(32, |(m, attempts)| self.deliver_stored(m, attempts))
                 .await;
-            if idle {
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                }
-            }
-        }
+            idle
+        })
+        .await;
     }
 
     async fn deliver_stored(&self, m: Message, attempts: u32) {

@@ -195,3 +195,76 @@ impl Check for Consent {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn scopes(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_consent_holds_only_in_scope_in_force_and_not_withdrawn() {
+        let now = Utc::now();
+        let later = now + Duration::days(30);
+        let person = scopes(&["person"]);
+        assert_eq!(judge(false, None, later, &person, "person"), Ok(()));
+        assert_eq!(
+            judge(
+                false,
+                Some(now - Duration::days(1)),
+                later,
+                &person,
+                "person"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            judge(false, None, later, &person, "address"),
+            Err(ConsentFailure::OutOfScope)
+        );
+        assert_eq!(
+            judge(true, None, later, &person, "person"),
+            Err(ConsentFailure::Revoked)
+        );
+        assert_eq!(
+            judge(false, None, now - Duration::seconds(1), &person, "person"),
+            Err(ConsentFailure::Expired)
+        );
+        assert_eq!(
+            judge(
+                false,
+                Some(now + Duration::days(1)),
+                later,
+                &person,
+                "person"
+            ),
+            Err(ConsentFailure::Expired),
+            "a consent not yet in force does not hold"
+        );
+        // Out of scope is reported before a withdrawal: the scope is what the person chose.
+        assert_eq!(
+            judge(true, None, later, &person, "address"),
+            Err(ConsentFailure::OutOfScope)
+        );
+    }
+
+    #[test]
+    fn only_the_person_reads_are_under_consent() {
+        assert_eq!(scope_of(GET_PERSON).map(|s| s.0), Some("person"));
+        assert_eq!(
+            scope_of(GET_ADDRESS_REFERENCE).map(|s| s.0),
+            Some("address")
+        );
+        assert_eq!(
+            scope_of(kopir_core::methods::identity_service::GET_LEGAL_ENTITY),
+            None
+        );
+        for (scope, _) in [GET_PERSON, GET_ADDRESS_REFERENCE].map(|m| scope_of(m).expect("scoped"))
+        {
+            assert!(SCOPES.contains(&scope));
+        }
+    }
+}

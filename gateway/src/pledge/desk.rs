@@ -460,3 +460,114 @@ pub async fn answer(
         _ => return Ok(None),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use kopir_core::identifiers::check_digit;
+    use kopir_core::pledge::{Contract, Guardianship, Loan, Party};
+
+    /// A valid IIN of someone born on `yymmdd` with century-and-sex digit `c`.
+    fn iin(yymmdd: &str, c: u8) -> String {
+        let mut first = [0u8; 11];
+        for (slot, b) in
+            first
+                .iter_mut()
+                .zip(yymmdd.bytes().chain([b'0' + c, b'0', b'0', b'1', b'2']))
+        {
+            *slot = b - b'0';
+        }
+        // Try serial numbers until one has a check digit.
+        for serial in 0..100u8 {
+            first[9] = serial / 10;
+            first[10] = serial % 10;
+            if let Some(d) = check_digit(&first) {
+                return first.iter().chain([&d]).map(|d| d.to_string()).collect();
+            }
+        }
+        panic!("no valid IIN for {yymmdd}");
+    }
+
+    fn contract(owner: &str, guardianship: Option<Guardianship>) -> Contract {
+        let party = Party {
+            iin: Some(owner.into()),
+            bin: None,
+            name: "Owner".into(),
+            agent: None,
+        };
+        Contract {
+            number: "C-1".into(),
+            pledgee_bin: "990140004565".into(),
+            pledgors: vec![party.clone()],
+            borrower: party,
+            loan: Loan {
+                number: "L-1".into(),
+                date: NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+                amount_tiyn: 100,
+            },
+            cadastral_number: "21-320-000-101".into(),
+            amount_tiyn: 100,
+            signed_on: NaiveDate::from_ymd_opt(2026, 11, 24).expect("date"),
+            guardianship,
+        }
+    }
+
+    fn permission(issued_on: NaiveDate) -> Guardianship {
+        Guardianship {
+            number: "G-7".into(),
+            issued_on,
+            issuer: "Guardianship authority".into(),
+        }
+    }
+
+    #[test]
+    fn a_minors_share_needs_a_permission_in_force_for_one_month() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        let adult = iin("850101", 3);
+        let minor = iin("150101", 5);
+        assert!(check_guardianship(&contract(&adult, None), today).is_ok());
+        let missing = check_guardianship(&contract(&minor, None), today);
+        assert!(
+            matches!(&missing, Err(GatewayError::FailedPrecondition(m)) if m.contains("minor")),
+            "{missing:?}"
+        );
+        let fresh = permission(today - chrono::Days::new(10));
+        assert!(check_guardianship(&contract(&minor, Some(fresh)), today).is_ok());
+        let lapsed = permission(today - chrono::Days::new(40));
+        assert!(matches!(
+            check_guardianship(&contract(&minor, Some(lapsed)), today),
+            Err(GatewayError::FailedPrecondition(m)) if m.contains("not in force")
+        ));
+        let future = permission(today + chrono::Days::new(1));
+        assert!(check_guardianship(&contract(&minor, Some(future)), today).is_err());
+    }
+
+    #[test]
+    fn a_resubmission_is_the_first_answer_and_other_content_a_conflict() {
+        let now = Utc::now();
+        let existing = Status {
+            request_id: "req-1".into(),
+            bank: "990140004565".into(),
+            contract_number: "C-1".into(),
+            state: State::Submitted,
+            grounds: Vec::new(),
+            detail: String::new(),
+            hearing_at: None,
+            objection_deadline: None,
+            accepted_at: now,
+            changed_at: now,
+        };
+        assert!(matches!(
+            settle(existing.clone(), true),
+            Ok(Record::Pledge {
+                duplicate: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            settle(existing, false),
+            Err(GatewayError::AlreadyExists(m)) if m.contains("other content")
+        ));
+    }
+}

@@ -545,3 +545,120 @@ pub fn notice_of(s: &Status) -> PledgeNotice {
         changed_at: rfc(s.changed_at),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(number: &str) -> Status {
+        let now = Utc::now();
+        Status {
+            request_id: format!("req-{number}"),
+            bank: "990140004565".into(),
+            contract_number: number.into(),
+            state: State::Accepted,
+            grounds: Vec::new(),
+            detail: String::new(),
+            hearing_at: None,
+            objection_deadline: None,
+            accepted_at: now,
+            changed_at: now,
+        }
+    }
+
+    fn pledge(number: &str, digest: &str) -> NewPledge {
+        NewPledge {
+            status: status(number),
+            digest: digest.into(),
+            filing: PledgeFiling {
+                message_id: format!("req-{number}"),
+                contract_number: number.into(),
+                pledgee_bin: "990140004565".into(),
+                pledgors: vec!["850101300011".into()],
+                cadastral_number: "21-320-000-101".into(),
+                amount_tiyn: 100,
+                document: String::new(),
+                signatures: Vec::new(),
+                payment_codes: Vec::new(),
+            },
+        }
+    }
+
+    async fn outbox() -> (Outbox, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Durable::open(&dir.path().join("outbox.db"), 16).expect("opens");
+        (Outbox::open(db).await.expect("schema"), dir)
+    }
+
+    fn change(state: State, detail: &str) -> Change {
+        Change {
+            state,
+            grounds: Vec::new(),
+            detail: detail.into(),
+            hearing_at: None,
+            objection_deadline: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_acceptance_per_number_and_content() {
+        let (o, _dir) = outbox().await;
+        assert!(matches!(
+            o.accept(pledge("C-1", "d1")).await,
+            Ok(Accepted::New(_))
+        ));
+        assert!(matches!(
+            o.accept(pledge("C-1", "d1")).await,
+            Ok(Accepted::Duplicate(_))
+        ));
+        assert!(matches!(
+            o.accept(pledge("C-1", "other")).await,
+            Ok(Accepted::Conflict(_))
+        ));
+        assert_eq!(o.backlog().await.expect("backlog").open_pledges, 1);
+    }
+
+    #[tokio::test]
+    async fn a_transition_owes_one_notice_and_a_repeat_owes_none() {
+        let (o, _dir) = outbox().await;
+        o.accept(pledge("C-2", "d")).await.expect("accepted");
+        let now = Utc::now();
+        let due = o.due(now, 10).await.expect("due");
+        assert_eq!(due.len(), 1, "a new contract is due at once");
+        let id = due[0].status.request_id.clone();
+        let owed_before = o.owed(now, 10).await.expect("owed").len();
+        let (after, notice) = o
+            .transition(&id, change(State::AwaitingPayment, "no e-check"), now)
+            .await
+            .expect("stored")
+            .expect("a change");
+        assert_eq!(after.state, State::AwaitingPayment);
+        assert_eq!(notice.state, "awaiting_payment");
+        let owed = o.owed(Utc::now(), 10).await.expect("owed");
+        assert_eq!(
+            owed.len(),
+            owed_before + 1,
+            "the change owes the bank one notice"
+        );
+        let repeat = o
+            .transition(&id, change(State::AwaitingPayment, "no e-check"), now)
+            .await
+            .expect("stored");
+        assert!(repeat.is_none(), "the same state again is no change");
+        assert_eq!(
+            o.owed(Utc::now(), 10).await.expect("owed").len(),
+            owed.len()
+        );
+        o.delivered(owed[owed.len() - 1].seq)
+            .await
+            .expect("delivered");
+        assert_eq!(
+            o.owed(Utc::now(), 10).await.expect("owed").len(),
+            owed.len() - 1
+        );
+        o.transition(&id, change(State::Registered, ""), now)
+            .await
+            .expect("stored");
+        assert_eq!(o.backlog().await.expect("backlog").open_pledges, 0);
+    }
+}

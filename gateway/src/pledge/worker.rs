@@ -117,36 +117,39 @@ impl Worker {
     async fn run(self) {
         let concurrency = self.config.concurrency.max(1);
         let mut measured: Option<std::time::Instant> = None;
-        loop {
-            if measured.is_none_or(|m| m.elapsed() >= BACKLOG_EVERY) {
+        let wake = self.desk.wake().clone();
+        let this = &self;
+        kopir_resilience::worker::run(&wake, TICK, || {
+            let measure = measured.is_none_or(|m| m.elapsed() >= BACKLOG_EVERY);
+            if measure {
                 measured = Some(std::time::Instant::now());
-                if let (Some(m), Ok(b)) = (&self.metrics, self.desk.outbox.backlog().await) {
-                    m.backlog_is(b);
-                }
             }
-            let now = Utc::now();
-            let work = self.desk.outbox.due(now, BATCH).await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "pledge worker: cannot read the outbox");
-                Vec::new()
-            });
-            let owed = self.desk.outbox.owed(now, BATCH).await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "pledge worker: cannot read the notices");
-                Vec::new()
-            });
-            let idle = work.is_empty() && owed.is_empty();
-            futures::stream::iter(work)
-                .for_each_concurrent(concurrency, |w| self.step(w))
-                .await;
-            futures::stream::iter(owed)
-                .for_each_concurrent(concurrency, |o| self.deliver(o))
-                .await;
-            if idle {
-                tokio::select! {
-                    () = self.desk.wake().notified() => {}
-                    () = tokio::time::sleep(TICK) => {}
+            async move {
+                if measure {
+                    if let (Some(m), Ok(b)) = (&this.metrics, this.desk.outbox.backlog().await) {
+                        m.backlog_is(b);
+                    }
                 }
+                let now = Utc::now();
+                let work = this.desk.outbox.due(now, BATCH).await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "pledge worker: cannot read the outbox");
+                    Vec::new()
+                });
+                let owed = this.desk.outbox.owed(now, BATCH).await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "pledge worker: cannot read the notices");
+                    Vec::new()
+                });
+                let idle = work.is_empty() && owed.is_empty();
+                futures::stream::iter(work)
+                    .for_each_concurrent(concurrency, |w| this.step(w))
+                    .await;
+                futures::stream::iter(owed)
+                    .for_each_concurrent(concurrency, |o| this.deliver(o))
+                    .await;
+                idle
             }
-        }
+        })
+        .await;
     }
 
     fn backoff(&self, attempts: u32) -> chrono::DateTime<Utc> {
