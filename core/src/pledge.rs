@@ -95,6 +95,25 @@ pub struct Status {
     pub changed_at: DateTime<Utc>,
 }
 
+impl Status {
+    /// A contract accepted now: the status the outbox stores first.
+    pub fn accepted(request_id: &str, bank: &str, contract_number: &str) -> Self {
+        let now = Utc::now();
+        Self {
+            request_id: request_id.into(),
+            bank: bank.into(),
+            contract_number: contract_number.into(),
+            state: State::Accepted,
+            grounds: Vec::new(),
+            detail: String::new(),
+            hearing_at: None,
+            objection_deadline: None,
+            accepted_at: now,
+            changed_at: now,
+        }
+    }
+}
+
 /// A verified submission as the API hands it to the pipeline.
 #[derive(Debug, Clone)]
 pub struct Submission {

@@ -99,42 +99,30 @@ impl RegistryHealth {
 }
 
 /// Each registry's health, read at each scrape (`registry_up`).
-#[derive(Clone)]
-pub struct UpCollector(RegistryHealth);
-
-impl std::fmt::Debug for UpCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UpCollector")
+fn encode_health(
+    state: &RegistryHealth,
+    encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    use prometheus_client::encoding::EncodeMetric;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::metrics::MetricType;
+    let name = |id: RegistryId| id.name().to_string();
+    let mut family = encoder.encode_descriptor(
+        "registry_up",
+        "1 while a registry answers its health probe, else 0",
+        None,
+        MetricType::Gauge,
+    )?;
+    for id in RegistryId::ALL {
+        let up = i64::from(state.is_serving(id));
+        ConstGauge::new(up).encode(family.encode_family(&[("registry", name(id))])?)?;
     }
-}
-
-impl prometheus_client::collector::Collector for UpCollector {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::encoding::EncodeMetric;
-
-        use prometheus_client::metrics::gauge::ConstGauge;
-        use prometheus_client::metrics::MetricType;
-        let name = |id: RegistryId| id.name().to_string();
-        let mut family = encoder.encode_descriptor(
-            "registry_up",
-            "1 while a registry answers its health probe, else 0",
-            None,
-            MetricType::Gauge,
-        )?;
-        for id in RegistryId::ALL {
-            let up = i64::from(self.0.is_serving(id));
-            ConstGauge::new(up).encode(family.encode_family(&[("registry", name(id))])?)?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 impl RegistryHealth {
     /// Its Prometheus collector.
-    pub fn collector(&self) -> UpCollector {
-        UpCollector(self.clone())
+    pub fn collector(&self) -> crate::metrics::Scraped<RegistryHealth> {
+        crate::metrics::Scraped::new("health", self.clone(), encode_health)
     }
 }

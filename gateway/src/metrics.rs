@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -169,6 +169,41 @@ struct Inner {
     registry_seconds: Histograms<RegistryLabels>,
     journal: JournalMetrics,
     tls_failures: Family<ReasonLabels, Counter>,
+}
+
+/// A subsystem's state read at each scrape: the subsystem says how it is encoded, this is the
+/// one collector shape they all register.
+pub struct Scraped<T> {
+    name: &'static str,
+    state: T,
+    encode: fn(&T, &mut DescriptorEncoder) -> Result<(), std::fmt::Error>,
+}
+
+impl<T> Scraped<T> {
+    /// `state`, encoded at each scrape by `encode`; `name` is for debugging.
+    pub fn new(
+        name: &'static str,
+        state: T,
+        encode: fn(&T, &mut DescriptorEncoder) -> Result<(), std::fmt::Error>,
+    ) -> Self {
+        Self {
+            name,
+            state,
+            encode,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Scraped<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scraped").field("name", &self.name).finish()
+    }
+}
+
+impl<T: Send + Sync + 'static> prometheus_client::collector::Collector for Scraped<T> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        (self.encode)(&self.state, &mut encoder)
+    }
 }
 
 /// The gateway's metrics; cheap to clone.

@@ -245,68 +245,57 @@ impl Stage for Cache {
 }
 
 /// The caches' counters and sizes, read at each scrape (`cache_events`, `cache_entries`).
-#[derive(Clone)]
-pub struct CacheCollector(Caches);
-
-impl std::fmt::Debug for CacheCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CacheCollector")
-    }
-}
-
-impl prometheus_client::collector::Collector for CacheCollector {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::encoding::EncodeMetric;
-        use prometheus_client::metrics::counter::ConstCounter;
-        use prometheus_client::metrics::gauge::ConstGauge;
-        use prometheus_client::metrics::MetricType;
-        let name = |id: RegistryId| id.name().to_string();
-        {
-            let mut family = encoder.encode_descriptor(
-                "cache_events",
-                "Cache answers (hit, miss, stale) and entries evicted for room, by registry",
-                None,
-                MetricType::Counter,
-            )?;
-            for id in RegistryId::ALL {
-                let Some(s) = self.0.stats(id) else {
-                    continue;
-                };
-                for (event, n) in [
-                    ("hit", s.hits),
-                    ("miss", s.misses),
-                    ("stale", s.stale_served),
-                    ("eviction", s.evictions),
-                ] {
-                    let labels = [("registry", name(id)), ("event", event.to_string())];
-                    ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
-                }
+fn encode_caches(
+    state: &Caches,
+    encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    use prometheus_client::encoding::EncodeMetric;
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::metrics::MetricType;
+    let name = |id: RegistryId| id.name().to_string();
+    {
+        let mut family = encoder.encode_descriptor(
+            "cache_events",
+            "Cache answers (hit, miss, stale) and entries evicted for room, by registry",
+            None,
+            MetricType::Counter,
+        )?;
+        for id in RegistryId::ALL {
+            let Some(s) = state.stats(id) else {
+                continue;
+            };
+            for (event, n) in [
+                ("hit", s.hits),
+                ("miss", s.misses),
+                ("stale", s.stale_served),
+                ("eviction", s.evictions),
+            ] {
+                let labels = [("registry", name(id)), ("event", event.to_string())];
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
-        {
-            let mut family = encoder.encode_descriptor(
-                "cache_entries",
-                "Entries held in each registry's cache",
-                None,
-                MetricType::Gauge,
-            )?;
-            for id in RegistryId::ALL {
-                if let Some(s) = self.0.stats(id) {
-                    let n = i64::try_from(s.entries).unwrap_or(i64::MAX);
-                    ConstGauge::new(n).encode(family.encode_family(&[("registry", name(id))])?)?;
-                }
+    }
+    {
+        let mut family = encoder.encode_descriptor(
+            "cache_entries",
+            "Entries held in each registry's cache",
+            None,
+            MetricType::Gauge,
+        )?;
+        for id in RegistryId::ALL {
+            if let Some(s) = state.stats(id) {
+                let n = i64::try_from(s.entries).unwrap_or(i64::MAX);
+                ConstGauge::new(n).encode(family.encode_family(&[("registry", name(id))])?)?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 impl Caches {
     /// Its Prometheus collector.
-    pub fn collector(&self) -> CacheCollector {
-        CacheCollector(self.clone())
+    pub fn collector(&self) -> crate::metrics::Scraped<Caches> {
+        crate::metrics::Scraped::new("caches", self.clone(), encode_caches)
     }
 }

@@ -161,19 +161,7 @@ impl Desk {
         }
         let doc = ctx.signed.as_ref().ok_or_else(unexpected)?;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let now = Utc::now();
-        let status = Status {
-            request_id: ctx.request_id.clone(),
-            bank: bank.as_str().to_string(),
-            contract_number: contract.number.clone(),
-            state: State::Accepted,
-            grounds: Vec::new(),
-            detail: String::new(),
-            hearing_at: None,
-            objection_deadline: None,
-            accepted_at: now,
-            changed_at: now,
-        };
+        let status = Status::accepted(&ctx.request_id, bank.as_str(), &contract.number);
         let filing = PledgeFiling {
             message_id: ctx.request_id.clone(),
             contract_number: contract.number.clone(),
@@ -545,18 +533,9 @@ mod tests {
 
     #[test]
     fn a_resubmission_is_the_first_answer_and_other_content_a_conflict() {
-        let now = Utc::now();
         let existing = Status {
-            request_id: "req-1".into(),
-            bank: "990140004565".into(),
-            contract_number: "C-1".into(),
             state: State::Submitted,
-            grounds: Vec::new(),
-            detail: String::new(),
-            hearing_at: None,
-            objection_deadline: None,
-            accepted_at: now,
-            changed_at: now,
+            ..Status::accepted("req-1", "990140004565", "C-1")
         };
         assert!(matches!(
             settle(existing.clone(), true),

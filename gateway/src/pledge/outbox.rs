@@ -550,25 +550,9 @@ pub fn notice_of(s: &Status) -> PledgeNotice {
 mod tests {
     use super::*;
 
-    fn status(number: &str) -> Status {
-        let now = Utc::now();
-        Status {
-            request_id: format!("req-{number}"),
-            bank: "990140004565".into(),
-            contract_number: number.into(),
-            state: State::Accepted,
-            grounds: Vec::new(),
-            detail: String::new(),
-            hearing_at: None,
-            objection_deadline: None,
-            accepted_at: now,
-            changed_at: now,
-        }
-    }
-
     fn pledge(number: &str, digest: &str) -> NewPledge {
         NewPledge {
-            status: status(number),
+            status: Status::accepted(&format!("req-{number}"), "990140004565", number),
             digest: digest.into(),
             filing: PledgeFiling {
                 message_id: format!("req-{number}"),

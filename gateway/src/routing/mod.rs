@@ -33,7 +33,8 @@ pub use kopir_core::registry::RegistryId;
 pub use stack::Route;
 
 /// One registry as the gateway plugs it in: the operations it answers, through its adapter, and
-/// its health probe. Adding an operation to a registry is one arm in its module's `answer`.
+/// its health probe. Each registry module builds a [`Plug`] of its adapter; adding an operation
+/// to a registry is one arm in its module's [`Answers`].
 #[async_trait::async_trait]
 pub trait RegistryRoute: Send + Sync + 'static {
     /// Which registry.
@@ -48,14 +49,61 @@ pub trait RegistryRoute: Send + Sync + 'static {
     fn probe(&self) -> Arc<dyn Registry>;
 }
 
+/// What a registry's adapter answers of the gateway's operations: one implementation per
+/// registry module, one arm per operation.
+#[async_trait::async_trait]
+pub trait Answers: Registry {
+    /// The record for `op`; `None` when this registry does not answer it.
+    async fn answer(
+        &self,
+        op: &Operation,
+        correlation_id: &str,
+    ) -> Option<Result<Record, AdapterError>>;
+}
+
+/// A registry's adapter under its id: the plug-in every registry module builds.
+pub struct Plug<A> {
+    id: RegistryId,
+    adapter: Arc<A>,
+}
+
+impl<A> Plug<A> {
+    /// `adapter` as registry `id`'s plug-in.
+    pub fn new(id: RegistryId, adapter: A) -> Self {
+        Self {
+            id,
+            adapter: Arc::new(adapter),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<A: Answers> RegistryRoute for Plug<A> {
+    fn id(&self) -> RegistryId {
+        self.id
+    }
+
+    async fn answer(
+        &self,
+        op: &Operation,
+        correlation_id: &str,
+    ) -> Option<Result<Record, AdapterError>> {
+        self.adapter.answer(op, correlation_id).await
+    }
+
+    fn probe(&self) -> Arc<dyn Registry> {
+        self.adapter.clone()
+    }
+}
+
 /// Every registry, built from the configuration: one plug-in each.
 pub fn registries(config: &Config) -> Result<Vec<Arc<dyn RegistryRoute>>, GatewayError> {
     Ok(vec![
-        Arc::new(persons::Persons::new(config)?),
-        Arc::new(legal_entities::LegalEntities::new(config)?),
-        Arc::new(notary::Notary::new(config)?),
-        Arc::new(cadastre::Cadastre::new(config)?),
-        Arc::new(payments::Payments::new(config)?),
+        Arc::new(persons::plug(config)?),
+        Arc::new(legal_entities::plug(config)?),
+        Arc::new(notary::plug(config)?),
+        Arc::new(cadastre::plug(config)?),
+        Arc::new(payments::plug(config)?),
     ])
 }
 
@@ -195,50 +243,39 @@ impl Router {
 }
 
 /// The breakers' states, read at each scrape (`breaker_state`).
-#[derive(Clone)]
-pub struct BreakerCollector(Router);
+fn encode_breakers(
+    state: &Router,
+    encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    use prometheus_client::encoding::EncodeMetric;
 
-impl std::fmt::Debug for BreakerCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BreakerCollector")
-    }
-}
-
-impl prometheus_client::collector::Collector for BreakerCollector {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::encoding::EncodeMetric;
-
-        use prometheus_client::metrics::gauge::ConstGauge;
-        use prometheus_client::metrics::MetricType;
-        let name = |id: RegistryId| id.name().to_string();
-        {
-            let mut family = encoder.encode_descriptor(
-                "breaker_state",
-                "Circuit breaker per registry: 0 closed, 1 half-open, 2 open",
-                None,
-                MetricType::Gauge,
-            )?;
-            for id in RegistryId::ALL {
-                if let Some(state) = self.0.breaker_state(id) {
-                    let v: i64 = match state {
-                        kopir_resilience::breaker::BreakerState::Closed => 0,
-                        kopir_resilience::breaker::BreakerState::HalfOpen => 1,
-                        kopir_resilience::breaker::BreakerState::Open => 2,
-                    };
-                    ConstGauge::new(v).encode(family.encode_family(&[("registry", name(id))])?)?;
-                }
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::metrics::MetricType;
+    let name = |id: RegistryId| id.name().to_string();
+    {
+        let mut family = encoder.encode_descriptor(
+            "breaker_state",
+            "Circuit breaker per registry: 0 closed, 1 half-open, 2 open",
+            None,
+            MetricType::Gauge,
+        )?;
+        for id in RegistryId::ALL {
+            if let Some(state) = state.breaker_state(id) {
+                let v: i64 = match state {
+                    kopir_resilience::breaker::BreakerState::Closed => 0,
+                    kopir_resilience::breaker::BreakerState::HalfOpen => 1,
+                    kopir_resilience::breaker::BreakerState::Open => 2,
+                };
+                ConstGauge::new(v).encode(family.encode_family(&[("registry", name(id))])?)?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 impl Router {
     /// Its Prometheus collector.
-    pub fn collector(&self) -> BreakerCollector {
-        BreakerCollector(self.clone())
+    pub fn collector(&self) -> crate::metrics::Scraped<Router> {
+        crate::metrics::Scraped::new("breakers", self.clone(), encode_breakers)
     }
 }
