@@ -68,6 +68,14 @@ fn judge(
     }
 }
 
+impl Consent {
+    /// Asks a registry through its route, under the call's context (its ids and deadline).
+    async fn ask(&self, req: &GatewayRequest, op: Operation) -> Result<Arc<Record>, GatewayError> {
+        let ctx = req.ctx.clone();
+        Ok(self.router.route(GatewayRequest { ctx, op }).await?.record)
+    }
+}
+
 /// A route answered with another record than its operation's: a defect, not the caller's.
 fn unexpected(what: &str) -> GatewayError {
     GatewayError::Server(format!("the {what} route answered with another record"))
@@ -110,14 +118,8 @@ impl Check for Consent {
             }
         };
         if let Some(iin) = &person {
-            let reply = self
-                .router
-                .route(GatewayRequest {
-                    ctx: req.ctx.clone(),
-                    op: Operation::Relatives(iin.clone()),
-                })
-                .await?;
-            let Record::Relatives(relatives) = reply.record.as_ref() else {
+            let reply = self.ask(req, Operation::Relatives(iin.clone())).await?;
+            let Record::Relatives(relatives) = reply.as_ref() else {
                 return Err(unexpected("family links"));
             };
             if let Some(r) = relatives.iter().find(|r| r.iin == subject.as_str()) {
@@ -141,13 +143,9 @@ impl Check for Consent {
             }
         }
         let reply = self
-            .router
-            .route(GatewayRequest {
-                ctx: req.ctx.clone(),
-                op: Operation::NotarisedConsents(subject.clone()),
-            })
+            .ask(req, Operation::NotarisedConsents(subject.clone()))
             .await?;
-        let Record::NotarisedConsents(notarised) = reply.record.as_ref() else {
+        let Record::NotarisedConsents(notarised) = reply.as_ref() else {
             return Err(unexpected("notarised consents"));
         };
         for c in notarised.iter().filter(|c| {
