@@ -4,7 +4,10 @@
 //! has its own retries (reads only), circuit breaker, deadline and reply cache. Routes are read
 //! from the reloadable policy, so a route added to the file takes effect on reload.
 
+pub mod error;
 pub mod store;
+
+pub use error::ChannelError;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +23,7 @@ use tower::{service_fn, ServiceExt};
 use crate::access::AccessControl;
 use crate::call::{CallContext, GatewayRequest, Operation, Record, Reply};
 use crate::config::{ChannelProtocol, ChannelRoute, ResilienceConfig};
-use crate::error::{GatewayError, SignatureFailure};
+use crate::error::GatewayError;
 use crate::routing::Route;
 pub use kopir_core::channel::{ChannelCall, ChannelReply};
 use kopir_resilience::breaker::Breaker;
@@ -93,9 +96,9 @@ fn build(service_id: &str, route: &ChannelRoute) -> Result<Route, GatewayError> 
             let client = client.clone();
             async move {
                 let Operation::ChannelDeliver(call) = &req.op else {
-                    return Err(GatewayError::Server(
-                        "a channel route got another operation".into(),
-                    ));
+                    return Err(
+                        ChannelError::Defect("a channel route got another operation").into(),
+                    );
                 };
                 let incoming = client
                     .send(Outgoing {
@@ -120,11 +123,7 @@ fn build(service_id: &str, route: &ChannelRoute) -> Result<Route, GatewayError> 
 fn client_of(ctx: &CallContext) -> Result<String, GatewayError> {
     ctx.client_bin()
         .map(|_| ctx.client.to_string())
-        .ok_or_else(|| {
-            GatewayError::Unauthenticated(
-                "the generic channel serves identified organisations only".into(),
-            )
-        })
+        .ok_or_else(|| ChannelError::Unidentified.into())
 }
 
 impl Hub {
@@ -147,23 +146,25 @@ impl Hub {
     }
 
     /// The route of `service_id` as configured now, built (or rebuilt after a reload changed it).
-    fn route(&self, service_id: &str) -> Result<Arc<Built>, GatewayError> {
+    fn route(&self, service_id: &str) -> Result<Arc<Built>, ChannelError> {
         let policy = self.access.policy();
-        let route = policy.routes.get(service_id).ok_or_else(|| {
-            GatewayError::NotFound(format!(
-                "no service is routed as \"{service_id}\" on the generic channel ([channel.routes])"
-            ))
-        })?;
+        let route = policy
+            .routes
+            .get(service_id)
+            .ok_or_else(|| ChannelError::NotRouted(service_id.to_string()))?;
         let mut built = self
             .built
             .lock()
-            .map_err(|_| GatewayError::Server("channel routes lock poisoned".into()))?;
+            .map_err(|_| ChannelError::Defect("channel routes lock poisoned"))?;
         if let Some(b) = built.get(service_id).filter(|b| &b.route == route) {
             return Ok(b.clone());
         }
         let b = Arc::new(Built {
             route: route.clone(),
-            service: build(service_id, route)?,
+            service: build(service_id, route).map_err(|e| ChannelError::Unusable {
+                service: service_id.to_string(),
+                detail: e.to_string(),
+            })?,
         });
         built.insert(service_id.to_string(), b.clone());
         Ok(b)
@@ -177,10 +178,11 @@ impl Hub {
     ) -> Result<(), GatewayError> {
         let bin = ctx.client_bin().map(|b| b.as_str()).unwrap_or("");
         if !route.clients.iter().any(|c| c == bin) {
-            return Err(GatewayError::PermissionDenied {
+            return Err(ChannelError::NotListed {
                 client: format!("BIN {}", kopir_core::identifiers::mask(bin)),
-                method: format!("the channel service \"{service_id}\""),
-            });
+                service: service_id.to_string(),
+            }
+            .into());
         }
         if route.signers == SignerRule::Requester {
             let signed = ctx.signers.as_ref().is_some_and(|s| {
@@ -193,12 +195,7 @@ impl Hub {
                     })
             });
             if !signed {
-                return Err(GatewayError::Signature {
-                    failure: SignatureFailure::Missing,
-                    detail: format!(
-                        "the channel service \"{service_id}\" requires a request document signed by its requester"
-                    ),
-                });
+                return Err(ChannelError::Unsigned(service_id.to_string()).into());
             }
         }
         Ok(())
@@ -235,15 +232,12 @@ impl Hub {
         };
         let reply = tokio::time::timeout(deadline, built.service.clone().oneshot(request))
             .await
-            .map_err(|_| GatewayError::DeadlineExceeded {
-                what: format!("channel service \"{service_id}\""),
+            .map_err(|_| ChannelError::Deadline {
+                service: service_id.to_string(),
                 deadline_ms: route.deadline_ms,
-                source_of: "route deadline_ms",
             })??;
         let Record::ChannelIncoming(incoming) = reply.record.as_ref() else {
-            return Err(GatewayError::Server(
-                "a channel route returned another record".into(),
-            ));
+            return Err(ChannelError::Defect("a channel route returned another record").into());
         };
         if let Some(k) = key {
             if incoming.is_ok() {
@@ -286,20 +280,16 @@ impl Hub {
             content_type: m.content_type.clone(),
             idempotent: false,
         };
-        let delivered = async {
-            let built = self.route(&m.service_id)?;
-            self.deliver(Arc::new(ctx), &built, call).await
-        };
-        let outcome = match delivered.await {
-            Ok(incoming) => Ok(incoming),
+        let outcome = match self.route(&m.service_id) {
+            Ok(built) => self.deliver(Arc::new(ctx), &built, call).await,
             // A route removed since the message was accepted: the sender is told so, once.
-            Err(GatewayError::NotFound(why)) => Ok(Incoming {
+            Err(e @ ChannelError::NotRouted(_)) => Ok(Incoming {
                 payload: Vec::new(),
                 content_type: String::new(),
                 status_code: Incoming::NOT_ROUTED.into(),
-                status_message: why,
+                status_message: e.to_string(),
             }),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         let stored = match outcome {
             Ok(incoming) => {
@@ -372,9 +362,7 @@ pub async fn answer(
     if !channel_op {
         return Ok(None);
     }
-    let hub = hub.ok_or_else(|| {
-        GatewayError::FailedPrecondition("this gateway has no generic channel".into())
-    })?;
+    let hub = hub.ok_or(ChannelError::Off)?;
     let ctx = &req.ctx;
     let client = client_of(ctx)?;
     Ok(Some(match &req.op {
