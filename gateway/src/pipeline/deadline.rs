@@ -49,10 +49,6 @@ impl Stage for Deadline {
                 "the gateway's default deadline",
             ),
         };
-        let what = match registry {
-            Some(r) => format!("{} registry", r.name()),
-            None => format!("the gateway's own {}", req.ctx.method),
-        };
         // The client's deadline is cut by a little slack so the gateway answers with its own
         // DEADLINE_EXCEEDED (naming the registry) before tonic's transport timer answers CANCELLED,
         // and the answer still reaches the client in time.
@@ -64,10 +60,14 @@ impl Stage for Deadline {
             Some(t) if t < configured => (t, "the client's grpc-timeout"),
             _ => (configured, configured_source),
         };
+        let method = req.ctx.method;
         match tokio::time::timeout(deadline, inner.oneshot(req)).await {
             Ok(result) => result,
             Err(_) => Err(GatewayError::DeadlineExceeded {
-                what,
+                what: match registry {
+                    Some(r) => format!("{} registry", r.name()),
+                    None => format!("the gateway's own {method}"),
+                },
                 deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
                 source_of,
             }),
