@@ -197,6 +197,12 @@ pub fn code_name(code: tonic::Code) -> &'static str {
 pub const ERROR_DOMAIN: &str = "kopir.kz";
 
 impl GatewayError {
+    /// A registry route answered with another record than its operation's: a defect of the
+    /// gateway, never the caller's.
+    pub fn other_record() -> Self {
+        Self::Server("a registry route returned another kind of record".into())
+    }
+
     /// A missing or malformed field.
     pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
         Self::InvalidArgument {

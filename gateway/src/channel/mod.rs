@@ -1,8 +1,9 @@
 //! The generic channel: any service routed in `[channel.routes]` is reached by its id, in its own
 //! protocol, with no code. The hub answers the pipeline's channel operations after the same
 //! identify, journal, authorize, rate-limit and signature stages as every typed method; each route
-//! has its own retries (reads only), circuit breaker, deadline and reply cache. Routes are read
-//! from the reloadable policy, so a route added to the file takes effect on reload.
+//! runs through the registries' stack (`crate::routing::stack`: concurrency limit, retries for
+//! idempotent routes, its own circuit breaker) and has its own deadline and reply cache. Routes are
+//! read from the reloadable policy, so a route added to the file takes effect on reload.
 
 pub mod error;
 pub mod store;

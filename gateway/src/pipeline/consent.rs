@@ -76,11 +76,6 @@ impl Consent {
     }
 }
 
-/// A route answered with another record than its operation's: a defect, not the caller's.
-fn unexpected(what: &str) -> GatewayError {
-    GatewayError::Server(format!("the {what} route answered with another record"))
-}
-
 fn relation_name(r: Relation) -> &'static str {
     match r {
         Relation::Spouse => "spouse",
@@ -120,7 +115,7 @@ impl Check for Consent {
         if let Some(iin) = &person {
             let reply = self.ask(req, Operation::Relatives(iin.clone())).await?;
             let Record::Relatives(relatives) = reply.as_ref() else {
-                return Err(unexpected("family links"));
+                return Err(GatewayError::other_record());
             };
             if let Some(r) = relatives.iter().find(|r| r.iin == subject.as_str()) {
                 trail.basis(format!(
@@ -146,7 +141,7 @@ impl Check for Consent {
             .ask(req, Operation::NotarisedConsents(subject.clone()))
             .await?;
         let Record::NotarisedConsents(notarised) = reply.as_ref() else {
-            return Err(unexpected("notarised consents"));
+            return Err(GatewayError::other_record());
         };
         for c in notarised.iter().filter(|c| {
             let g = match (&c.grantee_iin, &c.grantee_bin) {

@@ -13,6 +13,7 @@ use super::check::Check;
 use super::GatewayRequest;
 use crate::config::{Rate, RateLimits};
 use crate::error::GatewayError;
+use kopir_core::principal::Principal;
 
 /// The rate-limit stage.
 #[derive(Clone)]
@@ -20,7 +21,7 @@ pub struct RateLimit {
     config: Arc<RateLimits>,
     // Client ids come from requests, so the limiters live in a bounded cache that forgets idle
     // clients, instead of a map that any stream of new ids could grow.
-    limiters: moka::sync::Cache<String, Arc<DefaultDirectRateLimiter>>,
+    limiters: moka::sync::Cache<Principal, Arc<DefaultDirectRateLimiter>>,
     clock: DefaultClock,
 }
 
@@ -55,18 +56,21 @@ impl RateLimit {
 impl Check for RateLimit {
     const NAME: &'static str = "rate_limit";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        let key = req.ctx.client.to_string();
-        let client = key.as_str();
-        let rate = self.rate_of(client);
-        let limiter = self
-            .limiters
-            .get_with_by_ref(client, || Arc::new(RateLimiter::direct(quota(rate))));
-        limiter
-            .check()
-            .map_err(|not_until| GatewayError::RateLimited {
-                client: client.to_string(),
-                per_second: rate.per_second,
+        let client = &req.ctx.client;
+        // The client's rate is looked up by its key form once, when its limiter is made (the
+        // limits are fixed for the stage's life), and again only to word a refusal.
+        let limiter = self.limiters.get_with_by_ref(client, || {
+            Arc::new(RateLimiter::direct(quota(
+                self.rate_of(&client.to_string()),
+            )))
+        });
+        limiter.check().map_err(|not_until| {
+            let key = client.to_string();
+            GatewayError::RateLimited {
+                per_second: self.rate_of(&key).per_second,
+                client: key,
                 retry_after: not_until.wait_time_from(self.clock.now()),
-            })
+            }
+        })
     }
 }

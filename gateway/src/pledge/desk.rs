@@ -141,7 +141,7 @@ impl Desk {
             other => other?,
         };
         let Record::Rights(rights) = rights.as_ref() else {
-            return Err(unexpected());
+            return Err(GatewayError::other_record());
         };
         let owners: Vec<&str> = rights.owners().collect();
         let pledgors = contract.pledgor_ids();
@@ -159,7 +159,7 @@ impl Desk {
                 contract.cadastral_number
             )));
         }
-        let doc = ctx.signed.as_ref().ok_or_else(unexpected)?;
+        let doc = ctx.signed.as_ref().ok_or_else(GatewayError::other_record)?;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let status = Status::accepted(&ctx.request_id, bank.as_str(), &contract.number);
         let filing = PledgeFiling {
@@ -222,7 +222,7 @@ impl Desk {
                     .registry(ctx.clone(), Operation::Relatives(child))
                     .await?;
                 let Record::Relatives(relatives) = record.as_ref() else {
-                    return Err(unexpected());
+                    return Err(GatewayError::other_record());
                 };
                 let parent = relatives.iter().any(|r| {
                     r.iin == agent.iin && r.relation == kopir_core::model::Relation::Parent
@@ -244,7 +244,7 @@ impl Desk {
                 )
                 .await?;
             let Record::PowerOfAttorney(found) = record.as_ref() else {
-                return Err(unexpected());
+                return Err(GatewayError::other_record());
             };
             let poa = found.as_ref().ok_or_else(|| {
                 GatewayError::FailedPrecondition(format!(
@@ -322,7 +322,7 @@ impl Desk {
                 other => other,
             })?;
         let Record::Filing(Some(filed)) = record.as_ref() else {
-            return Err(unexpected());
+            return Err(GatewayError::other_record());
         };
         let change = super::worker::change_of(filed, &status);
         Ok(self
@@ -396,10 +396,6 @@ fn settle(existing: Status, same_content: bool) -> Result<Record, GatewayError> 
             existing.request_id
         )))
     }
-}
-
-fn unexpected() -> GatewayError {
-    GatewayError::Server("a registry route returned another kind of record".into())
 }
 
 #[async_trait::async_trait]

@@ -204,7 +204,7 @@ impl Worker {
             .registry(Self::context(w), Operation::PaymentChecks(number.clone()))
             .await?;
         let Record::PaymentChecks(checks) = record.as_ref() else {
-            return Err(unexpected());
+            return Err(GatewayError::other_record());
         };
         let matched = PaymentMatch::of(checks.clone(), number, self.config.registration_fee_tiyn);
         let waited = (Utc::now() - w.status.accepted_at)
@@ -246,7 +246,7 @@ impl Worker {
             .registry(Self::context(w), Operation::FilePledge(Arc::new(filing)))
             .await?;
         let Record::Filing(Some(filed)) = record.as_ref() else {
-            return Err(unexpected());
+            return Err(GatewayError::other_record());
         };
         self.desk
             .transition(
@@ -268,7 +268,7 @@ impl Worker {
             )
             .await?;
         let Record::Filing(filed) = record.as_ref() else {
-            return Err(unexpected());
+            return Err(GatewayError::other_record());
         };
         match filed {
             Some(filed) => {
@@ -333,8 +333,4 @@ impl Worker {
         let seal = sealer.seal(&body, &notice.request_id, "pledge", CALLBACK_METHOD)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(seal))
     }
-}
-
-fn unexpected() -> GatewayError {
-    GatewayError::Server("a registry route returned another kind of record".into())
 }
