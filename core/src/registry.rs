@@ -1,4 +1,13 @@
-//! The registries the gateway routes to, by the name used in config, health and logs.
+//! The registries the gateway routes to, by the name used in config, health and logs; what is
+//! asked of them ([`RegistryOp`]) and what they answer ([`RegistryRecord`]).
+
+use std::sync::Arc;
+
+use crate::identifiers::{Bin, CadastralNumber, Iin};
+use crate::model::cadastre::{FilingStatus, PledgeFiling, RealEstate, Rights};
+use crate::model::notary::{NotarisedConsent, PowerOfAttorney};
+use crate::model::payments::ECheck;
+use crate::model::{Fetched, LegalEntity, Person, Relative};
 
 /// The registries the typed API routes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,5 +53,150 @@ impl RegistryId {
     /// Its entry in `grpc.health.v1`.
     pub fn health_name(self) -> String {
         format!("kopir.registry.{}", self.name())
+    }
+}
+
+/// What the gateway asks of a registry: one variant per registry operation. Adding an operation
+/// is a variant here (with its arms below), an arm in its registry's routing module and the API
+/// method that asks it.
+#[derive(Debug, Clone)]
+pub enum RegistryOp {
+    /// A person's record (persons database).
+    Person(Iin),
+    /// A legal entity's record (legal-entities database).
+    LegalEntity(Bin),
+    /// A person's spouse, parents and children from the persons database (a minor's legal
+    /// representative is checked against them).
+    Relatives(Iin),
+    /// A person's notarised consents from the notary system (the consent stage judges them).
+    NotarisedConsents(Iin),
+    /// A power of attorney from the notary system (the caller judges it against the request).
+    PowerOfAttorney {
+        /// Its number.
+        number: String,
+        /// The agent the caller expects.
+        agent: Iin,
+    },
+    /// A real-estate object from the legal cadastre.
+    RealEstate(CadastralNumber),
+    /// An object's rights and encumbrances.
+    Rights(CadastralNumber),
+    /// Files a pledge with the cadastre (the pledge worker; never retried).
+    FilePledge(Arc<PledgeFiling>),
+    /// A filed pledge's status at the cadastre, by the filing's message id.
+    FilingStatus(String),
+    /// Files an objection with the cadastre.
+    FileObjection {
+        /// The filing's message id.
+        message_id: String,
+        /// The objection's text.
+        text: String,
+    },
+    /// The payment gateway's e-checks for a contract number (the pledge worker).
+    PaymentChecks(String),
+}
+
+impl RegistryOp {
+    /// The registry that answers it.
+    pub fn registry(&self) -> RegistryId {
+        match self {
+            Self::Person(_) | Self::Relatives(_) => RegistryId::Persons,
+            Self::LegalEntity(_) => RegistryId::LegalEntities,
+            Self::PowerOfAttorney { .. } | Self::NotarisedConsents(_) => RegistryId::Notary,
+            Self::RealEstate(_)
+            | Self::Rights(_)
+            | Self::FilePledge(_)
+            | Self::FilingStatus(_)
+            | Self::FileObjection { .. } => RegistryId::Cadastre,
+            Self::PaymentChecks(_) => RegistryId::Payments,
+        }
+    }
+
+    /// Whether repeating it has the effect of doing it once: every lookup is, the filings are not
+    /// (they are never retried).
+    pub fn is_idempotent(&self) -> bool {
+        !matches!(self, Self::FilePledge(_) | Self::FileObjection { .. })
+    }
+
+    /// The identifier it is about (IIN, BIN, cadastral number, contract number or message id).
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Person(iin) | Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.as_str(),
+            Self::PowerOfAttorney { agent, .. } => agent.as_str(),
+            Self::LegalEntity(bin) => bin.as_str(),
+            Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
+            Self::FilePledge(f) => &f.contract_number,
+            Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
+            Self::PaymentChecks(number) => number,
+        }
+    }
+
+    /// The personal number it is about, masked for logs; empty when it names no person or
+    /// organisation.
+    pub fn subject_masked(&self) -> String {
+        match self {
+            Self::Person(iin) | Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.masked(),
+            Self::PowerOfAttorney { agent, .. } => agent.masked(),
+            Self::LegalEntity(bin) => bin.masked(),
+            _ => String::new(),
+        }
+    }
+
+    /// The cache key: what the registry is asked, not who asks; none for what is never cached.
+    pub fn cache_key(&self) -> Option<String> {
+        match self {
+            Self::Person(_) | Self::LegalEntity(_) => Some(self.subject().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What a registry answered: one variant per kind of record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[allow(clippy::large_enum_variant)]
+pub enum RegistryRecord {
+    /// From the persons database.
+    Person(Fetched<Person>),
+    /// From the legal-entities database.
+    LegalEntity(Fetched<LegalEntity>),
+    /// A person's relatives.
+    Relatives(Vec<Relative>),
+    /// A person's notarised consents, in force or not.
+    NotarisedConsents(Vec<NotarisedConsent>),
+    /// A power of attorney, when the notary system holds it.
+    PowerOfAttorney(Option<PowerOfAttorney>),
+    /// A real-estate object.
+    RealEstate(RealEstate),
+    /// Rights and encumbrances.
+    Rights(Rights),
+    /// A filing's status at the cadastre, when it holds the filing.
+    Filing(Option<FilingStatus>),
+    /// E-checks for a contract number.
+    PaymentChecks(Vec<ECheck>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_name_their_registry_and_filings_are_never_repeated() {
+        let number = CadastralNumber::parse("21-320-000-101").expect("valid");
+        assert_eq!(
+            RegistryOp::Rights(number.clone()).registry(),
+            RegistryId::Cadastre
+        );
+        assert_eq!(
+            RegistryOp::PaymentChecks("C-1".into()).registry(),
+            RegistryId::Payments
+        );
+        assert!(RegistryOp::RealEstate(number).is_idempotent());
+        assert!(RegistryOp::FilingStatus("m".into()).is_idempotent());
+        assert!(!RegistryOp::FileObjection {
+            message_id: "m".into(),
+            text: "t".into()
+        }
+        .is_idempotent());
+        assert_eq!(RegistryOp::FilingStatus("m".into()).cache_key(), None);
     }
 }

@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
 use kopir_core::identifiers::{Bin, Iin};
-use kopir_core::model::{Fetched, LegalEntity, Person};
 use kopir_core::principal::Principal;
-use kopir_core::registry::RegistryId;
+use kopir_core::registry::{RegistryId, RegistryOp, RegistryRecord};
 use kopir_trust::document::{SignedDocument, Signers};
 use rustls_pki_types::CertificateDer;
 
@@ -119,10 +117,8 @@ impl Trail {
 /// What the caller wants done, in the gateway's terms.
 #[derive(Debug, Clone)]
 pub enum Operation {
-    /// A person's record.
-    Person(Iin),
-    /// A legal entity's record.
-    LegalEntity(Bin),
+    /// A registry operation, routed to the registry that answers it.
+    Registry(RegistryOp),
     /// The reads of a person's data, from the journal (the person's access log).
     ListAccesses {
         /// Whose accesses.
@@ -157,35 +153,6 @@ pub enum Operation {
     ReloadConfig,
     /// Opens the live exchange stream; after the checks the API serves the stream itself.
     WatchExchanges,
-    /// A person's spouse, parents and children from the persons database (a minor's legal
-    /// representative is checked against them).
-    Relatives(Iin),
-    /// A person's notarised consents from the notary system (the consent stage judges them).
-    NotarisedConsents(Iin),
-    /// A power of attorney from the notary system (the API judges it against the request).
-    PowerOfAttorney {
-        /// Its number.
-        number: String,
-        /// The agent the caller expects.
-        agent: Iin,
-    },
-    /// A real-estate object from the legal cadastre.
-    RealEstate(CadastralNumber),
-    /// An object's rights and encumbrances.
-    Rights(CadastralNumber),
-    /// Files a pledge with the cadastre (the pledge worker; never retried by the pipeline).
-    FilePledge(Arc<PledgeFiling>),
-    /// A filed pledge's status at the cadastre (the pledge worker).
-    FilingStatus(String),
-    /// Files an objection with the cadastre.
-    FileObjection {
-        /// The filing's message id.
-        message_id: String,
-        /// The objection's text.
-        text: String,
-    },
-    /// The payment gateway's e-checks for a contract number (the pledge worker).
-    PaymentChecks(String),
     /// A bank's pledge contract to verify and accept into the outbox.
     SubmitPledge(Arc<kopir_core::pledge::Submission>),
     /// A contract's status, by the calling bank's contract number.
@@ -226,30 +193,19 @@ impl Operation {
             self,
             Self::GrantConsent(_)
                 | Self::RevokeConsent { .. }
-                | Self::FilePledge(_)
-                | Self::FileObjection { .. }
                 | Self::SubmitPledge(_)
                 | Self::Objection { .. }
                 | Self::RedriveOutbox(_)
                 | Self::ChannelSubmit(_)
                 | Self::ChannelAck(_)
         ) && !matches!(self, Self::ChannelSend(c) | Self::ChannelDeliver(c) if !c.idempotent)
+            && !matches!(self, Self::Registry(op) if !op.is_idempotent())
     }
 
     /// The registry that answers this operation; none for the gateway's own services.
     pub fn registry(&self) -> Option<RegistryId> {
         match self {
-            Self::Person(_) => Some(RegistryId::Persons),
-            Self::LegalEntity(_) => Some(RegistryId::LegalEntities),
-            Self::PowerOfAttorney { .. } => Some(RegistryId::Notary),
-            Self::Relatives(_) => Some(RegistryId::Persons),
-            Self::NotarisedConsents(_) => Some(RegistryId::Notary),
-            Self::RealEstate(_)
-            | Self::Rights(_)
-            | Self::FilePledge(_)
-            | Self::FilingStatus(_)
-            | Self::FileObjection { .. } => Some(RegistryId::Cadastre),
-            Self::PaymentChecks(_) => Some(RegistryId::Payments),
+            Self::Registry(op) => Some(op.registry()),
             _ => None,
         }
     }
@@ -257,20 +213,13 @@ impl Operation {
     /// The IIN or BIN the request is about, empty when none.
     pub fn subject(&self) -> &str {
         match self {
-            Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.as_str(),
+            Self::Registry(op) => op.subject(),
+            Self::ListAccesses { iin, .. } => iin.as_str(),
             Self::RevokeConsent { subject, .. } => subject.as_str(),
-            Self::LegalEntity(bin) => bin.as_str(),
             Self::GrantConsent(c) => &c.subject,
             Self::SearchJournal(q) => q.subject.as_deref().unwrap_or(""),
             Self::InvalidateCache { key, .. } => key.as_deref().unwrap_or(""),
-            Self::PowerOfAttorney { agent, .. } => agent.as_str(),
-            Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.as_str(),
-            Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
-            Self::FilePledge(f) => &f.contract_number,
-            Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
-            Self::PaymentChecks(number)
-            | Self::PledgeStatus(number)
-            | Self::Objection { number, .. } => number,
+            Self::PledgeStatus(number) | Self::Objection { number, .. } => number,
             Self::SubmitPledge(s) => &s.contract.number,
             Self::RedriveOutbox(id) => id.as_deref().unwrap_or(""),
             Self::ChannelSend(c) | Self::ChannelSubmit(c) | Self::ChannelDeliver(c) => {
@@ -285,11 +234,9 @@ impl Operation {
     /// The identifier the request is about, masked for logs.
     pub fn subject_masked(&self) -> String {
         match self {
-            Self::Person(iin) | Self::ListAccesses { iin, .. } => iin.masked(),
+            Self::Registry(op) => op.subject_masked(),
+            Self::ListAccesses { iin, .. } => iin.masked(),
             Self::RevokeConsent { subject, .. } => subject.masked(),
-            Self::LegalEntity(bin) => bin.masked(),
-            Self::PowerOfAttorney { agent, .. } => agent.masked(),
-            Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.masked(),
             Self::InvalidateCache { key: Some(k), .. } => kopir_core::identifiers::mask(k),
             _ => String::new(),
         }
@@ -300,7 +247,7 @@ impl Operation {
     /// None for what is never cached.
     pub fn cache_key(&self) -> Option<String> {
         match self {
-            Self::Person(_) | Self::LegalEntity(_) => Some(self.subject().to_string()),
+            Self::Registry(op) => op.cache_key(),
             _ => None,
         }
     }
@@ -325,10 +272,6 @@ impl kopir_resilience::Idempotent for GatewayRequest {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[allow(clippy::large_enum_variant)]
 pub enum Record {
-    /// From the persons database.
-    Person(Fetched<Person>),
-    /// From the legal-entities database.
-    LegalEntity(Fetched<LegalEntity>),
     /// Journal records (a search, or a person's accesses).
     Journal {
         /// The page.
@@ -354,20 +297,6 @@ pub enum Record {
         /// The file.
         file: String,
     },
-    /// A person's relatives.
-    Relatives(Vec<kopir_core::model::Relative>),
-    /// A person's notarised consents, in force or not.
-    NotarisedConsents(Vec<kopir_core::model::notary::NotarisedConsent>),
-    /// A power of attorney, when the notary system holds it.
-    PowerOfAttorney(Option<kopir_adapters::notary::PowerOfAttorney>),
-    /// A real-estate object.
-    RealEstate(kopir_adapters::cadastre::RealEstate),
-    /// Rights and encumbrances.
-    Rights(kopir_adapters::cadastre::Rights),
-    /// A filing's status at the cadastre, when it holds the filing.
-    Filing(Option<kopir_adapters::cadastre::FilingStatus>),
-    /// E-checks for a contract number.
-    PaymentChecks(Vec<kopir_adapters::payments::ECheck>),
     /// A pledge contract's status.
     Pledge {
         /// The status.
@@ -403,6 +332,10 @@ pub enum Record {
     ChannelAcked(u32),
     /// Done, nothing to return.
     Done,
+    /// A registry's answer (serialized as the record itself, with no wrapper; serde wants
+    /// untagged variants last).
+    #[serde(untagged)]
+    Registry(RegistryRecord),
 }
 
 /// One registry as operators see it.
@@ -476,14 +409,13 @@ mod tests {
 
     #[test]
     fn reads_are_idempotent_and_writes_never() {
-        let number = CadastralNumber::parse("21-320-000-101").expect("valid");
-        assert!(Operation::RealEstate(number.clone()).is_idempotent());
-        assert!(Operation::FilingStatus("m".into()).is_idempotent());
-        assert!(Operation::PaymentChecks("C-1".into()).is_idempotent());
-        assert!(!Operation::FileObjection {
+        let number =
+            kopir_core::identifiers::CadastralNumber::parse("21-320-000-101").expect("valid");
+        assert!(Operation::Registry(RegistryOp::RealEstate(number)).is_idempotent());
+        assert!(!Operation::Registry(RegistryOp::FileObjection {
             message_id: "m".into(),
             text: "t".into()
-        }
+        })
         .is_idempotent());
         assert!(!Operation::RedriveOutbox(None).is_idempotent());
         assert!(!Operation::ChannelAck(vec![]).is_idempotent());
@@ -503,16 +435,16 @@ mod tests {
 
     #[test]
     fn registry_operations_name_their_registry() {
-        let number = CadastralNumber::parse("21-320-000-101").expect("valid");
-        assert_eq!(
-            Operation::Rights(number).registry(),
-            Some(RegistryId::Cadastre)
-        );
-        assert_eq!(
-            Operation::PaymentChecks("C-1".into()).registry(),
-            Some(RegistryId::Payments)
-        );
+        let op = Operation::Registry(RegistryOp::PaymentChecks("C-1".into()));
+        assert_eq!(op.registry(), Some(RegistryId::Payments));
         assert_eq!(Operation::ReloadConfig.registry(), None);
         assert_eq!(Operation::ReloadConfig.cache_key(), None);
+    }
+
+    #[test]
+    fn a_registry_record_serializes_as_before_the_wrapper() {
+        let record = Record::Registry(RegistryRecord::PaymentChecks(Vec::new()));
+        let json = serde_json::to_string(&record).expect("serializes");
+        assert_eq!(json, r#"{"PaymentChecks":[]}"#);
     }
 }

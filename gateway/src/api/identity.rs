@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 use crate::pipeline::{Operation, Pipeline, Record, Reply};
 use crate::proto::v1 as pb;
 use crate::proto::v1::identity_service_server::IdentityService;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_trust::seal::Sealer;
 
 /// The identity service over the pipeline.
@@ -40,8 +41,8 @@ impl Identity {
 
 fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
     let registry_time = match reply.record.as_ref() {
-        Record::Person(f) => f.registry_time,
-        Record::LegalEntity(f) => f.registry_time,
+        Record::Registry(RegistryRecord::Person(f)) => f.registry_time,
+        Record::Registry(RegistryRecord::LegalEntity(f)) => f.registry_time,
         _ => Utc::now(),
     };
     pb::ResponseInfo {
@@ -70,10 +71,10 @@ impl IdentityService for Identity {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+            super::iin("iin", msg.iin.as_ref()).map(|v| Operation::Registry(RegistryOp::Person(v)))
         })
         .await?;
-        let Record::Person(p) = reply.record.as_ref() else {
+        let Record::Registry(RegistryRecord::Person(p)) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };
         let message = pb::GetPersonResponse {
@@ -95,10 +96,11 @@ impl IdentityService for Identity {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            super::bin("bin", msg.bin.as_ref()).map(Operation::LegalEntity)
+            super::bin("bin", msg.bin.as_ref())
+                .map(|v| Operation::Registry(RegistryOp::LegalEntity(v)))
         })
         .await?;
-        let Record::LegalEntity(e) = reply.record.as_ref() else {
+        let Record::Registry(RegistryRecord::LegalEntity(e)) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };
         let message = pb::GetLegalEntityResponse {
@@ -120,11 +122,11 @@ impl IdentityService for Identity {
             received_at,
             reply,
         } = super::call(&self.pipeline, &request, METHOD, || {
-            super::iin("iin", msg.iin.as_ref()).map(Operation::Person)
+            super::iin("iin", msg.iin.as_ref()).map(|v| Operation::Registry(RegistryOp::Person(v)))
         })
         .await?;
         let requested_at = kopir_core::time::rfc3339(received_at);
-        let Record::Person(p) = reply.record.as_ref() else {
+        let Record::Registry(RegistryRecord::Person(p)) = reply.record.as_ref() else {
             return Err(status(unexpected(), Some(&id)));
         };
         let person = &p.record;

@@ -14,6 +14,7 @@ use crate::pipeline::{Operation, Pipeline, Record};
 use crate::proto::v1 as pb;
 use crate::proto::v1::cadastre_service_server::CadastreService;
 use crate::proto::v1::notary_service_server::NotaryService;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_trust::seal::Sealer;
 
 /// The notary and cadastre services over the pipeline.
@@ -69,13 +70,13 @@ impl NotaryService for RegistryApi {
                     "an IIN or BIN of 12 digits with a valid check digit, or empty",
                 ));
             }
-            Ok(Operation::PowerOfAttorney {
+            Ok(Operation::Registry(RegistryOp::PowerOfAttorney {
                 number: msg.number.clone(),
                 agent: super::iin("agent", msg.agent.as_ref())?,
-            })
+            }))
         })
         .await?;
-        let Record::PowerOfAttorney(found) = reply.record.as_ref() else {
+        let Record::Registry(RegistryRecord::PowerOfAttorney(found)) = reply.record.as_ref() else {
             return Err(unexpected(&id));
         };
         let agent = msg.agent.as_ref().map(|a| a.value.as_str()).unwrap_or("");
@@ -122,10 +123,10 @@ impl CadastreService for RegistryApi {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            cadastral(&msg.cadastral_number).map(Operation::RealEstate)
+            cadastral(&msg.cadastral_number).map(|v| Operation::Registry(RegistryOp::RealEstate(v)))
         })
         .await?;
-        let Record::RealEstate(o) = reply.record.as_ref() else {
+        let Record::Registry(RegistryRecord::RealEstate(o)) = reply.record.as_ref() else {
             return Err(unexpected(&id));
         };
         let message = pb::GetRealEstateResponse {
@@ -159,10 +160,10 @@ impl CadastreService for RegistryApi {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            cadastral(&msg.cadastral_number).map(Operation::Rights)
+            cadastral(&msg.cadastral_number).map(|v| Operation::Registry(RegistryOp::Rights(v)))
         })
         .await?;
-        let Record::Rights(r) = reply.record.as_ref() else {
+        let Record::Registry(RegistryRecord::Rights(r)) = reply.record.as_ref() else {
             return Err(unexpected(&id));
         };
         let message = pb::GetRightsAndEncumbrancesResponse {

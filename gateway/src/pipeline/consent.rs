@@ -15,6 +15,7 @@ use super::{GatewayRequest, Operation, Record};
 use crate::access::AccessControl;
 use crate::error::{ConsentFailure, GatewayError};
 use crate::routing::Router;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_store::journal::Store;
 
 /// IdentityService's person-record read.
@@ -87,7 +88,8 @@ fn relation_name(r: Relation) -> &'static str {
 impl Check for Consent {
     const NAME: &'static str = "consent";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        let (Some((scope, what)), Operation::Person(subject)) = (scope_of(req.ctx.method), &req.op)
+        let (Some((scope, what)), Operation::Registry(RegistryOp::Person(subject))) =
+            (scope_of(req.ctx.method), &req.op)
         else {
             return Ok(());
         };
@@ -113,8 +115,10 @@ impl Check for Consent {
             }
         };
         if let Some(iin) = &person {
-            let reply = self.ask(req, Operation::Relatives(iin.clone())).await?;
-            let Record::Relatives(relatives) = reply.as_ref() else {
+            let reply = self
+                .ask(req, Operation::Registry(RegistryOp::Relatives(iin.clone())))
+                .await?;
+            let Record::Registry(RegistryRecord::Relatives(relatives)) = reply.as_ref() else {
                 return Err(GatewayError::other_record());
             };
             if let Some(r) = relatives.iter().find(|r| r.iin == subject.as_str()) {
@@ -138,9 +142,12 @@ impl Check for Consent {
             }
         }
         let reply = self
-            .ask(req, Operation::NotarisedConsents(subject.clone()))
+            .ask(
+                req,
+                Operation::Registry(RegistryOp::NotarisedConsents(subject.clone())),
+            )
             .await?;
-        let Record::NotarisedConsents(notarised) = reply.as_ref() else {
+        let Record::Registry(RegistryRecord::NotarisedConsents(notarised)) = reply.as_ref() else {
             return Err(GatewayError::other_record());
         };
         for c in notarised.iter().filter(|c| {

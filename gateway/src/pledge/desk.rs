@@ -15,6 +15,7 @@ use super::{State, Status, Submission, STATUS_CHANGE};
 use crate::call::{CallContext, GatewayRequest, Operation, Record};
 use crate::error::GatewayError;
 use crate::routing::Router;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_store::journal::{Event, Journal};
 
 /// The desk; cheap to clone.
@@ -131,7 +132,10 @@ impl Desk {
         check_guardianship(contract, Utc::now().date_naive())?;
         let number = CadastralNumber::parse(&contract.cadastral_number)
             .map_err(|e| GatewayError::invalid("contract.cadastral_number", e))?;
-        let rights = match self.registry(ctx.clone(), Operation::Rights(number)).await {
+        let rights = match self
+            .registry(ctx.clone(), Operation::Registry(RegistryOp::Rights(number)))
+            .await
+        {
             Err(GatewayError::Adapter(kopir_adapters::AdapterError::NotFound { .. })) => {
                 return Err(GatewayError::FailedPrecondition(format!(
                     "the legal cadastre holds no object {}",
@@ -140,7 +144,7 @@ impl Desk {
             }
             other => other?,
         };
-        let Record::Rights(rights) = rights.as_ref() else {
+        let Record::Registry(RegistryRecord::Rights(rights)) = rights.as_ref() else {
             return Err(GatewayError::other_record());
         };
         let owners: Vec<&str> = rights.owners().collect();
@@ -219,9 +223,12 @@ impl Desk {
                         ))
                     })?;
                 let record = self
-                    .registry(ctx.clone(), Operation::Relatives(child))
+                    .registry(
+                        ctx.clone(),
+                        Operation::Registry(RegistryOp::Relatives(child)),
+                    )
                     .await?;
-                let Record::Relatives(relatives) = record.as_ref() else {
+                let Record::Registry(RegistryRecord::Relatives(relatives)) = record.as_ref() else {
                     return Err(GatewayError::other_record());
                 };
                 let parent = relatives.iter().any(|r| {
@@ -237,13 +244,13 @@ impl Desk {
             let record = self
                 .registry(
                     ctx.clone(),
-                    Operation::PowerOfAttorney {
+                    Operation::Registry(RegistryOp::PowerOfAttorney {
                         number: agent.power_of_attorney.clone(),
                         agent: agent_iin,
-                    },
+                    }),
                 )
                 .await?;
-            let Record::PowerOfAttorney(found) = record.as_ref() else {
+            let Record::Registry(RegistryRecord::PowerOfAttorney(found)) = record.as_ref() else {
                 return Err(GatewayError::other_record());
             };
             let poa = found.as_ref().ok_or_else(|| {
@@ -307,10 +314,10 @@ impl Desk {
         let record = self
             .registry(
                 req.ctx.clone(),
-                Operation::FileObjection {
+                Operation::Registry(RegistryOp::FileObjection {
                     message_id: status.request_id.clone(),
                     text: text.to_string(),
-                },
+                }),
             )
             .await
             .map_err(|e| match e {
@@ -321,7 +328,7 @@ impl Desk {
                 )),
                 other => other,
             })?;
-        let Record::Filing(Some(filed)) = record.as_ref() else {
+        let Record::Registry(RegistryRecord::Filing(Some(filed))) = record.as_ref() else {
             return Err(GatewayError::other_record());
         };
         let change = super::worker::change_of(filed, &status);

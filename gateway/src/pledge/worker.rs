@@ -22,6 +22,7 @@ use super::{Desk, State, Status};
 use crate::call::{CallContext, Operation, Record};
 use crate::config::PledgeConfig;
 use crate::error::GatewayError;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_trust::seal::Sealer;
 
 /// The method name in the call context of the worker's registry calls. They go through the
@@ -201,9 +202,12 @@ impl Worker {
         let number = &w.status.contract_number;
         let record = self
             .desk
-            .registry(Self::context(w), Operation::PaymentChecks(number.clone()))
+            .registry(
+                Self::context(w),
+                Operation::Registry(RegistryOp::PaymentChecks(number.clone())),
+            )
             .await?;
-        let Record::PaymentChecks(checks) = record.as_ref() else {
+        let Record::Registry(RegistryRecord::PaymentChecks(checks)) = record.as_ref() else {
             return Err(GatewayError::other_record());
         };
         let matched = PaymentMatch::of(checks.clone(), number, self.config.registration_fee_tiyn);
@@ -243,9 +247,12 @@ impl Worker {
         filing.payment_codes = payment_codes;
         let record = self
             .desk
-            .registry(Self::context(w), Operation::FilePledge(Arc::new(filing)))
+            .registry(
+                Self::context(w),
+                Operation::Registry(RegistryOp::FilePledge(Arc::new(filing))),
+            )
             .await?;
-        let Record::Filing(Some(filed)) = record.as_ref() else {
+        let Record::Registry(RegistryRecord::Filing(Some(filed))) = record.as_ref() else {
             return Err(GatewayError::other_record());
         };
         self.desk
@@ -264,10 +271,10 @@ impl Worker {
             .desk
             .registry(
                 Self::context(w),
-                Operation::FilingStatus(w.status.request_id.clone()),
+                Operation::Registry(RegistryOp::FilingStatus(w.status.request_id.clone())),
             )
             .await?;
-        let Record::Filing(filed) = record.as_ref() else {
+        let Record::Registry(RegistryRecord::Filing(filed)) = record.as_ref() else {
             return Err(GatewayError::other_record());
         };
         match filed {

@@ -5,9 +5,9 @@ use kopir_adapters::cadastre::{CadastreRegistry, RestCadastre};
 use kopir_adapters::AdapterError;
 
 use super::{configured, endpoint, not_found, Answers, Plug, RegistryId};
-use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 
 /// The plug-in of its adapter, from `[registries.cadastre]`.
 pub fn plug(config: &Config) -> Result<Plug<RestCadastre>, GatewayError> {
@@ -20,32 +20,32 @@ pub fn plug(config: &Config) -> Result<Plug<RestCadastre>, GatewayError> {
 impl Answers for RestCadastre {
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>> {
+    ) -> Option<Result<RegistryRecord, AdapterError>> {
         let unknown = || not_found(RegistryId::Cadastre, "cadastral number");
         Some(match op {
-            Operation::RealEstate(number) => self
+            RegistryOp::RealEstate(number) => self
                 .object(number, correlation_id)
                 .await
                 .and_then(|o| o.ok_or_else(unknown))
-                .map(Record::RealEstate),
-            Operation::Rights(number) => self
+                .map(RegistryRecord::RealEstate),
+            RegistryOp::Rights(number) => self
                 .rights(number, correlation_id)
                 .await
                 .and_then(|o| o.ok_or_else(unknown))
-                .map(Record::Rights),
-            Operation::FilePledge(filing) => self
+                .map(RegistryRecord::Rights),
+            RegistryOp::FilePledge(filing) => self
                 .file_pledge(filing)
                 .await
-                .map(|s| Record::Filing(Some(s))),
-            Operation::FilingStatus(message_id) => {
-                self.filing(message_id).await.map(Record::Filing)
+                .map(|s| RegistryRecord::Filing(Some(s))),
+            RegistryOp::FilingStatus(message_id) => {
+                self.filing(message_id).await.map(RegistryRecord::Filing)
             }
-            Operation::FileObjection { message_id, text } => self
+            RegistryOp::FileObjection { message_id, text } => self
                 .object_to(message_id, text)
                 .await
-                .map(|s| Record::Filing(Some(s))),
+                .map(|s| RegistryRecord::Filing(Some(s))),
             _ => return None,
         })
     }

@@ -5,9 +5,9 @@ use kopir_adapters::syncchannel::SyncChannelClient;
 use kopir_adapters::AdapterError;
 
 use super::{configured, endpoint, Answers, Plug, RegistryId};
-use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 
 /// The plug-in of its adapter, from `[registries.legal_entities]`.
 pub fn plug(config: &Config) -> Result<Plug<SyncChannelLegalEntities>, GatewayError> {
@@ -21,14 +21,14 @@ pub fn plug(config: &Config) -> Result<Plug<SyncChannelLegalEntities>, GatewayEr
 impl Answers for SyncChannelLegalEntities {
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>> {
+    ) -> Option<Result<RegistryRecord, AdapterError>> {
         Some(match op {
-            Operation::LegalEntity(bin) => self
+            RegistryOp::LegalEntity(bin) => self
                 .entity(bin, correlation_id)
                 .await
-                .map(Record::LegalEntity),
+                .map(RegistryRecord::LegalEntity),
             _ => return None,
         })
     }

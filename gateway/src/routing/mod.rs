@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use kopir_adapters::syncchannel::Endpoint;
 use kopir_adapters::{AdapterError, Registry};
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_resilience::breaker::{Breaker, BreakerState};
 use tower::{service_fn, ServiceExt};
 use tracing::Instrument;
@@ -42,9 +43,9 @@ pub trait RegistryRoute: Send + Sync + 'static {
     /// Answers `op` through the adapter; `None` when this registry does not answer it.
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>>;
+    ) -> Option<Result<RegistryRecord, AdapterError>>;
     /// The adapter, whose `ping` is the registry's health probe.
     fn probe(&self) -> Arc<dyn Registry>;
 }
@@ -56,9 +57,9 @@ pub trait Answers: Registry {
     /// The record for `op`; `None` when this registry does not answer it.
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>>;
+    ) -> Option<Result<RegistryRecord, AdapterError>>;
 }
 
 /// A registry's adapter under its id: the plug-in every registry module builds.
@@ -85,9 +86,9 @@ impl<A: Answers> RegistryRoute for Plug<A> {
 
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>> {
+    ) -> Option<Result<RegistryRecord, AdapterError>> {
         self.adapter.answer(op, correlation_id).await
     }
 
@@ -159,20 +160,21 @@ async fn call(
     let span = tracing::info_span!("adapter", registry = id.name());
     async move {
         let started = std::time::Instant::now();
-        let result = registry
-            .answer(&req.op, &req.ctx.request_id)
-            .await
-            .unwrap_or_else(|| {
-                Err(AdapterError::Config {
-                    registry: id.name().into(),
-                    detail: "no adapter call for this operation".into(),
-                })
-            });
+        let answered = match &req.op {
+            Operation::Registry(op) => registry.answer(op, &req.ctx.request_id).await,
+            _ => None,
+        };
+        let result = answered.unwrap_or_else(|| {
+            Err(AdapterError::Config {
+                registry: id.name().into(),
+                detail: "no adapter call for this operation".into(),
+            })
+        });
         req.ctx.trail.registry(id.name(), started.elapsed());
         metrics.registry_call(id, result.is_ok(), started.elapsed());
         health.observe(id, result.as_ref().map(|_| ())).await;
         Ok(Reply {
-            record: Arc::new(result?),
+            record: Arc::new(Record::Registry(result?)),
             from_cache: false,
             stale: false,
         })

@@ -4,9 +4,9 @@ use kopir_adapters::notary::{NotaryRegistry, RestNotary};
 use kopir_adapters::AdapterError;
 
 use super::{configured, endpoint, Answers, Plug, RegistryId};
-use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 
 /// The plug-in of its adapter, from `[registries.notary]`.
 pub fn plug(config: &Config) -> Result<Plug<RestNotary>, GatewayError> {
@@ -19,18 +19,18 @@ pub fn plug(config: &Config) -> Result<Plug<RestNotary>, GatewayError> {
 impl Answers for RestNotary {
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>> {
+    ) -> Option<Result<RegistryRecord, AdapterError>> {
         Some(match op {
-            Operation::PowerOfAttorney { number, .. } => self
+            RegistryOp::PowerOfAttorney { number, .. } => self
                 .power_of_attorney(number, correlation_id)
                 .await
-                .map(Record::PowerOfAttorney),
-            Operation::NotarisedConsents(subject) => self
+                .map(RegistryRecord::PowerOfAttorney),
+            RegistryOp::NotarisedConsents(subject) => self
                 .consents(subject, correlation_id)
                 .await
-                .map(Record::NotarisedConsents),
+                .map(RegistryRecord::NotarisedConsents),
             _ => return None,
         })
     }

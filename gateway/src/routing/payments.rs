@@ -4,9 +4,9 @@ use kopir_adapters::payments::{PaymentRegistry, RestPayments};
 use kopir_adapters::AdapterError;
 
 use super::{configured, endpoint, Answers, Plug, RegistryId};
-use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 
 /// The plug-in of its adapter, from `[registries.payments]`.
 pub fn plug(config: &Config) -> Result<Plug<RestPayments>, GatewayError> {
@@ -19,14 +19,14 @@ pub fn plug(config: &Config) -> Result<Plug<RestPayments>, GatewayError> {
 impl Answers for RestPayments {
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>> {
+    ) -> Option<Result<RegistryRecord, AdapterError>> {
         Some(match op {
-            Operation::PaymentChecks(number) => self
+            RegistryOp::PaymentChecks(number) => self
                 .echecks(number, correlation_id)
                 .await
-                .map(Record::PaymentChecks),
+                .map(RegistryRecord::PaymentChecks),
             _ => return None,
         })
     }

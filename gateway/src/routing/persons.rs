@@ -5,9 +5,9 @@ use kopir_adapters::syncchannel::SyncChannelClient;
 use kopir_adapters::AdapterError;
 
 use super::{configured, endpoint, Answers, Plug, RegistryId};
-use crate::call::{Operation, Record};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
+use kopir_core::registry::{RegistryOp, RegistryRecord};
 
 /// The plug-in of its adapter, from `[registries.persons]`.
 pub fn plug(config: &Config) -> Result<Plug<SyncChannelPersons>, GatewayError> {
@@ -21,15 +21,18 @@ pub fn plug(config: &Config) -> Result<Plug<SyncChannelPersons>, GatewayError> {
 impl Answers for SyncChannelPersons {
     async fn answer(
         &self,
-        op: &Operation,
+        op: &RegistryOp,
         correlation_id: &str,
-    ) -> Option<Result<Record, AdapterError>> {
+    ) -> Option<Result<RegistryRecord, AdapterError>> {
         Some(match op {
-            Operation::Person(iin) => self.person(iin, correlation_id).await.map(Record::Person),
-            Operation::Relatives(iin) => self
+            RegistryOp::Person(iin) => self
+                .person(iin, correlation_id)
+                .await
+                .map(RegistryRecord::Person),
+            RegistryOp::Relatives(iin) => self
                 .relatives(iin, correlation_id)
                 .await
-                .map(Record::Relatives),
+                .map(RegistryRecord::Relatives),
             _ => return None,
         })
     }
