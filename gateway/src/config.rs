@@ -177,6 +177,13 @@ pub struct ChannelConfig {
     /// An open Receive stream sends an unacknowledged reply again after this long.
     #[serde(with = "humantime_serde")]
     pub redeliver_after: Duration,
+    /// First and longest wait between the worker's attempts to deliver a submitted message
+    /// (exponential, jittered).
+    #[serde(with = "humantime_serde")]
+    pub retry_min: Duration,
+    /// See `retry_min`.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
     /// Services by id.
     pub routes: BTreeMap<String, ChannelRoute>,
 }
@@ -185,6 +192,8 @@ impl Default for ChannelConfig {
     fn default() -> Self {
         Self {
             redeliver_after: Duration::from_secs(30),
+            retry_min: Duration::from_millis(200),
+            retry_max: Duration::from_secs(300),
             routes: BTreeMap::new(),
         }
     }
@@ -521,8 +530,15 @@ impl Config {
         Ok(())
     }
 
-    /// `[channel.routes]`: service ids, gRPC method names, deadlines.
+    /// `[channel]`: the worker's backoff; `[channel.routes]`: service ids, gRPC method names,
+    /// deadlines.
     fn validate_channel(&self) -> Result<(), String> {
+        let c = &self.channel;
+        if c.retry_min.is_zero() || c.retry_min > c.retry_max {
+            return Err(
+                "channel.retry_min must be above 0 and not exceed channel.retry_max".into(),
+            );
+        }
         for (id, route) in &self.channel.routes {
             if id.is_empty() || id.len() > 128 {
                 return Err(format!(

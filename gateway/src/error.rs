@@ -407,6 +407,13 @@ impl From<kopir_resilience::Refusal> for GatewayError {
                 registry: name,
                 retry_after,
             },
+            // Only routes with a deadline of their own (the channel's `deadline_ms`) have one in
+            // their stack; the registries' deadline is the pipeline's stage.
+            Refusal::Deadline { name, after } => Self::DeadlineExceeded {
+                what: name,
+                deadline_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                source_of: "route deadline_ms",
+            },
         }
     }
 }

@@ -103,7 +103,7 @@ impl Gateway {
         let hub = crate::channel::Hub::new(
             access.clone(),
             crate::channel::store::ChannelStore::open(durable.clone()).await?,
-            config.channel.redeliver_after,
+            &config.channel,
             journal.clone(),
         );
         let pipeline = pipeline::build(

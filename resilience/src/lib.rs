@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
 pub mod config;
+pub mod deadline;
 pub mod retry;
 pub mod worker;
 
@@ -61,6 +62,14 @@ pub enum Refusal {
         name: String,
         /// When probes will be let through.
         retry_after: Duration,
+    },
+    /// The deadline ran out before the service answered.
+    #[error("{name} did not answer within {} ms", after.as_millis())]
+    Deadline {
+        /// What did not answer.
+        name: String,
+        /// The deadline.
+        after: Duration,
     },
 }
 

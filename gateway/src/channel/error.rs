@@ -23,14 +23,6 @@ pub enum ChannelError {
     /// The route requires a signed request and none was verified.
     #[error("the channel service \"{0}\" requires a request document signed by its requester")]
     Unsigned(String),
-    /// The route's deadline ran out.
-    #[error("channel service \"{service}\" did not answer within {deadline_ms} ms")]
-    Deadline {
-        /// The service id.
-        service: String,
-        /// The route's `deadline_ms`.
-        deadline_ms: u64,
-    },
     /// The route's configuration cannot be built into a client.
     #[error("channel route \"{service}\": {detail}")]
     Unusable {
@@ -61,14 +53,6 @@ impl From<ChannelError> for GatewayError {
             C::Unsigned(_) => Self::Signature {
                 failure: SignatureFailure::Missing,
                 detail: message,
-            },
-            C::Deadline {
-                service,
-                deadline_ms,
-            } => Self::DeadlineExceeded {
-                what: format!("channel service \"{service}\""),
-                deadline_ms,
-                source_of: "route deadline_ms",
             },
             C::Unusable { .. } => Self::Config { detail: message },
             C::Off => Self::FailedPrecondition(message),

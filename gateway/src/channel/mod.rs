@@ -56,6 +56,8 @@ pub struct Hub {
     wake: Arc<Notify>,
     /// When an open Receive stream sends an unacknowledged reply again.
     pub redeliver_after: Duration,
+    /// The worker's first and longest wait between delivery attempts.
+    backoff: (Duration, Duration),
     journal: Option<kopir_store::journal::Journal>,
 }
 
@@ -89,10 +91,15 @@ fn build(service_id: &str, route: &ChannelRoute) -> Result<Route, GatewayError> 
     };
     let name = format!("channel {service_id}");
     let breaker = Breaker::new(name.as_str(), &res);
+    let deadline = kopir_resilience::deadline::Deadline::new(
+        format!("channel service \"{service_id}\""),
+        Duration::from_millis(route.deadline_ms),
+    );
     crate::routing::stack::protect(
         &name,
         &res,
         breaker,
+        Some(deadline),
         service_fn(move |req: GatewayRequest| {
             let client = client.clone();
             async move {
@@ -128,11 +135,12 @@ fn client_of(ctx: &CallContext) -> Result<String, GatewayError> {
 }
 
 impl Hub {
-    /// A hub over the reloadable `access` policy's routes, keeping messages in `store`.
+    /// A hub over the reloadable `access` policy's routes, keeping messages in `store`, set up
+    /// by `[channel]`.
     pub fn new(
         access: AccessControl,
         store: ChannelStore,
-        redeliver_after: Duration,
+        config: &crate::config::ChannelConfig,
         journal: Option<kopir_store::journal::Journal>,
     ) -> Self {
         Self {
@@ -142,7 +150,8 @@ impl Hub {
             cache: moka::sync::Cache::new(10_000),
             store,
             wake: Arc::new(Notify::new()),
-            redeliver_after,
+            redeliver_after: config.redeliver_after,
+            backoff: (config.retry_min, config.retry_max),
         }
     }
 
@@ -202,8 +211,8 @@ impl Hub {
         Ok(())
     }
 
-    /// Delivers `call` to its service now, through the route's cache, retries, breaker and
-    /// deadline.
+    /// Delivers `call` to its service now, through the route's reply cache and its stack
+    /// (deadline, limit, retries, breaker).
     async fn deliver(
         &self,
         ctx: Arc<CallContext>,
@@ -225,18 +234,11 @@ impl Hub {
                 return Ok(hit.as_ref().clone());
             }
         }
-        let deadline = Duration::from_millis(route.deadline_ms);
-        let service_id = call.service_id.clone();
         let request = GatewayRequest {
             ctx,
             op: Operation::ChannelDeliver(Arc::new(call)),
         };
-        let reply = tokio::time::timeout(deadline, built.service.clone().oneshot(request))
-            .await
-            .map_err(|_| ChannelError::Deadline {
-                service: service_id.to_string(),
-                deadline_ms: route.deadline_ms,
-            })??;
+        let reply = built.service.clone().oneshot(request).await?;
         let Record::ChannelIncoming(incoming) = reply.record.as_ref() else {
             return Err(ChannelError::Defect("a channel route returned another record").into());
         };
@@ -301,11 +303,8 @@ impl Hub {
                     .map(|_| ())
             }
             Err(e) => {
-                let next = kopir_resilience::backoff::next_attempt(
-                    Duration::from_millis(200),
-                    Duration::from_secs(300),
-                    attempts,
-                );
+                let (min, max) = self.backoff;
+                let next = kopir_resilience::backoff::next_attempt(min, max, attempts);
                 self.store
                     .retry_later(&m.client, &m.message_id, next, e.to_string())
                     .await

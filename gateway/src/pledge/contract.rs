@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use kopir_adapters::cadastre::CadastralNumber;
 use kopir_core::identifiers::{Bin, Iin};
 
-use crate::error::{GatewayError, SignatureFailure};
+use super::error::PledgeError;
+use crate::error::SignatureFailure;
 use crate::proto::v1 as pb;
 use kopir_trust::document::Signers;
 use kopir_trust::Holder;
@@ -13,7 +14,7 @@ use kopir_trust::Holder;
 pub use kopir_core::pledge::{Agent, Contract, Guardianship, Loan, Party};
 
 /// Reads and validates the request's contract; errors name the field.
-pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Contract, GatewayError> {
+pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Contract, PledgeError> {
     let c = c.ok_or_else(|| invalid("contract", "required"))?;
     if c.pledgors.is_empty() {
         return Err(invalid("contract.pledgors", "name at least one pledgor"));
@@ -64,7 +65,7 @@ pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Contract, GatewayErr
         guardianship: c
             .guardianship
             .as_ref()
-            .map(|g| -> Result<Guardianship, GatewayError> {
+            .map(|g| -> Result<Guardianship, PledgeError> {
                 Ok(Guardianship {
                     number: text("contract.guardianship.number", &g.number, 64)?,
                     issued_on: date("contract.guardianship.issued_on", g.issued_on.as_ref())?,
@@ -77,21 +78,21 @@ pub fn from_proto(c: Option<&pb::PledgeContract>) -> Result<Contract, GatewayErr
 
 /// Checks the parties signed this very contract: the signed document's `contract` equals the
 /// request's, and each party (or its agent) is among the verified signers.
-pub fn check_signed(contract: &Contract, signers: &Signers) -> Result<(), GatewayError> {
+pub fn check_signed(contract: &Contract, signers: &Signers) -> Result<(), PledgeError> {
     let signed = signers
         .document
         .contract
         .as_ref()
-        .ok_or_else(|| GatewayError::Signature {
+        .ok_or_else(|| PledgeError::Signature {
             failure: SignatureFailure::WrongDocument,
             detail:
                 "the signed document carries no \"contract\": the parties sign the contract itself"
                     .into(),
         })?;
     let ours = serde_json::to_value(contract)
-        .map_err(|e| GatewayError::Server(format!("contract as JSON: {e}")))?;
+        .map_err(|e| PledgeError::Defect(format!("contract as JSON: {e}")))?;
     let theirs: Contract =
-        serde_json::from_value(signed.clone()).map_err(|e| GatewayError::Signature {
+        serde_json::from_value(signed.clone()).map_err(|e| PledgeError::Signature {
             failure: SignatureFailure::Malformed,
             detail: format!("the signed \"contract\" is not a pledge contract: {e}"),
         })?;
@@ -101,7 +102,7 @@ pub fn check_signed(contract: &Contract, signers: &Signers) -> Result<(), Gatewa
             .as_object()
             .and_then(|o| o.iter().find(|(k, v)| theirs.get(k.as_str()) != Some(*v)))
             .map_or("?", |(k, _)| k.as_str());
-        return Err(GatewayError::Signature {
+        return Err(PledgeError::Signature {
             failure: SignatureFailure::WrongDocument,
             detail: format!(
                 "the request's contract differs from the contract the parties signed (field \"{field}\")"
@@ -130,7 +131,7 @@ pub fn check_signed(contract: &Contract, signers: &Signers) -> Result<(), Gatewa
             ),
         };
         if !signed {
-            return Err(GatewayError::Signature {
+            return Err(PledgeError::Signature {
                 failure: SignatureFailure::PartyMissing,
                 detail: format!("the {who} has not signed the contract"),
             });
@@ -139,11 +140,11 @@ pub fn check_signed(contract: &Contract, signers: &Signers) -> Result<(), Gatewa
     Ok(())
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> GatewayError {
-    GatewayError::invalid(field, reason)
+fn invalid(field: &str, reason: impl Into<String>) -> PledgeError {
+    PledgeError::invalid(field, reason)
 }
 
-fn date(field: &str, d: Option<&pb::Date>) -> Result<NaiveDate, GatewayError> {
+fn date(field: &str, d: Option<&pb::Date>) -> Result<NaiveDate, PledgeError> {
     let d = d.ok_or_else(|| invalid(field, "required: year, month, day"))?;
     u32::try_from(d.month)
         .ok()
@@ -152,7 +153,7 @@ fn date(field: &str, d: Option<&pb::Date>) -> Result<NaiveDate, GatewayError> {
         .ok_or_else(|| invalid(field, "not a calendar date"))
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String, GatewayError> {
+fn text(field: &str, value: &str, max: usize) -> Result<String, PledgeError> {
     if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(invalid(
             field,
@@ -162,7 +163,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, GatewayError> {
     Ok(value.to_string())
 }
 
-fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, GatewayError> {
+fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, PledgeError> {
     let p = p.ok_or_else(|| invalid(field, "required: the party's iin or bin"))?;
     let iin = (!p.iin.is_empty())
         .then(|| Iin::parse(&p.iin).map(|i| i.as_str().to_string()))
@@ -181,7 +182,7 @@ fn party(field: &str, p: Option<&pb::ContractParty>) -> Result<Party, GatewayErr
     let agent = p
         .agent
         .as_ref()
-        .map(|a| -> Result<Agent, GatewayError> {
+        .map(|a| -> Result<Agent, PledgeError> {
             let poa = format!("{field}.agent.power_of_attorney");
             Ok(Agent {
                 iin: crate::proto::iin(&format!("{field}.agent.iin"), a.iin.as_ref())?

@@ -10,6 +10,7 @@ use kopir_adapters::cadastre::{CadastralNumber, PledgeFiling};
 use kopir_core::identifiers::{mask, Iin};
 use tokio::sync::{broadcast, Notify};
 
+use super::error::PledgeError;
 use super::outbox::{Accepted, Change, NewPledge, Outbox};
 use super::{State, Status, Submission, STATUS_CHANGE};
 use crate::call::{CallContext, GatewayRequest, Operation, Record};
@@ -89,7 +90,7 @@ impl Desk {
         change: Change,
         next: chrono::DateTime<Utc>,
         cause: &str,
-    ) -> Result<Option<Status>, GatewayError> {
+    ) -> Result<Option<Status>, PledgeError> {
         let changed = self.outbox.transition(id, change, next).await?;
         if let Some((status, _)) = &changed {
             self.changed(status, cause).await;
@@ -97,17 +98,14 @@ impl Desk {
         Ok(changed.map(|(s, _)| s))
     }
 
-    async fn submit(&self, req: &GatewayRequest, s: &Submission) -> Result<Record, GatewayError> {
+    async fn submit(&self, req: &GatewayRequest, s: &Submission) -> Result<Record, PledgeError> {
         let ctx = &req.ctx;
         let contract = &s.contract;
-        let bank = ctx.client_bin().ok_or_else(|| {
-            GatewayError::Unauthenticated(
-                "a pledge contract is submitted by the pledgee bank's own client certificate"
-                    .into(),
-            )
-        })?;
+        let bank = ctx.client_bin().ok_or(PledgeError::NotABank(
+            "a pledge contract is submitted by the pledgee bank's own client certificate",
+        ))?;
         if bank.as_str() != contract.pledgee_bin {
-            return Err(GatewayError::invalid(
+            return Err(PledgeError::invalid(
                 "contract.pledgee",
                 "names another bank than the calling client: a bank submits its own contracts",
             ));
@@ -120,24 +118,21 @@ impl Desk {
         {
             return settle(existing, digest == s.digest);
         }
-        let signers = ctx
-            .signers
-            .as_ref()
-            .ok_or_else(|| GatewayError::Signature {
-                failure: crate::error::SignatureFailure::Missing,
-                detail: "a pledge contract must carry every party's signature".into(),
-            })?;
+        let signers = ctx.signers.as_ref().ok_or_else(|| PledgeError::Signature {
+            failure: crate::error::SignatureFailure::Missing,
+            detail: "a pledge contract must carry every party's signature".into(),
+        })?;
         super::contract::check_signed(contract, signers)?;
         self.check_agents(ctx, contract).await?;
         check_guardianship(contract, Utc::now().date_naive())?;
         let number = CadastralNumber::parse(&contract.cadastral_number)
-            .map_err(|e| GatewayError::invalid("contract.cadastral_number", e))?;
+            .map_err(|e| PledgeError::invalid("contract.cadastral_number", e))?;
         let rights = match self
             .registry(ctx.clone(), Operation::Registry(RegistryOp::Rights(number)))
             .await
         {
             Err(GatewayError::Adapter(kopir_adapters::AdapterError::NotFound { .. })) => {
-                return Err(GatewayError::FailedPrecondition(format!(
+                return Err(PledgeError::Refused(format!(
                     "the legal cadastre holds no object {}",
                     contract.cadastral_number
                 )))
@@ -145,25 +140,25 @@ impl Desk {
             other => other?,
         };
         let Record::Registry(RegistryRecord::Rights(rights)) = rights.as_ref() else {
-            return Err(GatewayError::other_record());
+            return Err(PledgeError::other_record());
         };
         let owners: Vec<&str> = rights.owners().collect();
         let pledgors = contract.pledgor_ids();
         if let Some(p) = pledgors.iter().find(|p| !owners.contains(&p.as_str())) {
-            return Err(GatewayError::FailedPrecondition(format!(
+            return Err(PledgeError::Refused(format!(
                 "pledgor {} is not a registered owner of {} in the legal cadastre: only an owner can pledge it",
                 mask(p),
                 contract.cadastral_number
             )));
         }
         if let Some(o) = owners.iter().find(|o| !pledgors.iter().any(|p| p == *o)) {
-            return Err(GatewayError::FailedPrecondition(format!(
+            return Err(PledgeError::Refused(format!(
                 "co-owner {} of {} is not among the pledgors: every owner of the object pledges it",
                 mask(o),
                 contract.cadastral_number
             )));
         }
-        let doc = ctx.signed.as_ref().ok_or_else(GatewayError::other_record)?;
+        let doc = ctx.signed.as_ref().ok_or_else(PledgeError::other_record)?;
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let status = Status::accepted(&ctx.request_id, bank.as_str(), &contract.number);
         let filing = PledgeFiling {
@@ -205,12 +200,12 @@ impl Desk {
         &self,
         ctx: &Arc<CallContext>,
         contract: &super::Contract,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), PledgeError> {
         let today = Utc::now();
         for (label, party) in contract.parties() {
             let Some(agent) = &party.agent else { continue };
             let agent_iin = Iin::parse(&agent.iin)
-                .map_err(|e| GatewayError::invalid("contract.agent.iin", e.to_string()))?;
+                .map_err(|e| PledgeError::invalid("contract.agent.iin", e.to_string()))?;
             if agent.legal_representative {
                 let child = party
                     .iin
@@ -218,7 +213,7 @@ impl Desk {
                     .and_then(|i| Iin::parse(i).ok())
                     .filter(|i| i.is_minor_on(today.date_naive()))
                     .ok_or_else(|| {
-                        GatewayError::FailedPrecondition(format!(
+                        PledgeError::Refused(format!(
                             "the {label} is not a minor: only a minor's parent signs as legal representative; an adult's agent needs a notarised power of attorney"
                         ))
                     })?;
@@ -229,13 +224,13 @@ impl Desk {
                     )
                     .await?;
                 let Record::Registry(RegistryRecord::Relatives(relatives)) = record.as_ref() else {
-                    return Err(GatewayError::other_record());
+                    return Err(PledgeError::other_record());
                 };
                 let parent = relatives.iter().any(|r| {
                     r.iin == agent.iin && r.relation == kopir_core::model::Relation::Parent
                 });
                 if !parent {
-                    return Err(GatewayError::FailedPrecondition(format!(
+                    return Err(PledgeError::Refused(format!(
                         "the {label}'s legal representative is not their parent in the persons database"
                     )));
                 }
@@ -251,10 +246,10 @@ impl Desk {
                 )
                 .await?;
             let Record::Registry(RegistryRecord::PowerOfAttorney(found)) = record.as_ref() else {
-                return Err(GatewayError::other_record());
+                return Err(PledgeError::other_record());
             };
             let poa = found.as_ref().ok_or_else(|| {
-                GatewayError::FailedPrecondition(format!(
+                PledgeError::Refused(format!(
                     "the {label}'s agent acts under power of attorney {}, which the notary system does not hold (only notarised powers of attorney are accepted)",
                     agent.power_of_attorney
                 ))
@@ -262,7 +257,7 @@ impl Desk {
             let principal = party.id().unwrap_or_default();
             let defects = poa.defects(&principal, &agent.iin, "pledge", today);
             if !defects.is_empty() {
-                return Err(GatewayError::FailedPrecondition(format!(
+                return Err(PledgeError::Refused(format!(
                     "the {label}'s agent cannot sign: {}",
                     defects.join("; ")
                 )));
@@ -271,18 +266,14 @@ impl Desk {
         Ok(())
     }
 
-    async fn status(&self, ctx: &CallContext, number: &str) -> Result<Status, GatewayError> {
-        let bank = ctx.client_bin().ok_or_else(|| {
-            GatewayError::Unauthenticated("a bank asks with its own client certificate".into())
-        })?;
+    async fn status(&self, ctx: &CallContext, number: &str) -> Result<Status, PledgeError> {
+        let bank = ctx.client_bin().ok_or(PledgeError::NotABank(
+            "a bank asks with its own client certificate",
+        ))?;
         self.outbox
             .find(bank.as_str(), number)
             .await?
-            .ok_or_else(|| {
-                GatewayError::NotFound(format!(
-                    "this bank has submitted no pledge contract numbered {number}"
-                ))
-            })
+            .ok_or_else(|| PledgeError::Unknown(number.to_string()))
     }
 
     async fn objection(
@@ -290,12 +281,12 @@ impl Desk {
         req: &GatewayRequest,
         number: &str,
         text: &str,
-    ) -> Result<Status, GatewayError> {
+    ) -> Result<Status, PledgeError> {
         let status = self.status(&req.ctx, number).await?;
         let now = Utc::now();
         if let Some(deadline) = status.objection_deadline {
             if now > deadline && status.state != State::Objection {
-                return Err(GatewayError::FailedPrecondition(format!(
+                return Err(PledgeError::Refused(format!(
                     "the objection window closed at {} (2 working days after the preliminary refusal)",
                     deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )));
@@ -305,7 +296,7 @@ impl Desk {
             State::Objection => return Ok(status),
             State::PreliminaryRefusal => {}
             other => {
-                return Err(GatewayError::FailedPrecondition(format!(
+                return Err(PledgeError::Refused(format!(
                 "contract {number} is {}: an objection is taken only against a preliminary refusal",
                 other.as_str()
             )))
@@ -323,13 +314,13 @@ impl Desk {
             .map_err(|e| match e {
                 GatewayError::Adapter(kopir_adapters::AdapterError::Registry {
                     message, ..
-                }) => GatewayError::FailedPrecondition(format!(
-                    "the registrar refused the objection: {message}"
-                )),
-                other => other,
+                }) => {
+                    PledgeError::Refused(format!("the registrar refused the objection: {message}"))
+                }
+                other => other.into(),
             })?;
         let Record::Registry(RegistryRecord::Filing(Some(filed))) = record.as_ref() else {
-            return Err(GatewayError::other_record());
+            return Err(PledgeError::other_record());
         };
         let change = super::worker::change_of(filed, &status);
         Ok(self
@@ -344,7 +335,7 @@ impl Desk {
 fn check_guardianship(
     contract: &super::Contract,
     today: chrono::NaiveDate,
-) -> Result<(), GatewayError> {
+) -> Result<(), PledgeError> {
     let minor = contract.pledgors.iter().position(|p| {
         p.iin
             .as_deref()
@@ -355,7 +346,7 @@ fn check_guardianship(
         return Ok(());
     };
     let permission = contract.guardianship.as_ref().ok_or_else(|| {
-        GatewayError::FailedPrecondition(format!(
+        PledgeError::Refused(format!(
             "pledgor {} is a minor: pledging a minor's property needs the guardianship authority's permission (contract.guardianship)",
             index + 1
         ))
@@ -365,7 +356,7 @@ fn check_guardianship(
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(permission.issued_on);
     if today < permission.issued_on || today > until {
-        return Err(GatewayError::FailedPrecondition(format!(
+        return Err(PledgeError::Refused(format!(
             "guardianship permission {} holds one month from its issue on {}: it is not in force today",
             permission.number, permission.issued_on
         )));
@@ -387,21 +378,20 @@ fn note(status: &Status) -> String {
 
 /// The answer to a contract number already in the outbox: the first answer again when the
 /// content is the same, ALREADY_EXISTS when it is not.
-fn settle(existing: Status, same_content: bool) -> Result<Record, GatewayError> {
+fn settle(existing: Status, same_content: bool) -> Result<Record, PledgeError> {
     if same_content {
         Ok(Record::Pledge {
             status: existing,
             duplicate: true,
         })
     } else {
-        Err(GatewayError::AlreadyExists(format!(
-            "contract number {} was accepted at {} with other content (request {})",
-            existing.contract_number,
-            existing
+        Err(PledgeError::Conflict {
+            number: existing.contract_number,
+            accepted_at: existing
                 .accepted_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            existing.request_id
-        )))
+            request_id: existing.request_id,
+        })
     }
 }
 
@@ -429,7 +419,7 @@ pub async fn answer(
         return Ok(None);
     }
     let desk = desk.ok_or_else(|| {
-        GatewayError::FailedPrecondition("this gateway does not take pledge contracts".into())
+        PledgeError::Refused("this gateway does not take pledge contracts".into())
     })?;
     let status = |status| Record::Pledge {
         status,
@@ -520,7 +510,7 @@ mod tests {
         assert!(check_guardianship(&contract(&adult, None), today).is_ok());
         let missing = check_guardianship(&contract(&minor, None), today);
         assert!(
-            matches!(&missing, Err(GatewayError::FailedPrecondition(m)) if m.contains("minor")),
+            matches!(&missing, Err(PledgeError::Refused(m)) if m.contains("minor")),
             "{missing:?}"
         );
         let fresh = permission(today - chrono::Days::new(10));
@@ -528,7 +518,7 @@ mod tests {
         let lapsed = permission(today - chrono::Days::new(40));
         assert!(matches!(
             check_guardianship(&contract(&minor, Some(lapsed)), today),
-            Err(GatewayError::FailedPrecondition(m)) if m.contains("not in force")
+            Err(PledgeError::Refused(m)) if m.contains("not in force")
         ));
         let future = permission(today + chrono::Days::new(1));
         assert!(check_guardianship(&contract(&minor, Some(future)), today).is_err());
@@ -549,7 +539,7 @@ mod tests {
         ));
         assert!(matches!(
             settle(existing, false),
-            Err(GatewayError::AlreadyExists(m)) if m.contains("other content")
+            Err(e @ PledgeError::Conflict { .. }) if e.to_string().contains("other content")
         ));
     }
 }

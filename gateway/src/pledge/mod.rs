@@ -5,11 +5,13 @@
 
 pub mod contract;
 pub mod desk;
+pub mod error;
 pub mod metrics;
 pub mod outbox;
 pub mod worker;
 
 pub use desk::Desk;
+pub use error::PledgeError;
 pub use kopir_core::pledge::Contract;
 
 pub use kopir_core::pledge::{State, Status, Submission};

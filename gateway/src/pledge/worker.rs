@@ -16,6 +16,7 @@ use kopir_adapters::cadastre::{Decision, FilingStatus};
 use kopir_adapters::payments::PaymentMatch;
 use kopir_adapters::syncchannel::Endpoint;
 
+use super::error::PledgeError;
 use super::metrics::OutboxMetrics;
 use super::outbox::{Change, Owed, Work};
 use super::{Desk, State, Status};
@@ -198,7 +199,7 @@ impl Worker {
         Arc::new(CallContext::internal(&w.status.request_id, WORKER_METHOD))
     }
 
-    async fn check_payment(&self, w: &Work) -> Result<(), GatewayError> {
+    async fn check_payment(&self, w: &Work) -> Result<(), PledgeError> {
         let number = &w.status.contract_number;
         let record = self
             .desk
@@ -208,7 +209,7 @@ impl Worker {
             )
             .await?;
         let Record::Registry(RegistryRecord::PaymentChecks(checks)) = record.as_ref() else {
-            return Err(GatewayError::other_record());
+            return Err(PledgeError::other_record());
         };
         let matched = PaymentMatch::of(checks.clone(), number, self.config.registration_fee_tiyn);
         let waited = (Utc::now() - w.status.accepted_at)
@@ -242,7 +243,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn file(&self, w: &Work, payment_codes: Vec<String>) -> Result<(), GatewayError> {
+    async fn file(&self, w: &Work, payment_codes: Vec<String>) -> Result<(), PledgeError> {
         let mut filing = w.filing.clone();
         filing.payment_codes = payment_codes;
         let record = self
@@ -253,7 +254,7 @@ impl Worker {
             )
             .await?;
         let Record::Registry(RegistryRecord::Filing(Some(filed))) = record.as_ref() else {
-            return Err(GatewayError::other_record());
+            return Err(PledgeError::other_record());
         };
         self.desk
             .transition(
@@ -266,7 +267,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn follow(&self, w: &Work) -> Result<(), GatewayError> {
+    async fn follow(&self, w: &Work) -> Result<(), PledgeError> {
         let record = self
             .desk
             .registry(
@@ -275,7 +276,7 @@ impl Worker {
             )
             .await?;
         let Record::Registry(RegistryRecord::Filing(filed)) = record.as_ref() else {
-            return Err(GatewayError::other_record());
+            return Err(PledgeError::other_record());
         };
         match filed {
             Some(filed) => {
@@ -331,13 +332,15 @@ impl Worker {
         }
     }
 
-    fn seal(&self, notice: &kopir_adapters::bank::PledgeNotice) -> Result<String, GatewayError> {
+    fn seal(&self, notice: &kopir_adapters::bank::PledgeNotice) -> Result<String, PledgeError> {
         let Some(sealer) = &self.sealer else {
             return Ok(String::new());
         };
         let body = serde_json::to_vec(notice)
-            .map_err(|e| GatewayError::Server(format!("notice as JSON: {e}")))?;
-        let seal = sealer.seal(&body, &notice.request_id, "pledge", CALLBACK_METHOD)?;
+            .map_err(|e| PledgeError::Defect(format!("notice as JSON: {e}")))?;
+        let seal = sealer
+            .seal(&body, &notice.request_id, "pledge", CALLBACK_METHOD)
+            .map_err(|e| PledgeError::Defect(e.to_string()))?;
         Ok(base64::engine::general_purpose::STANDARD.encode(seal))
     }
 }

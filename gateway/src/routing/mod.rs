@@ -209,6 +209,7 @@ impl Router {
                 id.name(),
                 &res,
                 breaker.clone(),
+                None,
                 service_fn(move |req| call(r.clone(), h.clone(), m.clone(), req)),
             )?;
             routes.insert(id, route);
