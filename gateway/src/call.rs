@@ -365,20 +365,7 @@ pub struct Reply {
     pub stale: bool,
 }
 
-/// A registry's calls over a recent window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Recent {
-    /// Call attempts.
-    pub calls: u64,
-    /// Failed attempts.
-    pub errors: u64,
-    /// Latency percentiles, µs.
-    pub p50_us: u64,
-    /// 90th percentile, µs.
-    pub p90_us: u64,
-    /// 99th percentile, µs.
-    pub p99_us: u64,
-}
+pub use kopir_metrics::Recent;
 
 /// Hit and miss counts of one registry's cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -33,6 +33,7 @@ use crate::proto::v1::operator_service_server::OperatorServiceServer;
 use crate::proto::v1::pledge_service_server::PledgeServiceServer;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::routing::Router;
+use kopir_store::journal::metrics::JournalMetrics;
 use kopir_store::journal::retention::Policies;
 use kopir_store::journal::Journal;
 use kopir_trust::seal::Sealer;
@@ -83,9 +84,13 @@ impl Gateway {
         let access = AccessControl::new(&config);
         let store = kopir_store::journal::open(&config.journal).await?;
         let bodies = Policies::new(config.journal.bodies.clone());
-        let journal = store
-            .clone()
-            .map(|s| Journal::start_measured(s, config.journal.batch_max, Some(metrics.journal())));
+        let journal = store.clone().map(|s| {
+            Journal::start_measured(
+                s,
+                config.journal.batch_max,
+                metrics.register(JournalMetrics::register),
+            )
+        });
         if journal.is_none() {
             tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
         }
@@ -251,7 +256,7 @@ async fn serve_metrics(
     console: Option<Console>,
 ) -> Result<(SocketAddr, JoinHandle<()>), GatewayError> {
     let console = console.map_or_else(axum::Router::new, crate::console::routes);
-    metrics.serve(listen, console).await
+    crate::metrics::serve(metrics, listen, console).await
 }
 
 /// Loads the trust roots (fetching the CRLs once) and the sealing key.
