@@ -70,47 +70,17 @@ impl Gateway {
         reporter
             .set_serving::<IdentityServiceServer<Identity>>()
             .await;
-        let health = RegistryHealth::new(reporter).await;
-        let caches = Caches::new(&config);
-        let metrics = Metrics::new();
-        let router = Router::new(&registries, health.clone(), metrics.clone(), &config)?;
-        metrics.register(|r| {
-            r.register_collector(Box::new(caches.collector()));
-            r.register_collector(Box::new(router.collector()));
-            r.register_collector(Box::new(health.collector()));
-        });
-        let outbox_metrics = metrics.register(crate::pledge::metrics::OutboxMetrics::register);
+        let seen = Observed::build(&config, &registries, reporter).await?;
         let (trust, sealer) = trust_and_seal(&config).await?;
         let access = AccessControl::new(&config);
-        let store = kopir_store::journal::open(&config.journal).await?;
-        let bodies = Policies::new(config.journal.bodies.clone());
-        let journal = store.clone().map(|s| {
-            Journal::start_measured(
-                s,
-                config.journal.batch_max,
-                metrics.register(JournalMetrics::register),
-            )
-        });
-        if journal.is_none() {
-            tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
-        }
+        let kept = Stores::open(&config, &seen, &access).await?;
         let operator = crate::pipeline::local::OperatorState {
-            caches: caches.clone(),
-            health: health.clone(),
-            metrics: metrics.clone(),
+            caches: seen.caches.clone(),
+            health: seen.health.clone(),
+            metrics: seen.metrics.clone(),
             access: access.clone(),
             source: config.source.clone(),
         };
-        let durable =
-            kopir_store::durable::Durable::open(&config.pledge.outbox, config.pledge.batch_max)?;
-        let outbox = crate::pledge::outbox::Outbox::open(durable.clone()).await?;
-        let desk = crate::pledge::Desk::new(outbox, router.clone(), journal.clone());
-        let hub = crate::channel::Hub::new(
-            access.clone(),
-            crate::channel::store::ChannelStore::open(durable.clone()).await?,
-            &config.channel,
-            journal.clone(),
-        );
         let pipeline = pipeline::build(
             &config,
             TrustStages {
@@ -118,65 +88,53 @@ impl Gateway {
                 access: access.clone(),
             },
             AuditStages {
-                metrics: metrics.clone(),
-                journal: journal.clone(),
-                bodies: bodies.clone(),
+                metrics: seen.metrics.clone(),
+                journal: kept.journal.clone(),
+                bodies: kept.bodies.clone(),
             },
-            router.clone(),
-            caches.clone(),
+            seen.router.clone(),
+            seen.caches.clone(),
             crate::pipeline::local::Services {
                 operator: operator.clone(),
-                own: vec![Arc::new(desk.clone()), Arc::new(hub.clone())],
+                own: vec![Arc::new(kept.desk.clone()), Arc::new(kept.hub.clone())],
             },
         );
-
         let journal_api = JournalApi::new(
             pipeline.clone(),
             sealer.clone(),
             access.clone(),
-            metrics.clone(),
+            seen.metrics.clone(),
         );
         let routes = grpc_routes(
             health_service,
             &Services {
-                pipeline: pipeline.clone(),
+                pipeline,
                 sealer: sealer.clone(),
-                desk: desk.clone(),
-                hub: hub.clone(),
+                desk: kept.desk.clone(),
+                hub: kept.hub.clone(),
                 journal_api,
             },
         )?;
-        let (addr, shutdown, server) = listen(&config, routes, &metrics).await?;
+        let (addr, shutdown, server) = listen(&config, routes, &seen.metrics).await?;
         let mut probes = background(
             &config,
             &Background {
-                health: &health,
+                health: &seen.health,
                 registries: &registries,
-                hub: &hub,
-                desk: &desk,
+                hub: &kept.hub,
+                desk: &kept.desk,
                 sealer: &sealer,
-                outbox_metrics: &outbox_metrics,
+                outbox_metrics: &seen.outbox_metrics,
                 trust: &trust,
                 access: &access,
-                bodies: &bodies,
+                bodies: &kept.bodies,
             },
-            store,
+            kept.store.clone(),
         )?;
         let metrics_addr = match config.metrics.listen {
             Some(listen) => {
-                let console = config
-                    .metrics
-                    .console_token
-                    .as_ref()
-                    .filter(|t| !t.is_empty())
-                    .map(|token| Console {
-                        token: token.clone(),
-                        state: operator.clone(),
-                        router: router.clone(),
-                        journal: journal.clone(),
-                        outbox: outbox_metrics.clone(),
-                    });
-                let (bound, task) = serve_metrics(&metrics, listen, console).await?;
+                let console = console(&config, operator, &seen, &kept);
+                let (bound, task) = serve_metrics(&seen.metrics, listen, console).await?;
                 probes.push(task);
                 Some(bound)
             }
@@ -185,12 +143,12 @@ impl Gateway {
         tracing::info!(%addr, "gateway serving gRPC");
         Ok(Self {
             addr,
-            caches,
-            health,
-            router,
+            caches: seen.caches,
+            health: seen.health,
+            router: seen.router,
             trust,
             access,
-            metrics,
+            metrics: seen.metrics,
             metrics_addr,
             shutdown,
             server,
@@ -208,6 +166,110 @@ impl Gateway {
             .await
             .map_err(|e| GatewayError::Server(e.to_string()))?
     }
+}
+
+/// What watches the registries: their health, caches, metrics and routes, each subsystem's
+/// collector registered.
+struct Observed {
+    health: RegistryHealth,
+    caches: Caches,
+    metrics: Metrics,
+    router: Router,
+    outbox_metrics: Option<crate::pledge::metrics::OutboxMetrics>,
+}
+
+impl Observed {
+    async fn build(
+        config: &Config,
+        registries: &[Arc<dyn crate::routing::RegistryRoute>],
+        reporter: tonic_health::server::HealthReporter,
+    ) -> Result<Self, GatewayError> {
+        let health = RegistryHealth::new(reporter).await;
+        let caches = Caches::new(config);
+        let metrics = Metrics::new();
+        let router = Router::new(registries, health.clone(), metrics.clone(), config)?;
+        metrics.register(|r| {
+            r.register_collector(Box::new(caches.collector()));
+            r.register_collector(Box::new(router.collector()));
+            r.register_collector(Box::new(health.collector()));
+        });
+        let outbox_metrics = metrics.register(crate::pledge::metrics::OutboxMetrics::register);
+        Ok(Self {
+            health,
+            caches,
+            metrics,
+            router,
+            outbox_metrics,
+        })
+    }
+}
+
+/// What keeps state: the journal, the pledge desk over its outbox, the channel's hub over its
+/// messages.
+struct Stores {
+    store: Option<Arc<dyn kopir_store::journal::Store>>,
+    journal: Option<Journal>,
+    bodies: Policies,
+    desk: crate::pledge::Desk,
+    hub: crate::channel::Hub,
+}
+
+impl Stores {
+    async fn open(
+        config: &Config,
+        seen: &Observed,
+        access: &AccessControl,
+    ) -> Result<Self, GatewayError> {
+        let store = kopir_store::journal::open(&config.journal).await?;
+        let journal = store.clone().map(|s| {
+            Journal::start_measured(
+                s,
+                config.journal.batch_max,
+                seen.metrics.register(JournalMetrics::register),
+            )
+        });
+        if journal.is_none() {
+            tracing::warn!("journal.backend = \"off\": calls are answered without an audit record");
+        }
+        let durable =
+            kopir_store::durable::Durable::open(&config.pledge.outbox, config.pledge.batch_max)?;
+        let outbox = crate::pledge::outbox::Outbox::open(durable.clone()).await?;
+        let desk = crate::pledge::Desk::new(outbox, seen.router.clone(), journal.clone());
+        let hub = crate::channel::Hub::new(
+            access.clone(),
+            crate::channel::store::ChannelStore::open(durable).await?,
+            &config.channel,
+            journal.clone(),
+        );
+        Ok(Self {
+            store,
+            journal,
+            bodies: Policies::new(config.journal.bodies.clone()),
+            desk,
+            hub,
+        })
+    }
+}
+
+/// The operators' web console, when `[metrics] console_token` is set.
+fn console(
+    config: &Config,
+    state: crate::pipeline::local::OperatorState,
+    seen: &Observed,
+    kept: &Stores,
+) -> Option<Console> {
+    let token = config
+        .metrics
+        .console_token
+        .as_ref()
+        .filter(|t| !t.is_empty())?;
+    Some(Console {
+        token: token.clone(),
+        state,
+        router: seen.router.clone(),
+        journal: kept.journal.clone(),
+        outbox: seen.outbox_metrics.clone(),
+    })
 }
 
 /// Binds `[server] listen` and serves `routes` on it, over TLS unless in plaintext mode: the
