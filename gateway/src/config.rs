@@ -307,6 +307,15 @@ pub struct ServerConfig {
     /// Development only: serve without TLS and take the client from `meta.requester_bin`.
     #[serde(default)]
     pub plaintext: bool,
+    /// The largest request message taken, in bytes; a larger one is RESOURCE_EXHAUSTED.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+/// 8 MiB: twice gRPC's customary 4 MiB, so a channel message with a payload at its 4 MiB limit
+/// still fits with its metadata and signed document.
+fn default_max_message_bytes() -> usize {
+    8 * 1024 * 1024
 }
 
 /// A registry's native protocol.
@@ -448,6 +457,7 @@ impl Config {
     /// Checks every section once, at load: a configuration that loads is usable as typed values.
     fn validate(&self, origin: &str) -> Result<(), GatewayError> {
         [
+            self.validate_server(),
             self.validate_registries(),
             self.validate_channel(),
             self.validate_rate_limits(),
@@ -460,6 +470,14 @@ impl Config {
         .map_err(|detail| GatewayError::Config {
             detail: format!("{origin}: {detail}"),
         })
+    }
+
+    /// `[server]`: a message limit that lets a request through.
+    fn validate_server(&self) -> Result<(), String> {
+        if self.server.max_message_bytes < 1024 {
+            return Err("server.max_message_bytes must be at least 1024".into());
+        }
+        Ok(())
     }
 
     /// `[registries.*]`: one section per routed registry, usable URLs, timings and resilience.

@@ -9,6 +9,7 @@ pub mod call;
 pub mod channel;
 pub mod config;
 pub mod console;
+pub mod edge;
 pub mod error;
 pub mod health;
 pub mod metrics;

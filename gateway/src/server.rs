@@ -108,6 +108,8 @@ impl Gateway {
         let routes = grpc_routes(
             health_service,
             &Services {
+                metrics: seen.metrics.clone(),
+                max_message_bytes: config.server.max_message_bytes,
                 pipeline,
                 sealer: sealer.clone(),
                 desk: kept.desk.clone(),
@@ -276,7 +278,7 @@ fn console(
 /// bound address, the shutdown trigger and the server task.
 async fn listen(
     config: &Config,
-    routes: tonic::transport::server::Router,
+    routes: Routes,
     metrics: &Metrics,
 ) -> Result<
     (
@@ -346,6 +348,8 @@ async fn trust_and_seal(
 
 /// What the gRPC services are built over.
 struct Services {
+    metrics: Metrics,
+    max_message_bytes: usize,
     pipeline: pipeline::Pipeline,
     sealer: Option<Arc<Sealer>>,
     desk: crate::pledge::Desk,
@@ -353,13 +357,18 @@ struct Services {
     journal_api: JournalApi,
 }
 
+/// The gateway's gRPC services behind the edge's refusals.
+type Routes = tonic::transport::server::Router<
+    tower::layer::util::Stack<crate::edge::EdgeRefusals, tower::layer::util::Identity>,
+>;
+
 /// Every gRPC service the gateway serves, reflection and health included.
 fn grpc_routes(
     health_service: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
     s: &Services,
-) -> Result<tonic::transport::server::Router, GatewayError> {
+) -> Result<Routes, GatewayError> {
     let reflection = |e: tonic_reflection::server::Error| {
         GatewayError::Server(format!("reflection descriptors: {e}"))
     };
@@ -374,35 +383,49 @@ fn grpc_routes(
         .build_v1alpha()
         .map_err(reflection)?;
 
+    let max = s.max_message_bytes;
     Ok(tonic::transport::Server::builder()
+        .layer(crate::edge::EdgeRefusals::new(s.metrics.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(IdentityServiceServer::new(Identity::new(
-            s.pipeline.clone(),
-            s.sealer.clone(),
-        )))
-        .add_service(PledgeServiceServer::new(PledgeApi::new(
-            s.pipeline.clone(),
-            s.sealer.clone(),
-            s.desk.clone(),
-        )))
-        .add_service(ChannelServiceServer::new(ChannelApi::new(
-            s.pipeline.clone(),
-            s.sealer.clone(),
-            s.hub.clone(),
-        )))
-        .add_service(NotaryServiceServer::new(RegistryApi::new(
-            s.pipeline.clone(),
-            s.sealer.clone(),
-        )))
-        .add_service(CadastreServiceServer::new(RegistryApi::new(
-            s.pipeline.clone(),
-            s.sealer.clone(),
-        )))
-        .add_service(OperatorServiceServer::new(s.journal_api.clone()))
-        .add_service(AccessLogServiceServer::new(s.journal_api.clone()))
-        .add_service(ConsentServiceServer::new(s.journal_api.clone())))
+        .add_service(
+            IdentityServiceServer::new(Identity::new(s.pipeline.clone(), s.sealer.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            PledgeServiceServer::new(PledgeApi::new(
+                s.pipeline.clone(),
+                s.sealer.clone(),
+                s.desk.clone(),
+            ))
+            .max_decoding_message_size(max),
+        )
+        .add_service(
+            ChannelServiceServer::new(ChannelApi::new(
+                s.pipeline.clone(),
+                s.sealer.clone(),
+                s.hub.clone(),
+            ))
+            .max_decoding_message_size(max),
+        )
+        .add_service(
+            NotaryServiceServer::new(RegistryApi::new(s.pipeline.clone(), s.sealer.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            CadastreServiceServer::new(RegistryApi::new(s.pipeline.clone(), s.sealer.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            OperatorServiceServer::new(s.journal_api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            AccessLogServiceServer::new(s.journal_api.clone()).max_decoding_message_size(max),
+        )
+        .add_service(
+            ConsentServiceServer::new(s.journal_api.clone()).max_decoding_message_size(max),
+        ))
 }
 
 /// What the background tasks run over.
@@ -456,7 +479,7 @@ fn background(
 
 /// Serves `routes` on `incoming` connections (plain TCP or TLS streams) until `stop`.
 async fn serve<IO, E>(
-    routes: tonic::transport::server::Router,
+    routes: Routes,
     incoming: impl futures::Stream<Item = Result<IO, E>>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), GatewayError>

@@ -106,6 +106,14 @@ pub enum Holder {
         /// The seal's name.
         name: String,
     },
+    /// An organisation's certificate that states no purpose (no extended key usage), as some
+    /// CAs issued seals before: `OU=BIN…`. A gateway must not take it for a TLS client's.
+    Unmarked {
+        /// The organisation's BIN.
+        bin: String,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// When a certificate is valid.
@@ -449,13 +457,26 @@ impl MockCa {
                     )?,
                 ],
             ),
-            Holder::Seal { bin, name: n } => (
+            Holder::Unmarked { bin, name: n } => (
                 name(&[
                     (COUNTRY_NAME, "KZ"),
                     (COMMON_NAME, n),
                     (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
                 ])?,
                 vec![extension(&signing, true)?],
+            ),
+            Holder::Seal { bin, name: n } => (
+                name(&[
+                    (COUNTRY_NAME, "KZ"),
+                    (COMMON_NAME, n),
+                    (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
+                ])?,
+                // A seal signs documents; its extended key usage says so, so no TLS peer takes
+                // it for a client's or a server's certificate.
+                vec![
+                    extension(&signing, true)?,
+                    extension(&ExtendedKeyUsage(vec![ID_KP_EMAIL_PROTECTION]), false)?,
+                ],
             ),
         };
         extensions.insert(0, leaf);
@@ -695,7 +716,7 @@ impl DemoPki {
             )?,
             seal: ca.issue(
                 &Holder::Seal {
-                    bin: DEMO_PORTAL_BIN.into(),
+                    bin: DEMO_OPERATOR_BIN.into(),
                     name: "Köpir seal".into(),
                 },
                 ec,

@@ -1,6 +1,7 @@
 //! Köpir's gRPC API (`kopir.v1`), compiled from the `.proto` files beside this crate by protox
 //! (pure Rust, no system `protoc`), shared by the gateway and the mock registries' gRPC front.
 
+pub mod codec;
 pub mod convert;
 
 /// `kopir.v1`.

@@ -250,6 +250,14 @@ async fn consent_present_absent_expired_and_out_of_scope() {
         );
         assert!(s.message().contains("one-time code"), "{}", s.message());
         assert!(!s.message().contains(absent.as_str()), "the IIN is masked");
+        let bank_bin = kopir_mocks::pki::DEMO_BANK_BIN;
+        assert!(
+            !s.message().contains(bank_bin)
+                && s.message()
+                    .contains(&kopir_core::identifiers::mask(bank_bin)),
+            "the requester's BIN is masked too: {}",
+            s.message()
+        );
 
         // A consent given by one-time code through the portal.
         let mut consents = ConsentServiceClient::new(env.channel.clone());

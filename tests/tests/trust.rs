@@ -56,6 +56,44 @@ async fn call_as(env: &Env, name: &str) -> Result<(), String> {
 }
 
 #[tokio::test]
+async fn only_certificates_issued_for_clients_identify_a_client() {
+    let env = Env::start(test_config()).await;
+    // Every demo certificate made for another purpose: the seal, the signers', the server's.
+    for name in ["gateway-seal", "citizen", "officer", "gateway-tls"] {
+        let e = call_as(&env, name).await.unwrap_err();
+        // Refused in the handshake (the client sees a transport error) or at identification.
+        assert!(
+            e.starts_with("connect")
+                || e.contains("transport error")
+                || e.starts_with("Unauthenticated"),
+            "{name}: {e}"
+        );
+    }
+    // A trusted certificate naming the portal's BIN but stating no purpose: the handshake lets
+    // it through (no extended key usage allows any), identification does not.
+    let ca = env.demo.pki.ca.clone();
+    let unmarked = ca
+        .issue(
+            &Holder::Unmarked {
+                bin: kopir_mocks::pki::DEMO_PORTAL_BIN.into(),
+                name: "old seal".into(),
+            },
+            KeyAlgorithm::EcdsaP256,
+            Window::days(30),
+        )
+        .unwrap();
+    write_client(&env, "unmarked", &unmarked, &ca);
+    let e = call_as(&env, "unmarked").await.unwrap_err();
+    assert!(
+        e.starts_with("Unauthenticated") && e.contains("clientAuth"),
+        "{e}"
+    );
+    call_as(&env, "portal")
+        .await
+        .expect("the portal's client certificate");
+}
+
+#[tokio::test]
 async fn clients_without_a_valid_certificate_are_refused() {
     let env = Env::start_with_crl(test_config(), Duration::from_secs(1)).await;
     let ca = env.demo.pki.ca.clone();

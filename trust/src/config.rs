@@ -26,6 +26,10 @@ pub struct TrustConfig {
     pub max_clock_skew_s: u64,
     /// How often the config file is checked for access-list changes.
     pub reload_interval_ms: u64,
+    /// Certificate policy OIDs (dotted, e.g. a national CA's "legal entity authentication"
+    /// policy) that make a certificate a client's even without the `clientAuth` extended key
+    /// usage. Empty: only `clientAuth` does.
+    pub client_policies: Vec<String>,
 }
 
 impl Default for TrustConfig {
@@ -40,6 +44,7 @@ impl Default for TrustConfig {
             chain_cache_entries: 10_000,
             max_clock_skew_s: 300,
             reload_interval_ms: 1_000,
+            client_policies: Vec::new(),
         }
     }
 }

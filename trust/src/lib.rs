@@ -16,14 +16,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use const_oid::db::rfc4519::SERIAL_NUMBER;
-use const_oid::db::rfc5280::ID_CE_KEY_USAGE;
+use const_oid::db::rfc5280::{
+    ID_CE_CERTIFICATE_POLICIES, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_KP_CLIENT_AUTH,
+};
 use der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
 use der::{Any, Decode};
 use kopir_core::identifiers::{Bin, Iin};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use rustls_pki_types::{SignatureVerificationAlgorithm, TrustAnchor};
 use sha2::{Digest, Sha256};
-use x509_cert::ext::pkix::KeyUsage;
+use x509_cert::ext::pkix::{CertificatePolicies, ExtendedKeyUsage, KeyUsage};
 use x509_cert::Certificate;
 
 use crate::config::TrustConfig;
@@ -91,6 +93,9 @@ pub enum ChainError {
     Revocation(TrustError),
     /// The certificate's key usage does not allow signing documents.
     NotForSigning,
+    /// The certificate is not issued for TLS client authentication (no `clientAuth` extended
+    /// key usage, no configured client policy).
+    NotForClients,
 }
 
 /// The signature algorithms the gateway accepts, by OID. Pluggable: a national algorithm (GOST
@@ -140,6 +145,7 @@ pub struct Trust {
     revocation: Arc<Revocation>,
     chains: moka::sync::Cache<(u64, [u8; 32]), Arc<VerifiedChain>>,
     clock_skew: Duration,
+    client_policies: Vec<const_oid::ObjectIdentifier>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -226,9 +232,42 @@ fn may_sign(cert: &Certificate) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether `cert` is issued for TLS client authentication: its extended key usage names
+/// `clientAuth`, or its certificate policies name one of `policies`. A certificate without an
+/// extended key usage is not taken as a client's, whatever else it may be (a seal, a signer's).
+fn for_clients(cert: &Certificate, policies: &[const_oid::ObjectIdentifier]) -> bool {
+    let extension = |id| {
+        cert.tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(move |e| e.extn_id == id)
+    };
+    let eku = extension(ID_CE_EXT_KEY_USAGE)
+        .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|eku| eku.0.contains(&ID_KP_CLIENT_AUTH));
+    eku || extension(ID_CE_CERTIFICATE_POLICIES)
+        .and_then(|e| CertificatePolicies::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|p| {
+            p.0.iter()
+                .any(|info| policies.contains(&info.policy_identifier))
+        })
+}
+
 impl Trust {
     /// Loads the configured roots and sets up CRL fetching (nothing is fetched yet).
     pub fn new(config: &TrustConfig) -> Result<Self, TrustError> {
+        let client_policies = config
+            .client_policies
+            .iter()
+            .map(|oid| {
+                const_oid::ObjectIdentifier::new(oid).map_err(|e| {
+                    TrustError::Config(format!(
+                        "trust.client_policies: {oid:?} is not a dotted OID: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut anchors = Vec::new();
         for path in &config.roots {
             for der in read_pem_certificates(path)? {
@@ -250,6 +289,7 @@ impl Trust {
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
             clock_skew: Duration::from_secs(config.max_clock_skew_s),
+            client_policies,
         })
     }
 
@@ -328,6 +368,9 @@ impl Trust {
         if usage == Usage::Signing && !may_sign(&cert) {
             return Err(ChainError::NotForSigning);
         }
+        if usage == Usage::Client && !for_clients(&cert, &self.client_policies) {
+            return Err(ChainError::NotForClients);
+        }
         let validity = &cert.tbs_certificate.validity;
         let verified = Arc::new(VerifiedChain {
             holder: holder_of(&cert),
@@ -364,6 +407,9 @@ impl Trust {
                 ChainError::NotForSigning => {
                     TrustError::Unauthenticated("the client certificate is not usable".into())
                 }
+                ChainError::NotForClients => TrustError::Unauthenticated(
+                    "the certificate is not issued for client authentication (its extended key usage does not name clientAuth): connect with your organisation's TLS client certificate, not a signing or sealing one".into(),
+                ),
             })?;
         if verified.holder.bin.is_none() {
             return Err(TrustError::Unauthenticated(

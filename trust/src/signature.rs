@@ -51,6 +51,14 @@ fn chain_failure(e: ChainError, index: usize) -> TrustError {
                 "the signer's certificate does not allow digital signatures",
             )
         }
+        // Only a TLS client's chain is checked for clientAuth; a signer's never is.
+        ChainError::NotForClients => {
+            return fail(
+                SignatureFailure::KeyUsage,
+                index,
+                "the signer's certificate is not issued for signing documents",
+            )
+        }
         ChainError::Path(p) => p,
     };
     use webpki::Error as W;
@@ -230,11 +238,18 @@ impl Trust {
                     "the signing time is in the future",
                 ));
             }
-            if at < chain.not_before || at > chain.not_after {
+            if at < chain.not_before {
+                return Err(fail(
+                    SignatureFailure::NotYetValid,
+                    index,
+                    "the signing time is before the certificate's validity began",
+                ));
+            }
+            if at > chain.not_after {
                 return Err(fail(
                     SignatureFailure::Expired,
                     index,
-                    "the certificate was not valid at the signing time",
+                    "the certificate had expired at the signing time",
                 ));
             }
         }

@@ -111,7 +111,8 @@ impl Check for Consent {
                     trail.basis(format!("lawful access: {basis}"));
                     return Ok(());
                 }
-                (format!("bin:{bin}"), format!("bin:{bin}"))
+                // Refusals mask the requester's BIN like every other number they show.
+                (req.ctx.client.to_string(), req.ctx.client.masked())
             }
         };
         if let Some(iin) = &person {
