@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,17 +33,20 @@ impl Drop for Gateway {
 }
 
 fn start(config: &Path, log: &Path) -> Gateway {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
+    let open = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap()
+    };
+    let (out, log) = (open(&log.with_extension("out")), open(log));
     Gateway(
         Command::new(env!("CARGO_BIN_EXE_kopir"))
             .args(["serve", "--config"])
             .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", "warn,kopir_gateway::server=info")
+            .stdout(out)
             .stderr(log)
             .spawn()
             .unwrap(),
@@ -321,5 +324,12 @@ async fn every_accepted_contract_reaches_the_cadastre_exactly_once_across_a_sigk
         filed.len(),
         CONTRACTS,
         "nothing but the accepted contracts was filed"
+    );
+    // The gateway's log lines, written to a file (not a terminal), carry no colour codes.
+    let out = std::fs::read_to_string(log.with_extension("out")).unwrap();
+    assert!(out.contains("gateway serving gRPC"), "{out}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "ANSI escapes in a log file: {out:?}"
     );
 }

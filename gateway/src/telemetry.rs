@@ -43,7 +43,9 @@ impl Telemetry {
         let (json, plain) = if config.json_logs {
             (Some(tracing_subscriber::fmt::layer().json()), None)
         } else {
-            (None, Some(tracing_subscriber::fmt::layer()))
+            // Colour codes only for a person at a terminal, never into a file or a collector.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            (None, Some(tracing_subscriber::fmt::layer().with_ansi(ansi)))
         };
         tracing_subscriber::registry()
             .with(filter)

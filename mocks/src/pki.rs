@@ -768,7 +768,8 @@ impl DemoPki {
         })
     }
 
-    /// Writes every certificate (`NAME.crt`, PEM, followed by the intermediate), key (`NAME.key`, PKCS #8 PEM), the root
+    /// Writes every certificate (`NAME.crt`, PEM, followed by the intermediate), key (`NAME.key`,
+    /// PKCS #8 PEM, readable by its owner only), the root
     /// (`root.crt`), the intermediate (`intermediate.crt`) and the current CRL (`crl.der`) to `dir`.
     pub fn write(&self, dir: &std::path::Path) -> Result<(), PkiError> {
         let io = |path: &std::path::Path| {
@@ -796,8 +797,30 @@ impl DemoPki {
             // Leaf then intermediate: what a TLS peer or a signer sends along.
             let chain = issued.cert_pem()? + &intermediate;
             write(&format!("{file}.crt"), chain.as_bytes())?;
-            write(&format!("{file}.key"), issued.key_pem()?.as_bytes())?;
+            let key = dir.join(format!("{file}.key"));
+            write_private(&key, issued.key_pem()?.as_bytes()).map_err(io(&key))?;
         }
         Ok(())
     }
+}
+
+/// Writes a private key readable and writable by its owner only (0600 on Unix), from its
+/// creation on: a key never exists with wider permissions, not even for a moment.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    // An existing file keeps its mode through `open`; narrow it as well.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
 }

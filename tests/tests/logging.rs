@@ -74,6 +74,12 @@ async fn no_personal_number_or_secret_in_logs() {
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("request"), "spans were recorded:\n{logs}");
+    // No exporter is set, so no trace exists: the request lines carry no all-zero trace id.
+    assert!(logs.contains("request done"), "{logs}");
+    assert!(
+        !logs.contains("trace_id=00000000000000000000000000000000"),
+        "an all-zero trace id was logged"
+    );
     assert!(logs.contains(&format!("{}******{}", &person.iin[..4], &person.iin[10..])));
     for secret in [
         person.iin.as_str(),

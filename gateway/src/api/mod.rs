@@ -208,7 +208,10 @@ pub async fn call<T: Envelope>(
     if tracing::enabled!(tracing::Level::INFO) {
         use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
-        let trace_id = span.context().span().span_context().trace_id();
+        // Without an exporter there is no trace, and its all-zero id would only mislead.
+        let trace_id = Some(span.context().span().span_context().trace_id())
+            .filter(|t| *t != opentelemetry::trace::TraceId::INVALID)
+            .map(|t| t.to_string());
         let code = result
             .as_ref()
             .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
@@ -216,7 +219,7 @@ pub async fn call<T: Envelope>(
             parent: &span,
             code = crate::metrics::code_name(code),
             took_ms = started.elapsed().as_secs_f64() * 1e3,
-            trace_id = %trace_id,
+            trace_id = trace_id.as_deref(),
             "request done"
         );
     }
