@@ -129,3 +129,72 @@ async fn undecodable_requests_are_the_callers_error_with_a_request_id() {
         .await
         .expect("a valid request after the bad ones");
 }
+
+/// One request of `bytes` to `path`, read as a stream (the wire is the same for unary methods):
+/// the status, if the gateway answered one within a second.
+async fn any(env: &Env, path: &str, bytes: Vec<u8>) -> Option<tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(env.channel.clone());
+    grpc.ready().await.unwrap();
+    let path = PathAndQuery::try_from(format!("/{path}")).unwrap();
+    let call = async {
+        match grpc
+            .server_streaming(tonic::Request::new(bytes), path, RawCodec)
+            .await
+        {
+            Err(s) => Some(s),
+            Ok(response) => response.into_inner().message().await.err(),
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(1), call)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test]
+async fn every_method_survives_random_and_mutated_requests() {
+    let env = Env::start(test_config()).await;
+    let valid = prost::Message::encode_to_vec(&person_request(&env.sample_iin()));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let (mut sent, mut answered) = (0, 0);
+    for method in kopir_core::methods::ALL {
+        for round in 0..24 {
+            let bytes: Vec<u8> = match round % 4 {
+                // Random bytes.
+                0 => (0..rng.random_range(1..96)).map(|_| rng.random()).collect(),
+                // A valid message with a few bytes flipped.
+                1 => {
+                    let mut b = valid.clone();
+                    for _ in 0..3 {
+                        let i = rng.random_range(0..b.len());
+                        b[i] ^= rng.random::<u8>() | 1;
+                    }
+                    b
+                }
+                // A valid message cut short.
+                2 => valid[..rng.random_range(1..valid.len())].to_vec(),
+                // A huge string where the first field (usually `meta`) is.
+                _ => {
+                    let mut b = vec![0x0a, 0x80, 0x80, 0x04]; // field 1, 65,536 bytes
+                    b.resize(4 + 65_536, b'\xc3');
+                    b
+                }
+            };
+            sent += 1;
+            if let Some(status) = any(&env, method, bytes).await {
+                answered += 1;
+                assert!(
+                    !matches!(status.code(), Code::Internal | Code::Unknown),
+                    "{method} round {round}: {status:?}"
+                );
+            }
+        }
+    }
+    assert!(sent > 500, "{sent}");
+    assert!(answered * 2 > sent, "only {answered} of {sent} requests were answered");
+    // Still serving, on the same connection.
+    env.identity()
+        .get_person(person_request(&env.sample_iin()))
+        .await
+        .expect("the gateway answers after the fuzzing");
+}
