@@ -69,6 +69,12 @@ pub enum GatewayError {
     /// The pledge outbox cannot store or read: nothing was accepted.
     #[error("the pledge outbox is unavailable: {0}")]
     Outbox(String),
+    /// The store of signed documents already taken cannot be read or written, so a signed
+    /// request cannot be told from a replay and is not answered.
+    #[error(
+        "the store of used signed documents is unavailable: {0}; the request was not answered"
+    )]
+    ReplayUnavailable(String),
     /// The registry call failed.
     #[error(transparent)]
     Adapter(#[from] AdapterError),
@@ -162,7 +168,7 @@ impl std::fmt::Display for ConsentFailure {
 fn signature_code(f: SignatureFailure) -> Code {
     match f {
         SignatureFailure::Malformed | SignatureFailure::WrongDocument => Code::InvalidArgument,
-        SignatureFailure::SignerMismatch => Code::PermissionDenied,
+        SignatureFailure::SignerMismatch | SignatureFailure::NotForClient => Code::PermissionDenied,
         SignatureFailure::PartyMissing | SignatureFailure::Missing => Code::FailedPrecondition,
         _ => Code::Unauthenticated,
     }
@@ -196,7 +202,7 @@ impl GatewayError {
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::NotFound(_) => Code::NotFound,
             Self::AlreadyExists(_) => Code::AlreadyExists,
-            Self::Outbox(_) => Code::Unavailable,
+            Self::Outbox(_) | Self::ReplayUnavailable(_) => Code::Unavailable,
             Self::RateLimited { .. } | Self::Shed { .. } => Code::ResourceExhausted,
             Self::BreakerOpen { .. } | Self::RevocationUnavailable(_) => Code::Unavailable,
             Self::Unauthenticated(_) => Code::Unauthenticated,
@@ -307,6 +313,12 @@ impl GatewayError {
                     "have every party the document names sign it with their own certificate"
                 }
                 SignatureFailure::WrongDocument => "sign a document for this method and subject",
+                SignatureFailure::NotForClient => {
+                    "the signer names in the document (`via`) the organisation that sends it; a document signed for one client is not sent by another"
+                }
+                SignatureFailure::Stale | SignatureFailure::Replayed => {
+                    "have the signer sign a new document, with a new nonce, just before it is sent; a signed document is taken once, within minutes of its signing"
+                }
             };
         }
         match self.code() {

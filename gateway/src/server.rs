@@ -86,6 +86,7 @@ impl Gateway {
             TrustStages {
                 trust: trust.clone(),
                 access: access.clone(),
+                replay: kept.replay.clone(),
             },
             AuditStages {
                 metrics: seen.metrics.clone(),
@@ -207,13 +208,14 @@ impl Observed {
 }
 
 /// What keeps state: the journal, the pledge desk over its outbox, the channel's hub over its
-/// messages.
+/// messages, the signed documents already taken.
 struct Stores {
     store: Option<Arc<dyn kopir_store::journal::Store>>,
     journal: Option<Journal>,
     bodies: Policies,
     desk: crate::pledge::Desk,
     hub: crate::channel::Hub,
+    replay: kopir_store::replay::Replay,
 }
 
 impl Stores {
@@ -239,11 +241,13 @@ impl Stores {
         let desk = crate::pledge::Desk::new(outbox, seen.router.clone(), journal.clone());
         let hub = crate::channel::Hub::new(
             access.clone(),
-            crate::channel::store::ChannelStore::open(durable).await?,
+            crate::channel::store::ChannelStore::open(durable.clone()).await?,
             &config.channel,
             journal.clone(),
         );
+        let replay = kopir_store::replay::Replay::open(durable).await?;
         Ok(Self {
+            replay,
             store,
             journal,
             bodies: Policies::new(config.journal.bodies.clone()),

@@ -191,7 +191,10 @@ async fn every_method_survives_random_and_mutated_requests() {
         }
     }
     assert!(sent > 500, "{sent}");
-    assert!(answered * 2 > sent, "only {answered} of {sent} requests were answered");
+    assert!(
+        answered * 2 > sent,
+        "only {answered} of {sent} requests were answered"
+    );
     // Still serving, on the same connection.
     env.identity()
         .get_person(person_request(&env.sample_iin()))

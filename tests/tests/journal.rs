@@ -214,6 +214,8 @@ fn signed(env: &Env, method: &str, subject: &str, requester: &str) -> pb::Signed
         "method": method,
         "subject": subject,
         "requester": {"iin": requester},
+        "via": kopir_mocks::pki::DEMO_PORTAL_BIN,
+        "nonce": uuid::Uuid::new_v4().to_string(),
     }))
     .unwrap();
     let sig = sign(&env.demo.pki.citizen, &env.demo.pki.ca, &payload);
@@ -456,6 +458,8 @@ async fn a_family_link_needs_no_consent_and_a_stranger_does() {
             "method": METHOD,
             "subject": subject,
             "requester": {"iin": parent},
+            "via": kopir_mocks::pki::DEMO_PORTAL_BIN,
+            "nonce": uuid::Uuid::new_v4().to_string(),
         }))
         .unwrap();
         let mut r = with_id(subject, id);

@@ -667,6 +667,8 @@ async fn object_to(desk: &Desk, number: &str) -> Result<pb::PledgeStatus, tonic:
         "method": OBJECTION,
         "subject": number,
         "requester": {"iin": DEMO_OFFICER_IIN, "bin": DEMO_BANK_BIN},
+        "via": DEMO_BANK_BIN,
+        "nonce": uuid::Uuid::new_v4().to_string(),
     }))
     .unwrap();
     let signature = sign(&desk.env.demo.pki.officer, &desk.env.demo.pki.ca, &payload);

@@ -247,12 +247,16 @@ async fn signing_env() -> Env {
     Env::start_with_crl(c, Duration::from_secs(1)).await
 }
 
+/// A citizen's request document for their address reference, sent through the portal, with a
+/// nonce of its own.
 fn address_document(iin: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "method": ADDRESS,
         "subject": iin,
         "requester": {"iin": iin},
         "purpose": "address reference for a notary",
+        "via": kopir_mocks::pki::DEMO_PORTAL_BIN,
+        "nonce": uuid::Uuid::new_v4().to_string(),
     }))
     .unwrap()
 }
@@ -300,7 +304,11 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
             signatures: sigs,
         })
     };
-    let signed_by = |who: &Issued, by: &MockCa| signed(doc.clone(), vec![sign(who, by, &doc)]);
+    // Each use a new document: a signed document is taken once.
+    let signed_by = |who: &Issued, by: &MockCa| {
+        let doc = address_document(&iin);
+        signed(doc.clone(), vec![sign(who, by, &doc)])
+    };
 
     // Valid (RSA-2048 citizen certificate).
     let s = address_reference(&env, &iin, signed_by(citizen, &ca)).await;
@@ -316,7 +324,8 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
 
     // One payload byte flipped after signing.
     let mut flipped = doc.clone();
-    let at = flipped.len() / 2;
+    // A letter of the purpose: the document stays JSON, only the signature breaks.
+    let at = flipped.windows(6).position(|w| w == b"notary").unwrap();
     flipped[at] ^= 0x01;
     let s = address_reference(&env, &iin, signed(flipped, vec![sign(citizen, &ca, &doc)])).await;
     assert_refused(&s, Code::Unauthenticated, "SIGNATURE_INVALID");
@@ -364,6 +373,7 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
 
     // Revoked after the gateway first fetched the CRL: accepted, revoked, refused at nextUpdate.
     let soon_revoked = person(Window::days(30));
+    let doc = address_document(&iin);
     let sig = sign(&soon_revoked, &ca, &doc);
     let s = address_reference(&env, &iin, signed(doc.clone(), vec![sig.clone()])).await;
     assert_eq!(s.code(), Code::Ok, "{}", s.message());
@@ -381,6 +391,91 @@ async fn signed_requests_are_checked_and_each_failure_names_itself() {
     let other = env.demo.mocks.population.person_order[1].clone();
     let s = address_reference(&env, &other, signed_by(citizen, &ca)).await;
     assert_refused(&s, Code::InvalidArgument, "SIGNED_DOCUMENT_MISMATCH");
+
+    // The same signed document twice: the second time is a replay.
+    let once = signed_by(citizen, &ca);
+    let s = address_reference(&env, &iin, once.clone()).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message());
+    let s = address_reference(&env, &iin, once).await;
+    assert_refused(&s, Code::Unauthenticated, "DOCUMENT_REPLAYED");
+
+    // A document that names no client it is sent through, or no nonce.
+    let unbound = |drop: &str| {
+        let mut d: serde_json::Value = serde_json::from_slice(&address_document(&iin)).unwrap();
+        d.as_object_mut().unwrap().remove(drop);
+        let d = serde_json::to_vec(&d).unwrap();
+        signed(d.clone(), vec![sign(citizen, &ca, &d)])
+    };
+    let s = address_reference(&env, &iin, unbound("via")).await;
+    assert_refused(&s, Code::PermissionDenied, "DOCUMENT_NOT_FOR_CLIENT");
+    let s = address_reference(&env, &iin, unbound("nonce")).await;
+    assert_refused(&s, Code::InvalidArgument, "SIGNATURE_MALFORMED");
+    assert!(s.message().contains("nonce"), "{}", s.message());
+}
+
+/// The citizen's own GetPerson, signed for the portal: taken from the portal once, and refused
+/// from the bank that got hold of it (the replay an attacker would try).
+#[tokio::test]
+async fn a_document_signed_for_one_client_is_not_taken_from_another() {
+    let env = Env::start(test_config()).await;
+    let ca = env.demo.pki.ca.clone();
+    let iin = env.sample_iin();
+    let doc = serde_json::to_vec(&serde_json::json!({
+        "method": "kopir.v1.IdentityService/GetPerson",
+        "subject": iin,
+        "requester": {"iin": iin},
+        "via": kopir_mocks::pki::DEMO_PORTAL_BIN,
+        "nonce": uuid::Uuid::new_v4().to_string(),
+    }))
+    .unwrap();
+    let ask = || {
+        let mut r = person_request(&iin);
+        r.signed = Some(pb::SignedDocument {
+            payload: doc.clone(),
+            signatures: vec![sign(&env.demo.pki.citizen, &ca, &doc)],
+        });
+        r
+    };
+    let mut bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
+    let s = bank.get_person(ask()).await.unwrap_err();
+    assert_refused(&s, Code::PermissionDenied, "DOCUMENT_NOT_FOR_CLIENT");
+    assert!(
+        !s.message().contains(kopir_mocks::pki::DEMO_PORTAL_BIN),
+        "{}",
+        s.message()
+    );
+    env.identity()
+        .get_person(ask())
+        .await
+        .expect("the portal it was signed for");
+    let s = env.identity().get_person(ask()).await.unwrap_err();
+    assert_refused(&s, Code::Unauthenticated, "DOCUMENT_REPLAYED");
+}
+
+/// A document signed longer ago than `[trust] freshness_s` (clock skew added) is stale.
+#[tokio::test]
+async fn a_document_past_its_freshness_window_is_stale() {
+    let mut config = test_config();
+    config.trust.freshness_s = 1;
+    config.trust.max_clock_skew_s = 0;
+    config
+        .signatures
+        .insert(ADDRESS.into(), SignerRule::Requester);
+    let env = Env::start(config).await;
+    let iin = env.sample_iin();
+    let doc = address_document(&iin);
+    let sig = sign(&env.demo.pki.citizen, &env.demo.pki.ca, &doc);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let s = address_reference(
+        &env,
+        &iin,
+        Some(pb::SignedDocument {
+            payload: doc,
+            signatures: vec![sig],
+        }),
+    )
+    .await;
+    assert_refused(&s, Code::Unauthenticated, "DOCUMENT_STALE");
 }
 
 #[tokio::test]

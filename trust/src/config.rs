@@ -24,6 +24,9 @@ pub struct TrustConfig {
     pub chain_cache_entries: u64,
     /// Allowed difference between a signer's clock and the gateway's.
     pub max_clock_skew_s: u64,
+    /// How long a signed request document stays usable after it was signed (its signatures'
+    /// signing time), clock skew added; within it, each document (signer and nonce) is taken once.
+    pub freshness_s: u64,
     /// How often the config file is checked for access-list changes.
     pub reload_interval_ms: u64,
     /// Certificate policy OIDs (dotted, e.g. a national CA's "legal entity authentication"
@@ -43,6 +46,7 @@ impl Default for TrustConfig {
             seal_key: None,
             chain_cache_entries: 10_000,
             max_clock_skew_s: 300,
+            freshness_s: 300,
             reload_interval_ms: 1_000,
             client_policies: Vec::new(),
         }

@@ -53,6 +53,15 @@ pub struct RequestDocument {
     /// Stated purpose.
     #[serde(default)]
     pub purpose: Option<String>,
+    /// The BIN of the organisation the document is sent through (the calling client), which
+    /// may differ from the requester: a citizen's request sent through the portal names the
+    /// portal here. Required of every request document (one that names a requester).
+    #[serde(default)]
+    pub via: Option<String>,
+    /// A value the signer never uses twice (a UUID fits): with the signer, what the gateway
+    /// remembers to take each request document once. Required of every request document.
+    #[serde(default)]
+    pub nonce: Option<String>,
     /// A contract's terms, when the document is a contract (a pledge contract's JSON form).
     #[serde(default)]
     pub contract: Option<serde_json::Value>,
@@ -122,6 +131,19 @@ pub struct Signers {
 }
 
 impl Signers {
+    /// What the gateway remembers to take this document once: the first signer and the
+    /// document's nonce; none for a document without a nonce (a contract, unique by its number).
+    pub fn replay_key(&self) -> Option<(String, String)> {
+        let nonce = self.document.nonce.clone()?;
+        let holder = &self.signatures.first()?.chain.holder;
+        let signer = match (&holder.iin, &holder.bin) {
+            (Some(iin), _) => format!("iin:{}", iin.as_str()),
+            (None, Some(bin)) => format!("bin:{}", bin.as_str()),
+            (None, None) => return None,
+        };
+        Some((signer, nonce))
+    }
+
     /// The requester's IIN, when the document names a person as requester and that person signed.
     pub fn requester_iin(&self) -> Option<Iin> {
         let iin = Iin::parse(self.document.requester.as_ref()?.iin.as_deref()?).ok()?;
@@ -147,7 +169,78 @@ pub struct CallFacts<'a> {
     pub client_bin: Option<&'a Bin>,
 }
 
+/// A request document (one naming a requester) must name the organisation it is sent through
+/// and carry a nonce; any document that names the organisation must name the calling client.
+fn check_binding(
+    document: &RequestDocument,
+    is_request: bool,
+    client: Option<&Bin>,
+) -> Result<(), TrustError> {
+    match (&document.via, client) {
+        (Some(via), Some(client)) if via == client.as_str() => {}
+        (Some(via), _) => {
+            return Err(refuse(
+                SignatureFailure::NotForClient,
+                format!(
+                    "the document was signed to be sent through BIN {}, not by the calling client",
+                    kopir_core::identifiers::mask(via)
+                ),
+            ))
+        }
+        (None, _) if is_request => {
+            return Err(refuse(
+                SignatureFailure::NotForClient,
+                "the document names no organisation it is sent through (`via`, the BIN of the client that sends it)".into(),
+            ))
+        }
+        (None, _) => {}
+    }
+    if is_request {
+        let nonce = document.nonce.as_deref().unwrap_or("");
+        let fits = (1..=128).contains(&nonce.len())
+            && nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        if !fits {
+            return Err(refuse(
+                SignatureFailure::Malformed,
+                "the document carries no usable nonce (`nonce`: 1 to 128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'; a UUID fits)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Trust {
+    /// Every signature of a request document was made within the freshness window (clock skew
+    /// added), and says when.
+    fn check_fresh(&self, signatures: &[VerifiedSignature]) -> Result<(), TrustError> {
+        let oldest = std::time::SystemTime::now() - self.freshness() - self.clock_skew();
+        for (i, s) in signatures.iter().enumerate() {
+            match s.signed_at {
+                None => {
+                    return Err(refuse(
+                        SignatureFailure::Malformed,
+                        format!("signature {} carries no signing time", i + 1),
+                    ))
+                }
+                Some(at) if at < oldest => {
+                    return Err(refuse(
+                        SignatureFailure::Stale,
+                        format!(
+                            "signature {} was made more than {} s ago; a request document is usable for {} s after it is signed",
+                            i + 1,
+                            self.freshness().as_secs(),
+                            self.freshness().as_secs()
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a request's signed document against `rule`: every signature valid, the document for
     /// this method and subject, every signer named in it, and the requester or every party signed.
     pub async fn verify_document(
@@ -226,9 +319,14 @@ impl Trust {
             }
         }
 
+        check_binding(&document, requester.is_some(), call.client_bin)?;
+
         let mut signatures = Vec::with_capacity(doc.signatures.len());
         for (i, cms) in doc.signatures.iter().enumerate() {
             signatures.push(self.verify_signature(&doc.payload, cms, i).await?);
+        }
+        if requester.is_some() {
+            self.check_fresh(&signatures)?;
         }
         let named: Vec<&Party> = requester.iter().chain(parties.iter()).collect();
         for (i, s) in signatures.iter().enumerate() {

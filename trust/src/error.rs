@@ -50,6 +50,13 @@ pub enum SignatureFailure {
     PartyMissing,
     /// The document is for another method or subject than the request.
     WrongDocument,
+    /// The document names another organisation it is sent through than the calling client, or
+    /// none.
+    NotForClient,
+    /// The document was signed longer ago than the freshness window allows.
+    Stale,
+    /// The document (its signer and nonce) was accepted before.
+    Replayed,
 }
 
 impl SignatureFailure {
@@ -67,6 +74,9 @@ impl SignatureFailure {
             Self::SignerMismatch => "SIGNER_MISMATCH",
             Self::PartyMissing => "PARTY_SIGNATURE_MISSING",
             Self::WrongDocument => "SIGNED_DOCUMENT_MISMATCH",
+            Self::NotForClient => "DOCUMENT_NOT_FOR_CLIENT",
+            Self::Stale => "DOCUMENT_STALE",
+            Self::Replayed => "DOCUMENT_REPLAYED",
         }
     }
 }
@@ -85,6 +95,9 @@ impl std::fmt::Display for SignatureFailure {
             Self::SignerMismatch => "signer mismatch",
             Self::PartyMissing => "missing party signature",
             Self::WrongDocument => "signed document does not match the request",
+            Self::NotForClient => "signed document not for this client",
+            Self::Stale => "signed document too old",
+            Self::Replayed => "signed document already used",
         })
     }
 }

@@ -145,6 +145,7 @@ pub struct Trust {
     revocation: Arc<Revocation>,
     chains: moka::sync::Cache<(u64, [u8; 32]), Arc<VerifiedChain>>,
     clock_skew: Duration,
+    freshness: Duration,
     client_policies: Vec<const_oid::ObjectIdentifier>,
 }
 
@@ -289,6 +290,7 @@ impl Trust {
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
             clock_skew: Duration::from_secs(config.max_clock_skew_s),
+            freshness: Duration::from_secs(config.freshness_s),
             client_policies,
         })
     }
@@ -306,6 +308,11 @@ impl Trust {
     /// Allowed clock difference between a signer and the gateway.
     pub fn clock_skew(&self) -> Duration {
         self.clock_skew
+    }
+
+    /// How long a request document is usable after it was signed (clock skew not included).
+    pub fn freshness(&self) -> Duration {
+        self.freshness
     }
 
     /// Validates `leaf`'s path through `intermediates` to a root for `usage`, now, against the

@@ -56,6 +56,8 @@ pub struct TrustStages {
     pub trust: Arc<Trust>,
     /// Access list and signer rules.
     pub access: AccessControl,
+    /// Request documents already taken.
+    pub replay: kopir_store::replay::Replay,
 }
 
 /// Assembles the pipeline over a router, in DESIGN.md's order.
@@ -91,6 +93,7 @@ pub fn build(
         .layer(check::layer(stages::VerifySignatures {
             trust: trust.trust,
             access: trust.access.clone(),
+            replay: trust.replay,
         }))
         .layer(check::layer(consent::Consent {
             access: trust.access.clone(),

@@ -63,13 +63,16 @@ impl Check for Authorize {
     }
 }
 
-/// CMS signatures of signed requests, against the method's signer rule.
+/// CMS signatures of signed requests, against the method's signer rule; a request document is
+/// taken once (its signer and nonce remembered for its freshness window).
 #[derive(Clone)]
 pub struct VerifySignatures {
     /// The trust store.
     pub trust: Arc<Trust>,
     /// The signer rules.
     pub access: AccessControl,
+    /// The nonces already taken.
+    pub replay: kopir_store::replay::Replay,
 }
 
 impl Check for VerifySignatures {
@@ -90,6 +93,22 @@ impl Check for VerifySignatures {
             )
             .await?;
         if let Some(s) = signers {
+            if let Some((signer, nonce)) = s.replay_key() {
+                let now = chrono::Utc::now();
+                let window = self.trust.freshness() + 2 * self.trust.clock_skew();
+                let until = now + chrono::Duration::from_std(window).unwrap_or_default();
+                let first = self
+                    .replay
+                    .first_use(signer, nonce, now, until)
+                    .await
+                    .map_err(|e| GatewayError::ReplayUnavailable(e.to_string()))?;
+                if !first {
+                    return Err(GatewayError::Signature {
+                        failure: kopir_trust::error::SignatureFailure::Replayed,
+                        detail: "this signed document (its signer and nonce) was already used; a signed request is taken once".into(),
+                    });
+                }
+            }
             if let Some(iin) = s.requester_iin() {
                 req.ctx.trail.actor(format!("iin:{}", iin.as_str()));
             }
