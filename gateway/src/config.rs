@@ -18,6 +18,68 @@ use kopir_trust::document::SignerRule;
 /// The embedded default configuration.
 pub const EMBEDDED: &str = include_str!("../config/kopir.toml");
 
+/// A password: written in the file, or read at load from an environment variable or a file the
+/// configuration names (`*_env`, `*_file`); never printed, not even by `{:?}`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(empty)"
+        } else {
+            "Secret(<redacted>)"
+        })
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
+/// Fills `secret` from `env` or `file` when the configuration names one; `key` names the
+/// setting in errors (which never show the value).
+fn resolve(
+    secret: &mut Secret,
+    env: Option<&str>,
+    file: Option<&Path>,
+    key: &str,
+) -> Result<(), String> {
+    let value = match (env, file) {
+        (None, None) => return Ok(()),
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{key}: set one of {key}_env and {key}_file, not both"
+            ))
+        }
+        _ if !secret.0.is_empty() => {
+            return Err(format!(
+                "{key}: the password is both written in the file and read from elsewhere; keep one"
+            ))
+        }
+        (Some(var), None) => std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("{key}_env: the environment variable {var} is not set"))?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("{key}_file: cannot read {}: {e}", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+    };
+    secret.0 = value;
+    Ok(())
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,7 +289,13 @@ pub struct ChannelRoute {
     pub sender_id: String,
     /// See `sender_id`.
     #[serde(default)]
-    pub sender_password: String,
+    pub sender_password: Secret,
+    /// Reads `sender_password` from this environment variable at load.
+    #[serde(default)]
+    pub sender_password_env: Option<String>,
+    /// Reads `sender_password` from this file at load.
+    #[serde(default)]
+    pub sender_password_file: Option<PathBuf>,
     /// Deadline of one call, retries included.
     #[serde(default = "default_route_deadline_ms")]
     pub deadline_ms: u64,
@@ -341,7 +409,13 @@ pub struct RegistryConfig {
     pub sender_id: String,
     /// Sender password; never printed.
     #[serde(default)]
-    pub sender_password: String,
+    pub sender_password: Secret,
+    /// Reads `sender_password` from this environment variable at load.
+    #[serde(default)]
+    pub sender_password_env: Option<String>,
+    /// Reads `sender_password` from this file at load.
+    #[serde(default)]
+    pub sender_password_file: Option<PathBuf>,
     /// Per-call deadline, retries included. Default: the regulations' per-step limit for a
     /// request to a state database, 1.5 min (seed 003 §4.3 table 2 action 3; seed 002 §4).
     #[serde(default = "regulatory_deadline_ms")]
@@ -418,11 +492,37 @@ impl RegistryConfig {
 impl Config {
     /// Parses and validates TOML text; `origin` names the source in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, GatewayError> {
-        let config: Config = toml::from_str(text).map_err(|e| GatewayError::Config {
+        let mut config: Config = toml::from_str(text).map_err(|e| GatewayError::Config {
             detail: format!("{origin}: {e}"),
         })?;
+        config
+            .resolve_secrets()
+            .map_err(|detail| GatewayError::Config {
+                detail: format!("{origin}: {detail}"),
+            })?;
         config.validate(origin)?;
         Ok(config)
+    }
+
+    /// Reads each password the configuration says is kept elsewhere.
+    fn resolve_secrets(&mut self) -> Result<(), String> {
+        for (name, r) in &mut self.registries {
+            resolve(
+                &mut r.sender_password,
+                r.sender_password_env.as_deref(),
+                r.sender_password_file.as_deref(),
+                &format!("registries.{name}.sender_password"),
+            )?;
+        }
+        for (id, route) in &mut self.channel.routes {
+            resolve(
+                &mut route.sender_password,
+                route.sender_password_env.as_deref(),
+                route.sender_password_file.as_deref(),
+                &format!("channel.routes.\"{id}\".sender_password"),
+            )?;
+        }
+        Ok(())
     }
 
     /// Reads and validates a file.
@@ -670,6 +770,58 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded file with the persons registry's password line replaced by `line`.
+    fn with_password(line: &str) -> Result<Config, GatewayError> {
+        let text = EMBEDDED.replacen("sender_password = \"demo-password\"", line, 1);
+        assert_ne!(
+            text, EMBEDDED,
+            "the embedded config writes the demo password"
+        );
+        Config::parse(&text, "test")
+    }
+
+    #[test]
+    fn a_password_comes_from_the_environment_or_a_file_and_is_never_printed() {
+        let persons = |c: &Config| {
+            c.registry(RegistryId::Persons)
+                .unwrap()
+                .sender_password
+                .clone()
+        };
+        // Only this test sets this variable, so the parallel tests do not race on it.
+        std::env::set_var("KOPIR_TEST_PERSONS_PASSWORD", "from-the-environment");
+        let c = with_password("sender_password_env = \"KOPIR_TEST_PERSONS_PASSWORD\"").unwrap();
+        assert_eq!(persons(&c).expose(), "from-the-environment");
+        let debug = format!("{:?}", c.registry(RegistryId::Persons).unwrap());
+        assert!(!debug.contains("from-the-environment"), "{debug}");
+        assert_eq!(format!("{:?}", persons(&c)), "Secret(<redacted>)");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("persons.password");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let c = with_password(&format!(
+            "sender_password_file = {:?}",
+            file.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(
+            persons(&c).expose(),
+            "from-a-file",
+            "the newline is dropped"
+        );
+
+        let e = with_password("sender_password_env = \"KOPIR_TEST_UNSET_VARIABLE\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("KOPIR_TEST_UNSET_VARIABLE is not set"), "{e}");
+        let e = with_password(
+            "sender_password = \"s3cr3t-value\"\nsender_password_env = \"KOPIR_TEST_PERSONS_PASSWORD\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("keep one") && !e.contains("s3cr3t"), "{e}");
+    }
 
     #[test]
     fn embedded_config_is_valid() {

@@ -65,7 +65,7 @@ fn endpoint(route: &ChannelRoute) -> Endpoint {
     Endpoint {
         url: route.url.clone(),
         sender_id: route.sender_id.clone(),
-        sender_password: route.sender_password.clone(),
+        sender_password: route.sender_password.expose().to_string(),
         connect_timeout: Duration::from_millis(route.deadline_ms.min(2000)),
         request_timeout: Duration::from_millis(route.deadline_ms),
         pool_max_idle: 16,

@@ -113,7 +113,7 @@ pub(crate) fn endpoint(r: &RegistryConfig) -> Endpoint {
     Endpoint {
         url: r.url.clone(),
         sender_id: r.sender_id.clone(),
-        sender_password: r.sender_password.clone(),
+        sender_password: r.sender_password.expose().to_string(),
         connect_timeout: Duration::from_millis(r.connect_timeout_ms),
         request_timeout: Duration::from_millis(r.request_timeout_ms),
         pool_max_idle: r.pool_max_idle,
