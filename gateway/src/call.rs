@@ -85,6 +85,8 @@ pub struct TrailNotes {
     pub registry: Option<(&'static str, Duration)>,
     /// The legal basis of access to personal data.
     pub basis: String,
+    /// The purpose the signed request document states (what its signer signed).
+    pub signed_purpose: Option<String>,
 }
 
 impl Trail {
@@ -107,6 +109,10 @@ impl Trail {
     /// Notes the basis on which personal data was read.
     pub fn basis(&self, basis: String) {
         self.with(|n| n.basis = basis);
+    }
+    /// Notes the purpose the signed document states.
+    pub fn signed_purpose(&self, purpose: String) {
+        self.with(|n| n.signed_purpose = Some(purpose));
     }
     /// What was noted.
     pub fn notes(&self) -> TrailNotes {

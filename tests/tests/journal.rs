@@ -458,6 +458,7 @@ async fn a_family_link_needs_no_consent_and_a_stranger_does() {
             "method": METHOD,
             "subject": subject,
             "requester": {"iin": parent},
+            "purpose": "my child's record for school enrolment",
             "via": kopir_mocks::pki::DEMO_PORTAL_BIN,
             "nonce": uuid::Uuid::new_v4().to_string(),
         }))
@@ -492,5 +493,9 @@ async fn a_family_link_needs_no_consent_and_a_stranger_does() {
     // The journal says on what ground the read was allowed.
     let records = search(&env, "family-1").await;
     assert_eq!(records[1].note, "family link: child (no consent needed)");
+    assert_eq!(
+        records[1].purpose, "my child's record for school enrolment",
+        "the answer's record keeps the purpose the parent signed"
+    );
     assert_eq!(records[1].actor, format!("iin:{parent}"));
 }

@@ -109,6 +109,11 @@ impl Stage for JournalStage {
             keep && outcome == 0,
         );
         response.actor = notes.actor;
+        // The request record keeps the purpose the request states; its answer, the purpose the
+        // signer signed, when a signed document states one.
+        if let Some(purpose) = notes.signed_purpose {
+            response.purpose = purpose;
+        }
         response.ended_at = Some(Utc::now());
         response.outcome = Some(outcome);
         response.note = note;

@@ -112,6 +112,9 @@ impl Check for VerifySignatures {
             if let Some(iin) = s.requester_iin() {
                 req.ctx.trail.actor(format!("iin:{}", iin.as_str()));
             }
+            if let Some(purpose) = s.document.purpose.clone().filter(|p| !p.is_empty()) {
+                req.ctx.trail.signed_purpose(purpose);
+            }
             Arc::make_mut(&mut req.ctx).signers = Some(Arc::new(s));
         }
         Ok(())
