@@ -452,6 +452,58 @@ async fn a_document_signed_for_one_client_is_not_taken_from_another() {
     assert_refused(&s, Code::Unauthenticated, "DOCUMENT_REPLAYED");
 }
 
+/// A signing time before the certificate's validity began is CERTIFICATE_NOT_YET_VALID, not
+/// "expired" as it was reported before.
+#[tokio::test]
+async fn a_signing_time_outside_the_certificates_validity_names_which_side() {
+    let mut config = test_config();
+    config
+        .signatures
+        .insert(ADDRESS.into(), SignerRule::Requester);
+    let env = Env::start(config).await;
+    let (ca, iin) = (env.demo.pki.ca.clone(), env.sample_iin());
+    let now = std::time::SystemTime::now();
+    let minutes = |m: u64| Duration::from_secs(60 * m);
+    // Valid from 2 minutes ago: a signature dated 3 minutes ago predates it.
+    let fresh = ca
+        .issue(
+            &Holder::Person {
+                iin: iin.clone(),
+                name: "Test Person".into(),
+            },
+            KeyAlgorithm::EcdsaP256,
+            Window {
+                not_before: now - minutes(2),
+                not_after: now + minutes(60 * 24),
+            },
+        )
+        .unwrap();
+    let doc = address_document(&iin);
+    let early = fresh
+        .key
+        .sign_cms_at(
+            kopir_trust::signing::Content::Detached(&doc),
+            &fresh.cert,
+            &[ca.intermediate().clone()],
+            now - minutes(3),
+        )
+        .unwrap();
+    let signed = |payload: Vec<u8>, sig: Vec<u8>| {
+        Some(pb::SignedDocument {
+            payload,
+            signatures: vec![sig],
+        })
+    };
+    let s = address_reference(&env, &iin, signed(doc, early)).await;
+    assert_refused(&s, Code::Unauthenticated, "CERTIFICATE_NOT_YET_VALID");
+    assert!(s.message().contains("before"), "{}", s.message());
+    // And a signature made at the signing time the gateway accepts, by the same certificate.
+    let doc = address_document(&iin);
+    let sig = sign(&fresh, &ca, &doc);
+    let s = address_reference(&env, &iin, signed(doc, sig)).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message());
+}
+
 /// A document signed longer ago than `[trust] freshness_s` (clock skew added) is stale.
 #[tokio::test]
 async fn a_document_past_its_freshness_window_is_stale() {

@@ -1,7 +1,7 @@
 //! Signing keys and CMS signatures (RFC 5652), as the national signing client makes them and as
 //! the gateway seals what it relays. RSA-2048 and ECDSA P-256, both with SHA-256.
 
-use cms::builder::{create_signing_time_attribute, SignedDataBuilder, SignerInfoBuilder};
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
 use const_oid::db::rfc5911::ID_DATA;
@@ -214,6 +214,18 @@ impl KeyPair {
         cert: &Certificate,
         chain: &[Certificate],
     ) -> Result<Vec<u8>, KeyError> {
+        self.sign_cms_at(content, cert, chain, std::time::SystemTime::now())
+    }
+
+    /// As [`sign_cms`](Self::sign_cms), with `at` as the signing-time attribute (a signer's
+    /// clock, or a test's).
+    pub fn sign_cms_at(
+        &self,
+        content: Content<'_>,
+        cert: &Certificate,
+        chain: &[Certificate],
+        at: std::time::SystemTime,
+    ) -> Result<Vec<u8>, KeyError> {
         let cms_error = |e: &dyn std::fmt::Display| key_error("CMS signing", e);
         let (econtent, digest) = match content {
             Content::Detached(bytes) => (None, Some(Sha256::digest(bytes).to_vec())),
@@ -250,7 +262,7 @@ impl KeyPair {
             let mut signer_info = SignerInfoBuilder::new(&s, sid, sha256, &eci, digest.as_deref())
                 .map_err(|e| cms_error(&e))?;
             signer_info
-                .add_signed_attribute(create_signing_time_attribute().map_err(|e| cms_error(&e))?)
+                .add_signed_attribute(signing_time(at).map_err(|e| cms_error(&e))?)
                 .map_err(|e| cms_error(&e))?;
             builder
                 .add_signer_info::<_, Sig>(signer_info)
@@ -259,4 +271,23 @@ impl KeyPair {
         });
         info.to_der().map_err(|e| cms_error(&e))
     }
+}
+
+/// The CMS signing-time attribute of `at`: UTCTime from 1950 to 2049, GeneralizedTime outside
+/// (RFC 5652 §11.3), as the `cms` crate's own builder encodes the current time.
+fn signing_time(at: std::time::SystemTime) -> der::Result<x509_cert::attr::Attribute> {
+    // UTCTime covers exactly 1950 to 2049, and refuses any other year.
+    let time = match der::asn1::UtcTime::from_system_time(at) {
+        Ok(utc) => x509_cert::time::Time::UtcTime(utc),
+        Err(_) => {
+            x509_cert::time::Time::GeneralTime(der::asn1::GeneralizedTime::from_system_time(at)?)
+        }
+    };
+    let value = Any::encode_from(&time)?;
+    let mut values = der::asn1::SetOfVec::new();
+    values.insert(value)?;
+    Ok(x509_cert::attr::Attribute {
+        oid: const_oid::db::rfc5911::ID_SIGNING_TIME,
+        values,
+    })
 }
