@@ -189,6 +189,14 @@ pub enum Operation {
     ChannelAck(Vec<String>),
     /// One delivery to a routed service (inside the hub's route stack).
     ChannelDeliver(Arc<kopir_core::channel::ChannelCall>),
+    /// A request the API could not read into an operation (a field missing or malformed): it
+    /// still crosses identification, metrics and the journal, and is refused right after them.
+    Invalid {
+        /// The field's path in the request message.
+        field: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
 }
 
 impl Operation {
@@ -234,6 +242,7 @@ impl Operation {
             Self::ChannelReceive | Self::ChannelAck(_) => "",
             Self::ListOutbox { .. } => "",
             Self::RegistryStatus { .. } | Self::ReloadConfig | Self::WatchExchanges => "",
+            Self::Invalid { .. } => "",
         }
     }
 

@@ -130,6 +130,20 @@ async fn every_call_leaves_its_records_and_tampering_is_named() {
         assert_eq!(refused[1].outcome, "PERMISSION_DENIED");
         assert_eq!(refused[1].client, format!("bin:{DEMO_BANK_BIN}"));
         assert!(refused[1].body.is_empty());
+        // A malformed IIN is refused at the edge, and still journaled with the client who sent it.
+        let mut typo: String = iin.clone();
+        let last = typo.pop().unwrap();
+        typo.push(if last == '0' { '1' } else { '0' });
+        let s = env
+            .identity()
+            .get_person(with_id(&typo, "typo-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
+        let typo_records = search(&env, "typo-1").await;
+        assert_eq!(typo_records.len(), 2, "{typo_records:?}");
+        assert_eq!(typo_records[1].outcome, "INVALID_ARGUMENT");
+        assert_eq!(typo_records[1].client, "bin:000940001238");
 
         let store = journal::open(&journal).await.unwrap().unwrap();
         let intact = journal::verify(store.as_ref()).await.unwrap();

@@ -17,6 +17,12 @@ async fn the_metrics_endpoint_counts_what_crossed_the_gateway() {
     for iin in [&people[0], &people[1], &people[2], &people[0], &people[0]] {
         portal.get_person(person_request(iin)).await.unwrap();
     }
+    // A malformed IIN, refused at the edge: counted like any other refusal.
+    let mut typo = person_request(&people[3]);
+    typo.iin = Some(kopir_gateway::proto::v1::Iin {
+        value: "12345".into(),
+    });
+    portal.get_person(typo).await.unwrap_err();
     // The bank, without the person's consent: refused.
     let mut bank = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
     bank.get_person(person_request(&people[40]))
@@ -38,13 +44,22 @@ async fn the_metrics_endpoint_counts_what_crossed_the_gateway() {
         ("code", "PERMISSION_DENIED"),
     ];
     assert_eq!(value(&m, "kopir_requests_total", &bank_denied), Some(1.0));
+    let portal_invalid = [
+        ("client", "bin:000940001238"),
+        ("method", GET_PERSON),
+        ("code", "INVALID_ARGUMENT"),
+    ];
+    assert_eq!(
+        value(&m, "kopir_requests_total", &portal_invalid),
+        Some(1.0)
+    );
     assert_eq!(
         value(
             &m,
             "kopir_request_duration_seconds_count",
             &[("method", GET_PERSON)]
         ),
-        Some(6.0)
+        Some(7.0)
     );
     // Three misses reached the persons registry; two answers came from the cache.
     let persons = ("registry", "persons");

@@ -190,7 +190,15 @@ pub async fn call<T: Envelope>(
     let ctx = context(request, method).map_err(|e| status(e, None))?;
     let request_id = ctx.request_id.clone();
     let received_at = ctx.received_at;
-    let op = op().map_err(|e| status(e, Some(&request_id)))?;
+    // A malformed field is refused after identification, so it is counted and journaled with
+    // the client who sent it like every other refusal.
+    let op = match op() {
+        Ok(op) => op,
+        Err(GatewayError::InvalidArgument { field, reason }) => {
+            crate::pipeline::Operation::Invalid { field, reason }
+        }
+        Err(e) => return Err(status(e, Some(&request_id))),
+    };
     let span = tracing::info_span!(
         "request",
         method,

@@ -83,6 +83,7 @@ pub fn build(
             journal: audit.journal.clone(),
             bodies: audit.bodies.clone(),
         }))
+        .layer(check::layer(stages::RefuseInvalid))
         .layer(check::layer(stages::Authorize {
             access: trust.access.clone(),
         }))

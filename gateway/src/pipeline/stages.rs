@@ -43,6 +43,25 @@ impl Check for Identify {
     }
 }
 
+/// Refuses a request the API could not read ([`Operation::Invalid`]), once it has been
+/// identified, counted and journaled.
+///
+/// [`Operation::Invalid`]: crate::call::Operation::Invalid
+#[derive(Clone)]
+pub struct RefuseInvalid;
+
+impl Check for RefuseInvalid {
+    const NAME: &'static str = "refuse_invalid";
+    async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
+        match &req.op {
+            crate::call::Operation::Invalid { field, reason } => {
+                Err(GatewayError::invalid(field, reason.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Client × method access list: nobody unlisted may call anything.
 #[derive(Clone)]
 pub struct Authorize {
