@@ -400,6 +400,20 @@ impl MockCa {
             },
             true,
         )?;
+        // Signing certificates (a person's, an employee's, the seal) state their purpose alike.
+        let for_signing = || -> Result<Vec<Extension>, PkiError> {
+            Ok(vec![
+                extension(&signing, true)?,
+                extension(&ExtendedKeyUsage(vec![ID_KP_EMAIL_PROTECTION]), false)?,
+            ])
+        };
+        let organisation_name = |bin: &str, n: &str| {
+            name(&[
+                (COUNTRY_NAME, "KZ"),
+                (COMMON_NAME, n),
+                (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
+            ])
+        };
         let (subject, mut extensions) = match holder {
             Holder::Person { iin, name: n } => (
                 name(&[
@@ -407,10 +421,7 @@ impl MockCa {
                     (COMMON_NAME, n),
                     (SERIAL_NUMBER, &format!("IIN{iin}")),
                 ])?,
-                vec![
-                    extension(&signing, true)?,
-                    extension(&ExtendedKeyUsage(vec![ID_KP_EMAIL_PROTECTION]), false)?,
-                ],
+                for_signing()?,
             ),
             Holder::Employee {
                 iin,
@@ -425,17 +436,10 @@ impl MockCa {
                     (ORGANIZATION_NAME, organisation),
                     (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
                 ])?,
-                vec![
-                    extension(&signing, true)?,
-                    extension(&ExtendedKeyUsage(vec![ID_KP_EMAIL_PROTECTION]), false)?,
-                ],
+                for_signing()?,
             ),
             Holder::Client { bin, name: n } => (
-                name(&[
-                    (COUNTRY_NAME, "KZ"),
-                    (COMMON_NAME, n),
-                    (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
-                ])?,
+                organisation_name(bin, n)?,
                 vec![
                     extension(&tls, true)?,
                     extension(&ExtendedKeyUsage(vec![ID_KP_CLIENT_AUTH]), false)?,
@@ -457,26 +461,14 @@ impl MockCa {
                     )?,
                 ],
             ),
-            Holder::Unmarked { bin, name: n } => (
-                name(&[
-                    (COUNTRY_NAME, "KZ"),
-                    (COMMON_NAME, n),
-                    (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
-                ])?,
-                vec![extension(&signing, true)?],
-            ),
+            Holder::Unmarked { bin, name: n } => {
+                (organisation_name(bin, n)?, vec![extension(&signing, true)?])
+            }
             Holder::Seal { bin, name: n } => (
-                name(&[
-                    (COUNTRY_NAME, "KZ"),
-                    (COMMON_NAME, n),
-                    (ORGANIZATIONAL_UNIT, &format!("BIN{bin}")),
-                ])?,
+                organisation_name(bin, n)?,
                 // A seal signs documents; its extended key usage says so, so no TLS peer takes
                 // it for a client's or a server's certificate.
-                vec![
-                    extension(&signing, true)?,
-                    extension(&ExtendedKeyUsage(vec![ID_KP_EMAIL_PROTECTION]), false)?,
-                ],
+                for_signing()?,
             ),
         };
         extensions.insert(0, leaf);
