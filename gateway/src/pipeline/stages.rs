@@ -124,7 +124,7 @@ impl Check for VerifySignatures {
                 if !first {
                     return Err(GatewayError::Signature {
                         failure: kopir_trust::error::SignatureFailure::Replayed,
-                        detail: "this signed document (its signer and nonce) was already used; a signed request is taken once".into(),
+                        detail: "its signer and nonce were already used".into(),
                     });
                 }
             }
