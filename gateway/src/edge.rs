@@ -61,27 +61,23 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // Only the gateway's own methods are counted: an unknown path is tonic's UNIMPLEMENTED.
-        let method = kopir_core::methods::ALL
-            .iter()
-            .copied()
-            .find(|m| req.uri().path().strip_prefix('/') == Some(*m));
-        let received_at = chrono::Utc::now();
+        // Only what a refusal needs is kept (the path's bytes are shared, not copied): the
+        // method name and the times are worked out for the rare refused request alone.
+        let uri = req.uri().clone();
         let started = Instant::now();
         let metrics = self.metrics.clone();
         let answer = self.inner.call(req);
         Box::pin(async move {
             let mut response = answer.await?;
-            if let Some(method) = method {
-                if let Some(refused) = refusal(&response) {
-                    answer_refusal(
-                        &mut response,
-                        refused,
-                        method,
-                        &metrics,
-                        received_at,
-                        started,
-                    );
+            if let Some(refused) = refusal(&response) {
+                // Only the gateway's own methods are counted: an unknown path is tonic's
+                // UNIMPLEMENTED.
+                let method = kopir_core::methods::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| uri.path().strip_prefix('/') == Some(*m));
+                if let Some(method) = method {
+                    answer_refusal(&mut response, refused, method, &metrics, started);
                 }
             }
             Ok(response)
@@ -125,7 +121,6 @@ fn answer_refusal<R>(
     refused: Status,
     method: &'static str,
     metrics: &Metrics,
-    received_at: chrono::DateTime<chrono::Utc>,
     started: Instant,
 ) {
     let request_id = uuid::Uuid::now_v7().to_string();
@@ -152,7 +147,8 @@ fn answer_refusal<R>(
         subject: String::new(),
         code,
         took: started.elapsed(),
-        received_at,
+        received_at: chrono::Utc::now()
+            - chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
     });
     response.extensions_mut().insert(refused);
 }
