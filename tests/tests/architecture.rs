@@ -15,13 +15,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kopir-resilience", &["kopir-core"]),
     ("kopir-store", &["kopir-core"]),
     ("kopir-trust", &["kopir-core"]),
+    // XML canonicalization and signatures; certificate paths stay the trust crate's.
+    ("kopir-xmlsec", &["kopir-core", "kopir-trust"]),
     ("kopir-proto", &["kopir-core"]),
     // Metrics know no subsystem: each registers its own collector.
     ("kopir-metrics", &["kopir-core"]),
-    ("kopir-adapters", &["kopir-core", "kopir-trust"]),
+    (
+        "kopir-adapters",
+        &["kopir-core", "kopir-trust", "kopir-xmlsec"],
+    ),
     // The mocks share the vocabulary's records, never the adapters' code: each side's wire
     // handling is its own, so one cannot hide the other's mistake.
-    ("kopir-mocks", &["kopir-core", "kopir-trust", "kopir-proto"]),
+    (
+        "kopir-mocks",
+        &["kopir-core", "kopir-trust", "kopir-xmlsec", "kopir-proto"],
+    ),
     (
         "kopir-gateway",
         &[
@@ -52,6 +60,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kopir-resilience",
             "kopir-store",
             "kopir-trust",
+            "kopir-xmlsec",
             "kopir-proto",
             "kopir-metrics",
             "kopir-adapters",
