@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::{Buf, BufMut};
 use roxmltree::Node;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -14,7 +13,7 @@ use tonic::codegen::http;
 pub use kopir_core::channel::Incoming;
 
 use crate::error::AdapterError;
-use crate::syncchannel::{transport_error, Endpoint, SyncChannelClient};
+use crate::syncchannel::{transport_error, Data, Endpoint, Payload, SyncChannelClient};
 
 /// A message on its way to a service.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +43,7 @@ fn refusal(code: String, message: String) -> Incoming {
 /// How a route reaches its service.
 #[derive(Debug, Clone)]
 pub enum ChannelClient {
-    /// The SyncChannel envelope; the payload travels base64 in `<payload contentType="…">`.
+    /// The SyncChannel envelope; XML payloads travel as `<data>`'s content, text as `xs:string`.
     SyncChannel(SyncChannelClient),
     /// A REST POST of the payload as it is.
     Rest {
@@ -124,30 +123,56 @@ impl ChannelClient {
     }
 }
 
+/// Whether `payload` is XML the `<data>` element can hold as its content: one or more
+/// elements (and text), well-formed as a fragment.
+fn is_xml_fragment(payload: &str) -> bool {
+    payload.trim_start().starts_with('<')
+        && roxmltree::Document::parse(&format!("<data>{payload}</data>")).is_ok()
+}
+
+/// The source text of `<data>`'s content.
+fn inner_xml(data: Node<'_, '_>) -> String {
+    let input = data.document().input_text();
+    let whole = &input[data.range()];
+    if whole.ends_with("/>") {
+        return String::new();
+    }
+    let open = whole.find('>').map_or(whole.len(), |i| i + 1);
+    let close = whole.rfind("</").unwrap_or(whole.len()).max(open);
+    whole[open..close].to_string()
+}
+
 async fn syncchannel(
     client: &SyncChannelClient,
     m: Outgoing<'_>,
 ) -> Result<Incoming, AdapterError> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let data = format!(
-        "<payload contentType=\"{}\">{}</payload>",
-        quick_xml::escape::escape(m.content_type),
-        b64.encode(m.payload)
-    );
-    let parse = |node: Node<'_, '_>| -> Result<Incoming, String> {
-        let content_type = node.attribute("contentType").unwrap_or("").to_string();
-        let payload = b64
-            .decode(node.text().unwrap_or("").trim())
-            .map_err(|e| format!("payload is not base64: {e}"))?;
+    // XML travels as `<data>`'s content, other text as an xs:string; SyncChannel has no room
+    // for bytes that are not text.
+    let Ok(text) = std::str::from_utf8(m.payload) else {
+        return Ok(refusal(
+            Incoming::NOT_TEXT.into(),
+            "a SyncChannel service takes XML or text: this payload is not UTF-8".into(),
+        ));
+    };
+    let data = if is_xml_fragment(text) {
+        Data::Element(text)
+    } else {
+        Data::Text(text)
+    };
+    let parse = |payload: Payload<'_, '_>| -> Result<Incoming, String> {
+        let (payload, content_type) = match payload {
+            Payload::Element(d) => (inner_xml(d), "application/xml"),
+            Payload::Text(t) => (t.to_string(), "text/plain; charset=utf-8"),
+        };
         Ok(Incoming {
-            payload,
-            content_type,
+            payload: payload.into_bytes(),
+            content_type: content_type.into(),
             status_code: Incoming::OK.into(),
             status_message: String::new(),
         })
     };
     match client
-        .call(m.service_id, &data, m.correlation_id, parse)
+        .call_payload(m.service_id, data, m.correlation_id, parse)
         .await
     {
         Ok(fetched) => Ok(fetched.record),

@@ -1,29 +1,100 @@
-//! The SyncChannel SOAP envelope of the e-government gateway, as the persons and legal-entities
-//! databases speak it: a `SendMessage` carrying `requestInfo` (messageId, correlationId, serviceId,
-//! messageDate, sender) and `requestData/data`; a `SendMessageResponse` carrying `responseInfo`
-//! (status code and message) and `responseData/data`.
+//! SyncChannel v10 of the e-government gateway (ШЭП), as its published WSDL and XSDs define it:
+//! `SendMessage` carrying `request` → `requestInfo` (messageId, correlationId?, serviceId,
+//! messageDate, routeId?, sender {senderId, password?}, properties*, sessionId?) and
+//! `requestData/data`; `SendMessageResponse` carrying `response` → `responseInfo` (messageId,
+//! correlationId?, responseDate, status {code, message}, sessionId?) and `responseData/data`;
+//! a fault's detail an `ErrorInfo`. `<data>` is `xs:anyType`: an element, or escaped XML as an
+//! `xs:string`, both read and written. `SOAPAction: ""` as the binding says.
 //!
-//! Status codes: `SCSS001` success, `NOTF001` no record, `AUTH001` sender not authorised,
-//! `VLDT001` request invalid, `SRVC001` registry-side failure. A SOAP Fault is a registry error.
+//! Which status codes mean success is the registry's configuration (default `SCSS001` and
+//! `Success`); every other code is the registry's refusal. Messages are signed with WS-Security
+//! and replies verified when [`MessageSecurity`] is configured.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
+use rustls_pki_types::CertificateDer;
 use tracing::Instrument;
 
 use crate::error::{AdapterError, Refusal};
 use kopir_core::model::Fetched;
+use kopir_trust::{Trust, Usage};
+use kopir_xmlsec::enveloped::{self, Enveloped};
+use kopir_xmlsec::{wsse, XmlSigner};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// SyncChannel types namespace.
 pub const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
-/// Status code of a successful reply.
-pub const STATUS_SUCCESS: &str = "SCSS001";
-/// Status code of "no such record".
-pub const STATUS_NOT_FOUND: &str = "NOTF001";
+/// XML Schema instance namespace (`xsi:type`).
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+/// XML Schema namespace (`xs:string`).
+pub const XS_NS: &str = "http://www.w3.org/2001/XMLSchema";
+
+/// The status codes a registry answers success with unless configured otherwise.
+pub fn default_success_codes() -> Vec<String> {
+    vec!["SCSS001".into(), "Success".into()]
+}
+
+/// Whether replies' signatures are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyPolicy {
+    /// Every reply must carry a valid WS-Security signature.
+    Require,
+    /// A reply's signature is checked when it carries one; unsigned replies pass.
+    IfPresent,
+    /// Replies are not checked.
+    Off,
+}
+
+/// WS-Security for one registry: the gateway's signer and how replies are checked.
+#[derive(Debug, Clone)]
+pub struct MessageSecurity {
+    /// Signs every request; `None` sends them unsigned (a real registry refuses that).
+    pub signer: Option<Arc<dyn XmlSigner>>,
+    /// How replies are checked.
+    pub verify: VerifyPolicy,
+    /// Roots, CRLs and path validation for the registry's certificate.
+    pub trust: Arc<Trust>,
+    /// Intermediate certificates between the registry's certificate and a root (a WS-Security
+    /// token carries the signer's certificate alone).
+    pub intermediates: Vec<CertificateDer<'static>>,
+    /// How long a request's `wsu:Timestamp` is valid.
+    pub lifetime: Duration,
+    /// Allowed clock difference when checking a reply's timestamp.
+    pub skew: Duration,
+}
+
+/// The envelope's settings for one registry, beyond where it is.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    /// `routeId`, when the gateway needs additional routing for this registry.
+    pub route_id: Option<String>,
+    /// `properties` sent with every request (agreed with the gateway and the registry).
+    pub properties: Vec<(String, String)>,
+    /// Status codes that mean success.
+    pub success_codes: Vec<String>,
+    /// Status codes that mean "no such record" (none in the published schemas: a registry's
+    /// own convention, configured where one has it; the mocks answer `NOTF001`).
+    pub not_found_codes: Vec<String>,
+    /// WS-Security, when configured.
+    pub security: Option<Arc<MessageSecurity>>,
+}
+
+impl Default for Wire {
+    fn default() -> Self {
+        Self {
+            route_id: None,
+            properties: Vec::new(),
+            success_codes: default_success_codes(),
+            not_found_codes: Vec::new(),
+            security: None,
+        }
+    }
+}
 
 /// Where a SyncChannel registry lives and how the gateway introduces itself to it.
 #[derive(Clone)]
@@ -40,6 +111,8 @@ pub struct Endpoint {
     pub request_timeout: Duration,
     /// Idle pooled connections kept per host.
     pub pool_max_idle: usize,
+    /// Envelope settings (SyncChannel only).
+    pub wire: Wire,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -50,8 +123,27 @@ impl std::fmt::Debug for Endpoint {
             .field("sender_password", &"<redacted>")
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("signed", &self.wire.security.as_ref().is_some_and(|s| s.signer.is_some()))
             .finish()
     }
+}
+
+/// What `<data>` carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// An XML fragment, as the element's content.
+    Element(&'a str),
+    /// Text (escaped XML or anything else), as `xsi:type="xs:string"`.
+    Text(&'a str),
+}
+
+/// A reply's `<data>`, as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a, 'i> {
+    /// Element content: the `<data>` element itself.
+    Element(Node<'a, 'i>),
+    /// An `xs:string`: its text.
+    Text(&'a str),
 }
 
 /// One pooled HTTP client for one SyncChannel registry.
@@ -78,6 +170,16 @@ impl Endpoint {
     }
 }
 
+/// Whether `data` says `xsi:type="…:string"` with the prefix bound to XML Schema.
+fn is_string(data: Node<'_, '_>) -> bool {
+    data.attribute((XSI_NS, "type")).is_some_and(|t| {
+        let (prefix, local) = t.split_once(':').unwrap_or(("", t));
+        local == "string"
+            && data.lookup_namespace_uri(if prefix.is_empty() { None } else { Some(prefix) })
+                == Some(XS_NS)
+    })
+}
+
 impl SyncChannelClient {
     /// Builds the pooled client; fails only on an unusable configuration.
     pub fn new(registry: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
@@ -94,14 +196,40 @@ impl SyncChannelClient {
         &self.registry
     }
 
-    /// Sends `data` (an XML fragment) to `service_id` and parses the reply's data element.
-    /// `correlation_id` ties the registry's records to the gateway's request.
+    /// Sends `data` (an XML fragment) to `service_id` and parses the root element of the reply's
+    /// payload (element content or an `xs:string` of XML). `correlation_id` ties the registry's
+    /// records to the gateway's request.
     pub async fn call<T>(
         &self,
         service_id: &str,
         data: &str,
         correlation_id: &str,
         parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+    ) -> Result<Fetched<T>, AdapterError> {
+        self.call_payload(service_id, Data::Element(data), correlation_id, |payload| {
+            match payload {
+                Payload::Element(d) => d
+                    .children()
+                    .find(Node::is_element)
+                    .ok_or_else(|| "success status without data".to_string())
+                    .and_then(parse),
+                Payload::Text(text) => {
+                    let doc = Document::parse(text)
+                        .map_err(|e| format!("xs:string data is not XML: {e}"))?;
+                    parse(doc.root_element())
+                }
+            }
+        })
+        .await
+    }
+
+    /// Sends `data` to `service_id`; `parse` reads the reply's `<data>` as it arrived.
+    pub async fn call_payload<T>(
+        &self,
+        service_id: &str,
+        data: Data<'_>,
+        correlation_id: &str,
+        parse: impl FnOnce(Payload<'_, '_>) -> Result<T, String>,
     ) -> Result<Fetched<T>, AdapterError> {
         let span = tracing::info_span!(
             "registry.call",
@@ -117,17 +245,17 @@ impl SyncChannelClient {
     async fn exchange<T>(
         &self,
         service_id: &str,
-        data: &str,
+        data: Data<'_>,
         correlation_id: &str,
-        parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+        parse: impl FnOnce(Payload<'_, '_>) -> Result<T, String>,
         span: &tracing::Span,
     ) -> Result<Fetched<T>, AdapterError> {
-        let envelope = self.envelope(service_id, data, correlation_id);
+        let envelope = self.envelope(service_id, data, correlation_id)?;
         let request = self
             .http
             .post(self.endpoint.url.clone())
             .header("content-type", "text/xml; charset=utf-8")
-            .header("soapaction", "\"SendMessage\"")
+            .header("soapaction", "\"\"")
             .body(envelope);
         let response = crate::propagation::with_trace(request)
             .send()
@@ -145,7 +273,7 @@ impl SyncChannelClient {
             .text()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        match self.parse_reply(&body, parse) {
+        match self.parse_reply(&body, parse).await {
             // An error status whose body is not an envelope (a proxy's error page, an overloaded
             // server) says the registry is not serving, not that it speaks another protocol.
             Err(AdapterError::Malformed { .. }) if !status.is_success() => {
@@ -165,30 +293,76 @@ impl SyncChannelClient {
         probe(&self.http, &self.registry, &self.endpoint, url, "WSDL").await
     }
 
-    fn envelope(&self, service_id: &str, data: &str, correlation_id: &str) -> String {
-        let message_id = uuid::Uuid::new_v4();
-        let now = kopir_core::time::rfc3339(Utc::now());
-        format!(
+    /// The `SendMessage` element of one request.
+    fn send_message(&self, service_id: &str, data: Data<'_>, correlation_id: &str) -> String {
+        let wire = &self.endpoint.wire;
+        let mut s = format!(
             concat!(
-                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                r#"<soap:Envelope xmlns:soap="{soap}"><soap:Body>"#,
                 r#"<ns2:SendMessage xmlns:ns2="{types}"><request><requestInfo>"#,
                 "<messageId>{mid}</messageId><correlationId>{cid}</correlationId>",
                 "<serviceId>{sid}</serviceId><messageDate>{now}</messageDate>",
-                "<sender><senderId>{sender}</senderId><password>{password}</password></sender>",
-                "</requestInfo><requestData><data>{data}</data></requestData>",
-                "</request></ns2:SendMessage></soap:Body></soap:Envelope>"
             ),
-            soap = SOAP_NS,
             types = TYPES_NS,
-            mid = message_id,
+            mid = uuid::Uuid::new_v4(),
             cid = escape(correlation_id),
             sid = escape(service_id),
-            now = now,
-            sender = escape(self.endpoint.sender_id.as_str()),
-            password = escape(self.endpoint.sender_password.as_str()),
-            data = data,
-        )
+            now = kopir_core::time::rfc3339(Utc::now()),
+        );
+        if let Some(route) = &wire.route_id {
+            s.push_str(&format!("<routeId>{}</routeId>", escape(route.as_str())));
+        }
+        s.push_str(&format!(
+            "<sender><senderId>{}</senderId>",
+            escape(self.endpoint.sender_id.as_str())
+        ));
+        if !self.endpoint.sender_password.is_empty() {
+            s.push_str(&format!(
+                "<password>{}</password>",
+                escape(self.endpoint.sender_password.as_str())
+            ));
+        }
+        s.push_str("</sender>");
+        for (k, v) in &wire.properties {
+            s.push_str(&format!(
+                "<properties><key>{}</key><value>{}</value></properties>",
+                escape(k.as_str()),
+                escape(v.as_str())
+            ));
+        }
+        s.push_str("</requestInfo><requestData>");
+        match data {
+            Data::Element(xml) => s.push_str(&format!("<data>{xml}</data>")),
+            Data::Text(text) => s.push_str(&format!(
+                r#"<data xmlns:xsi="{XSI_NS}" xmlns:xs="{XS_NS}" xsi:type="xs:string">{}</data>"#,
+                escape(text)
+            )),
+        }
+        s.push_str("</requestData></request></ns2:SendMessage>");
+        s
+    }
+
+    fn envelope(
+        &self,
+        service_id: &str,
+        data: Data<'_>,
+        correlation_id: &str,
+    ) -> Result<String, AdapterError> {
+        let body = self.send_message(service_id, data, correlation_id);
+        let signer = self
+            .endpoint
+            .wire
+            .security
+            .as_ref()
+            .and_then(|s| s.signer.as_ref().map(|g| (s, g)));
+        match signer {
+            Some((security, signer)) => {
+                wsse::sign_envelope(&body, signer.as_ref(), Utc::now(), security.lifetime)
+                    .map_err(|e| AdapterError::Key(format!("signing the request to {}: {e}", self.registry)))
+            }
+            None => Ok(format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>{body}</soap:Body></soap:Envelope>"#
+            )),
+        }
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> AdapterError {
@@ -202,57 +376,178 @@ impl SyncChannelClient {
         }
     }
 
-    fn parse_reply<T>(
+    fn untrusted(&self, reason: impl Into<String>) -> AdapterError {
+        AdapterError::Untrusted {
+            registry: self.registry.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Checks the reply's WS-Security signature and the signer's path, per the policy.
+    async fn check_envelope(&self, doc: &Document<'_>) -> Result<(), AdapterError> {
+        let Some(security) = &self.endpoint.wire.security else {
+            return Ok(());
+        };
+        if security.verify == VerifyPolicy::Off {
+            return Ok(());
+        }
+        match wsse::verify_envelope(doc, Utc::now(), security.skew) {
+            Ok(verified) => self.check_path(security, verified.certificate).await,
+            Err(kopir_xmlsec::XmlSecError::Unsigned(_))
+                if security.verify == VerifyPolicy::IfPresent =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.untrusted(format!("WS-Security: {e}"))),
+        }
+    }
+
+    async fn check_path(
+        &self,
+        security: &MessageSecurity,
+        certificate: Vec<u8>,
+    ) -> Result<(), AdapterError> {
+        let leaf = CertificateDer::from(certificate);
+        security
+            .trust
+            .verify_chain(&leaf, &security.intermediates, Usage::Signing)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.untrusted(format!("the signer's certificate: {}", chain_reason(&e))))
+    }
+
+    /// Checks an enveloped signature in the payload, when it carries one and replies are checked.
+    async fn check_payload(&self, payload: &Payload<'_, '_>) -> Result<(), AdapterError> {
+        let Some(security) = &self.endpoint.wire.security else {
+            return Ok(());
+        };
+        if security.verify == VerifyPolicy::Off {
+            return Ok(());
+        }
+        let standalone = match payload {
+            Payload::Element(d) => match d.children().find(Node::is_element) {
+                Some(root) => enveloped::standalone(root),
+                None => return Ok(()),
+            },
+            Payload::Text(t) => {
+                if !t.trim_start().starts_with('<') {
+                    return Ok(());
+                }
+                (*t).to_string()
+            }
+        };
+        match enveloped::verify(&standalone) {
+            Ok(Enveloped::Absent) => Ok(()),
+            Ok(Enveloped::Valid(cert)) => self.check_path(security, cert).await,
+            Err(e) => Err(self.untrusted(format!("the payload's signature: {e}"))),
+        }
+    }
+
+    async fn parse_reply<T>(
         &self,
         body: &str,
-        parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+        parse: impl FnOnce(Payload<'_, '_>) -> Result<T, String>,
     ) -> Result<Fetched<T>, AdapterError> {
         let doc = Document::parse(body).map_err(|e| self.malformed(format!("not XML: {e}")))?;
         let root = doc.root_element();
-        if let Some(fault) = find(root, "Fault") {
-            return Err(AdapterError::Registry {
-                registry: self.registry.clone(),
-                kind: Refusal::Failure,
-                code: text(fault, "faultcode")
-                    .unwrap_or("soap:Server")
-                    .to_string(),
-                message: text(fault, "faultstring").unwrap_or("").to_string(),
-            });
+        let body_el = child(root, "Body").ok_or_else(|| self.malformed("no soap:Body"))?;
+        if let Some(fault) = child(body_el, "Fault") {
+            // A fault is the registry's word even unsigned: it carries no record to serve.
+            return Err(self.fault(fault));
         }
-        let info = find(root, "responseInfo").ok_or_else(|| self.malformed("no responseInfo"))?;
+        self.check_envelope(&doc).await?;
+        let info = find(body_el, "responseInfo").ok_or_else(|| self.malformed("no responseInfo"))?;
         let status = child(info, "status").ok_or_else(|| self.malformed("no status"))?;
         let code = text(status, "code").ok_or_else(|| self.malformed("no status code"))?;
         let message = text(status, "message").unwrap_or("");
-        match code {
-            STATUS_SUCCESS => {}
-            STATUS_NOT_FOUND => {
-                return Err(AdapterError::NotFound {
-                    registry: self.registry.clone(),
-                    what: message.to_string(),
-                })
-            }
-            other => {
-                return Err(AdapterError::Registry {
-                    registry: self.registry.clone(),
-                    kind: Refusal::of_code(other),
-                    code: other.to_string(),
-                    message: message.to_string(),
-                })
-            }
+        let wire = &self.endpoint.wire;
+        if wire.not_found_codes.iter().any(|c| c == code) {
+            return Err(AdapterError::NotFound {
+                registry: self.registry.clone(),
+                what: message.to_string(),
+            });
+        }
+        if !wire.success_codes.iter().any(|c| c == code) {
+            return Err(AdapterError::Registry {
+                registry: self.registry.clone(),
+                kind: Refusal::of_code(code),
+                code: code.to_string(),
+                message: message.to_string(),
+            });
         }
         let registry_time = text(info, "responseDate")
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|d| d.with_timezone(&Utc))
-            .ok_or_else(|| self.malformed("no valid responseDate"))?;
-        let data = find(root, "responseData")
+            .and_then(kopir_core::time::parse_xs_datetime)
+            .ok_or_else(|| self.malformed("no valid responseDate (xs:dateTime)"))?;
+        let data = find(body_el, "responseData")
             .and_then(|d| child(d, "data"))
-            .and_then(|d| d.children().find(Node::is_element))
             .ok_or_else(|| self.malformed("success status without data"))?;
-        let record = parse(data).map_err(|e| self.malformed(e))?;
+        let payload = if is_string(data) {
+            Payload::Text(data.text().unwrap_or(""))
+        } else {
+            Payload::Element(data)
+        };
+        self.check_payload(&payload).await?;
+        let record = parse(payload).map_err(|e| self.malformed(e))?;
         Ok(Fetched {
             record,
             registry_time,
         })
+    }
+
+    /// A SOAP Fault as the registry's refusal: `ErrorInfo`'s code and message when the detail
+    /// carries one (with its data, sub-errors and session id), `faultcode`/`faultstring` if not.
+    fn fault(&self, fault: Node<'_, '_>) -> AdapterError {
+        let info = child(fault, "detail").and_then(|d| d.children().find(Node::is_element));
+        let info = info.filter(|i| child(*i, "errorCode").is_some());
+        let (code, message) = match info {
+            Some(info) => (
+                text(info, "errorCode").unwrap_or("").to_string(),
+                error_info_text(info),
+            ),
+            None => (
+                text(fault, "faultcode").unwrap_or("soap:Server").to_string(),
+                text(fault, "faultstring").unwrap_or("").to_string(),
+            ),
+        };
+        AdapterError::Registry {
+            registry: self.registry.clone(),
+            kind: Refusal::Failure,
+            code,
+            message,
+        }
+    }
+}
+
+/// An `ErrorInfo` as one line: message, data, date, session and each sub-error in turn.
+fn error_info_text(info: Node<'_, '_>) -> String {
+    let mut out = text(info, "errorMessage").unwrap_or("").to_string();
+    if let Some(d) = text(info, "errorData").filter(|d| !d.is_empty()) {
+        out.push_str(&format!(" ({d})"));
+    }
+    if let Some(d) = text(info, "errorDate") {
+        out.push_str(&format!(" at {d}"));
+    }
+    if let Some(s) = text(info, "sessionId") {
+        out.push_str(&format!(", session {s}"));
+    }
+    if let Some(sub) = child(info, "subError") {
+        out.push_str(&format!(
+            "; caused by {}: {}",
+            text(sub, "errorCode").unwrap_or(""),
+            error_info_text(sub)
+        ));
+    }
+    out
+}
+
+/// A failed path check, for an operator.
+fn chain_reason(e: &kopir_trust::ChainError) -> String {
+    match e {
+        kopir_trust::ChainError::Path(p) => format!("does not validate against the trust roots ({p:?})"),
+        kopir_trust::ChainError::Certificate(c) => format!("unreadable ({c})"),
+        kopir_trust::ChainError::Revocation(r) => format!("revocation status unknown ({r})"),
+        kopir_trust::ChainError::NotForSigning => "its key usage does not allow signing".into(),
+        kopir_trust::ChainError::NotForClients => "not issued for this purpose".into(),
     }
 }
 
@@ -351,56 +646,111 @@ mod tests {
                 connect_timeout: Duration::from_millis(100),
                 request_timeout: Duration::from_millis(100),
                 pool_max_idle: 4,
+                wire: Wire {
+                    not_found_codes: vec!["NOTF001".into()],
+                    ..Wire::default()
+                },
             },
         )
         .unwrap()
     }
 
-    fn reply(code: &str, data: &str) -> String {
+    fn reply_dated(code: &str, data: &str, date: &str) -> String {
         format!(
-            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><t:SendMessageResponse xmlns:t="{TYPES_NS}"><response><responseInfo><messageId>m</messageId><responseDate>2026-01-02T03:04:05Z</responseDate><status><code>{code}</code><message>msg</message></status></responseInfo><responseData><data>{data}</data></responseData></response></t:SendMessageResponse></s:Body></s:Envelope>"#
+            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><t:SendMessageResponse xmlns:t="{TYPES_NS}"><response><responseInfo><messageId>m</messageId><responseDate>{date}</responseDate><status><code>{code}</code><message>msg</message></status></responseInfo><responseData>{data}</responseData></response></t:SendMessageResponse></s:Body></s:Envelope>"#
         )
+    }
+
+    fn reply(code: &str, data: &str) -> String {
+        reply_dated(code, &format!("<data>{data}</data>"), "2026-01-02T03:04:05Z")
     }
 
     fn iin_of(n: Node<'_, '_>) -> Result<String, String> {
         required(n, "iin").map(str::to_string)
     }
 
-    #[test]
-    fn success_reply_is_parsed_whatever_the_prefixes() {
-        let got = client()
-            .parse_reply(&reply("SCSS001", "<person><iin>1</iin></person>"), iin_of)
+    async fn parsed(c: &SyncChannelClient, body: &str) -> Result<Fetched<String>, AdapterError> {
+        c.parse_reply(body, |p| match p {
+            Payload::Element(d) => d
+                .children()
+                .find(Node::is_element)
+                .ok_or_else(|| "no data".to_string())
+                .and_then(iin_of),
+            Payload::Text(t) => {
+                let doc = Document::parse(t).map_err(|e| e.to_string())?;
+                iin_of(doc.root_element())
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn success_reply_is_parsed_whatever_the_prefixes() {
+        let got = parsed(&client(), &reply("SCSS001", "<person><iin>1</iin></person>"))
+            .await
             .unwrap();
         assert_eq!(got.record, "1");
         assert_eq!(got.registry_time.to_rfc3339(), "2026-01-02T03:04:05+00:00");
+        // "Success" is a success code too.
+        assert!(parsed(&client(), &reply("Success", "<person><iin>1</iin></person>"))
+            .await
+            .is_ok());
     }
 
-    #[test]
-    fn status_codes_map_to_typed_errors() {
+    #[tokio::test]
+    async fn string_data_and_unzoned_dates_are_read() {
+        let data = format!(
+            r#"<data xmlns:xsi="{XSI_NS}" xmlns:xsd="{XS_NS}" xsi:type="xsd:string">&lt;person&gt;&lt;iin&gt;7&lt;/iin&gt;&lt;/person&gt;</data>"#
+        );
+        let got = parsed(&client(), &reply_dated("SCSS001", &data, "2026-01-02T08:04:05.123"))
+            .await
+            .unwrap();
+        assert_eq!(got.record, "7");
+        // No zone: Kazakhstan's UTC+05:00.
+        assert_eq!(got.registry_time.to_rfc3339(), "2026-01-02T03:04:05.123+00:00");
+    }
+
+    #[tokio::test]
+    async fn status_codes_map_to_typed_errors() {
         let c = client();
         assert!(matches!(
-            c.parse_reply(&reply("NOTF001", ""), iin_of),
+            parsed(&c, &reply("NOTF001", "")).await,
             Err(AdapterError::NotFound { .. })
         ));
         assert!(matches!(
-            c.parse_reply(&reply("SRVC001", ""), iin_of),
+            parsed(&c, &reply("SRVC001", "")).await,
             Err(AdapterError::Registry { code, .. }) if code == "SRVC001"
         ));
         assert!(matches!(
-            c.parse_reply(&reply("SCSS001", ""), iin_of),
+            parsed(&c, &reply("SCSS001", "")).await,
             Err(AdapterError::Malformed { .. })
         ));
         assert!(matches!(
-            c.parse_reply("<html>oops", iin_of),
+            parsed(&c, "<html>oops").await,
             Err(AdapterError::Malformed { .. })
         ));
         let fault = format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad</faultstring></s:Fault></s:Body></s:Envelope>"#
         );
         assert!(matches!(
-            c.parse_reply(&fault, iin_of),
+            parsed(&c, &fault).await,
             Err(AdapterError::Registry { code, message, .. }) if code == "s:Client" && message == "bad"
         ));
+    }
+
+    #[tokio::test]
+    async fn a_fault_error_info_is_read_with_its_sub_error() {
+        let fault = format!(
+            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>x</faultstring><detail><t:SendMessageFault1_SendMessageFault xmlns:t="{TYPES_NS}"><errorCode>E1</errorCode><errorMessage>outer</errorMessage><errorData>more</errorData><errorDate>2026-01-02T03:04:05</errorDate><subError><errorCode>E2</errorCode><errorMessage>inner</errorMessage><errorDate>2026-01-02T03:04:05</errorDate></subError><sessionId>{{0f8fad5b-d9cb-469f-a165-70867728950e}}</sessionId></t:SendMessageFault1_SendMessageFault></detail></s:Fault></s:Body></s:Envelope>"#
+        );
+        let err = parsed(&client(), &fault).await.unwrap_err();
+        let AdapterError::Registry { code, message, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(code, "E1");
+        assert!(message.starts_with("outer (more) at 2026-01-02T03:04:05"), "{message}");
+        assert!(message.contains("session {0f8fad5b"), "{message}");
+        assert!(message.ends_with("caused by E2: inner at 2026-01-02T03:04:05"), "{message}");
     }
 
     #[tokio::test]
@@ -434,10 +784,12 @@ mod tests {
     #[test]
     fn envelope_escapes_and_debug_hides_password() {
         let c = client();
-        let env = c.envelope("GBDFL<x>", "<iin>1</iin>", "a&b");
+        let env = c.envelope("GBDFL<x>", Data::Element("<iin>1</iin>"), "a&b").unwrap();
         assert!(env.contains("<serviceId>GBDFL&lt;x&gt;</serviceId>"));
         assert!(env.contains("<correlationId>a&amp;b</correlationId>"));
         assert!(Document::parse(&env).is_ok());
         assert!(!format!("{c:?}").contains("s3cret"));
+        let text = c.envelope("S", Data::Text("a < b"), "c").unwrap();
+        assert!(text.contains(r#"xsi:type="xs:string">a &lt; b</data>"#), "{text}");
     }
 }

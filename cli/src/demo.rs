@@ -87,6 +87,15 @@ pub fn point_at_pki(config: &mut Config, dir: &Path, crl_url: &str) -> Result<()
     t.tls_key = Some(dir.join("gateway-tls.key"));
     t.seal_cert = Some(dir.join("gateway-seal.crt"));
     t.seal_key = Some(dir.join("gateway-seal.key"));
+    // The state databases: the gateway signs with its WS-Security key, the mocks' replies
+    // chain through the demo intermediate.
+    for id in [RegistryId::Persons, RegistryId::LegalEntities] {
+        if let Some(w) = config.registry_mut(id).and_then(|r| r.wsse.as_mut()) {
+            w.cert = Some(dir.join("gateway-wsse.crt"));
+            w.key = Some(dir.join("gateway-wsse.key"));
+            w.intermediates = vec![dir.join("intermediate.crt")];
+        }
+    }
     Ok(())
 }
 
@@ -151,6 +160,9 @@ pub async fn start(options: &DemoOptions, config: Option<Config>) -> Result<Demo
     let server = |e: &dyn std::fmt::Display| GatewayError::Server(format!("mock PKI: {e}"));
     let pki = DemoPki::generate(&citizen, options.crl_validity).map_err(|e| server(&e))?;
     pki.write(&options.pki_dir).map_err(|e| server(&e))?;
+    mocks
+        .secure(&pki, &options.pki_dir.join("root.crt"))
+        .map_err(|e| server(&e))?;
     let ca = CaServer::start(Arc::clone(&pki.ca), options.ca_listen)
         .await
         .map_err(|e| server(&e))?;

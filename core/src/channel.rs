@@ -53,6 +53,9 @@ impl Incoming {
     pub const OK: &'static str = "OK";
     /// The status of a message no route reaches any more (answered by the gateway).
     pub const NOT_ROUTED: &'static str = "NOT_ROUTED";
+    /// The status of a binary payload a SyncChannel service cannot carry (answered by the
+    /// gateway): its `<data>` holds XML or text only.
+    pub const NOT_TEXT: &'static str = "NOT_TEXT";
 
     /// Whether the service answered with success.
     pub fn is_ok(&self) -> bool {

@@ -313,6 +313,82 @@ pub struct ChannelRoute {
     pub signers: SignerRule,
     /// The client organisations (BINs) that may call it.
     pub clients: Vec<String>,
+    /// SyncChannel envelope settings (`syncchannel` routes).
+    #[serde(default)]
+    pub syncchannel: SyncChannelSettings,
+    /// WS-Security of the messages to this service (`syncchannel` routes); absent: unsigned.
+    #[serde(default)]
+    pub wsse: Option<WsseConfig>,
+}
+
+/// SyncChannel v10 envelope settings of a registry or route.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncChannelSettings {
+    /// `routeId`, when the e-government gateway routes this service further.
+    pub route_id: Option<String>,
+    /// `properties` (key = value) sent with every request, as agreed with the service.
+    pub properties: BTreeMap<String, String>,
+    /// Status codes meaning success (default `SCSS001` and `Success`).
+    pub success_codes: Vec<String>,
+    /// Status codes meaning "no such record": a registry's own convention (none is published).
+    pub not_found_codes: Vec<String>,
+}
+
+impl Default for SyncChannelSettings {
+    fn default() -> Self {
+        Self {
+            route_id: None,
+            properties: BTreeMap::new(),
+            success_codes: kopir_adapters::syncchannel::default_success_codes(),
+            not_found_codes: Vec::new(),
+        }
+    }
+}
+
+/// How replies' WS-Security signatures are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyMode {
+    /// Every reply must be signed, by a certificate that chains to `[trust] roots`.
+    Require,
+    /// Signed replies are checked; unsigned ones pass.
+    IfPresent,
+    /// Not checked.
+    Off,
+}
+
+/// WS-Security of the messages to one SyncChannel service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsseConfig {
+    /// The gateway's signing certificate (PEM, leaf first); with `key`, every request is signed.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// Its PKCS #8 private key (RSA or P-256).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// The `SignatureMethod` URI; left out, the key's (RSA-SHA256 or ECDSA-SHA256). The national
+    /// CA's GOST URIs are recognised and refused until a GOST signer is plugged in.
+    #[serde(default)]
+    pub signature_method: Option<String>,
+    /// How replies are checked.
+    #[serde(default = "default_verify")]
+    pub verify: VerifyMode,
+    /// Intermediate certificates (PEM) between the service's signing certificate and a root.
+    #[serde(default)]
+    pub intermediates: Vec<PathBuf>,
+    /// How long a request's `wsu:Timestamp` is valid.
+    #[serde(default = "default_timestamp_ttl_s")]
+    pub timestamp_ttl_s: u64,
+}
+
+fn default_verify() -> VerifyMode {
+    VerifyMode::Require
+}
+
+fn default_timestamp_ttl_s() -> u64 {
+    300
 }
 
 fn default_route_deadline_ms() -> u64 {
@@ -434,6 +510,12 @@ pub struct RegistryConfig {
     /// Retries, circuit breaker and concurrency limit.
     #[serde(default)]
     pub resilience: ResilienceConfig,
+    /// SyncChannel envelope settings (`syncchannel` registries).
+    #[serde(default)]
+    pub syncchannel: SyncChannelSettings,
+    /// WS-Security of the messages to this registry (`syncchannel` registries); absent: unsigned.
+    #[serde(default)]
+    pub wsse: Option<WsseConfig>,
 }
 
 /// The regulations' 1.5-minute limit for sending a request to a state database and getting its

@@ -215,7 +215,11 @@ impl GatewayError {
             Self::Signature { failure, .. } => signature_code(*failure),
             Self::Adapter(a) => match a {
                 AdapterError::NotFound { .. } => Code::NotFound,
-                AdapterError::Unavailable { .. } => Code::Unavailable,
+                // A reply whose signature fails is the registry's (or a path's) fault: the
+                // caller may try later; operators see the reason in the journal and logs.
+                AdapterError::Unavailable { .. } | AdapterError::Untrusted { .. } => {
+                    Code::Unavailable
+                }
                 AdapterError::Timeout { .. } => Code::DeadlineExceeded,
                 // The gateway validated the request, so a registry refusing it on validity or
                 // credentials is the gateway's fault, not the caller's.
@@ -243,6 +247,7 @@ impl GatewayError {
                 AdapterError::Registry { kind, .. } => *kind == Refusal::Failure,
                 AdapterError::NotFound { .. }
                 | AdapterError::Config { .. }
+                | AdapterError::Untrusted { .. }
                 | AdapterError::Key(_) => false,
             },
             _ => false,

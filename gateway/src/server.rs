@@ -65,15 +65,15 @@ pub struct Gateway {
 impl Gateway {
     /// Binds `config.server.listen` and serves until [`stop`](Self::stop) or [`wait`](Self::wait) ends.
     pub async fn start(config: Config) -> Result<Self, GatewayError> {
-        let registries = crate::routing::registries(&config)?;
+        let (trust, sealer) = trust_and_seal(&config).await?;
+        let registries = crate::routing::registries(&config, &trust)?;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         reporter
             .set_serving::<IdentityServiceServer<Identity>>()
             .await;
         let seen = Observed::build(&config, &registries, reporter).await?;
-        let (trust, sealer) = trust_and_seal(&config).await?;
         let access = AccessControl::new(&config);
-        let kept = Stores::open(&config, &seen, &access).await?;
+        let kept = Stores::open(&config, &seen, &access, &trust).await?;
         let operator = crate::pipeline::local::OperatorState {
             caches: seen.caches.clone(),
             health: seen.health.clone(),
@@ -223,6 +223,7 @@ impl Stores {
         config: &Config,
         seen: &Observed,
         access: &AccessControl,
+        trust: &Arc<Trust>,
     ) -> Result<Self, GatewayError> {
         let store = kopir_store::journal::open(&config.journal).await?;
         let journal = store.clone().map(|s| {
@@ -244,6 +245,7 @@ impl Stores {
             crate::channel::store::ChannelStore::open(durable.clone()).await?,
             &config.channel,
             journal.clone(),
+            trust.clone(),
         );
         let replay = kopir_store::replay::Replay::open(durable).await?;
         Ok(Self {

@@ -30,6 +30,11 @@ pub struct Faults {
     pub malformed_rate: f64,
     /// Share of calls whose connection is cut in the middle of the reply.
     pub reset_rate: f64,
+    /// Share of calls answered with a WS-Security signature that does not verify (the Body
+    /// changed after signing).
+    pub bad_signature_rate: f64,
+    /// Share of calls answered without a WS-Security header.
+    pub unsigned_rate: f64,
     /// The registry's port is closed.
     pub down: bool,
 }
@@ -48,6 +53,8 @@ impl Faults {
             ("timeout_rate", self.timeout_rate),
             ("malformed_rate", self.malformed_rate),
             ("reset_rate", self.reset_rate),
+            ("bad_signature_rate", self.bad_signature_rate),
+            ("unsigned_rate", self.unsigned_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(FaultsError(format!(
@@ -88,6 +95,10 @@ pub enum Outcome {
     Malformed,
     /// Cut the connection mid-reply.
     Reset,
+    /// Answered, signed, the Body changed after signing.
+    BadSignature,
+    /// Answered without a signature.
+    Unsigned,
 }
 
 #[derive(Default)]
@@ -97,6 +108,8 @@ struct Spread {
     timeout: f64,
     malformed: f64,
     reset: f64,
+    bad_signature: f64,
+    unsigned: f64,
 }
 
 /// Fires `rate` of the time, evenly: the accumulator crosses 1 once every 1/rate calls.
@@ -154,6 +167,8 @@ impl FaultState {
         let timeout = fire(&mut s.timeout, f.timeout_rate);
         let malformed = fire(&mut s.malformed, f.malformed_rate);
         let reset = fire(&mut s.reset, f.reset_rate);
+        let bad_signature = fire(&mut s.bad_signature, f.bad_signature_rate);
+        let unsigned = fire(&mut s.unsigned, f.unsigned_rate);
         let outcome = if timeout {
             Outcome::Hang
         } else if reset {
@@ -162,6 +177,10 @@ impl FaultState {
             Outcome::Malformed
         } else if error {
             Outcome::Error
+        } else if bad_signature {
+            Outcome::BadSignature
+        } else if unsigned {
+            Outcome::Unsigned
         } else {
             Outcome::Answer
         };

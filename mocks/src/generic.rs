@@ -5,7 +5,8 @@
 //!
 //! - REST: `POST /rest/{transform}` with the payload as the body, its content type kept.
 //! - SyncChannel: `POST /SyncChannel`, the transform being the service id's first dot-separated
-//!   part (`UPPER.DEMO.v1` upper-cases), the payload base64 in `<payload contentType="…">`.
+//!   part (`UPPER.DEMO.v1` upper-cases), applied to `<data>`'s content (element content or an
+//!   `xs:string`), answered in the same form while the result is still XML, else as text.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,11 +18,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use quick_xml::escape::escape;
 use roxmltree::Document;
 
-use crate::syncchannel::{fault, find, reply, text};
+use crate::syncchannel::{fault, find, is_string, reply, text, Data, Signing};
 use crate::MockError;
 
 /// A running generic registry.
@@ -71,6 +70,21 @@ async fn rest(
     }
 }
 
+/// `<data>`'s content as the request carried it: the element content's source text, or the text
+/// of an `xs:string`.
+fn data_content<'a>(input: &'a str, data: roxmltree::Node<'a, '_>) -> (bool, std::borrow::Cow<'a, str>) {
+    if is_string(data) {
+        return (false, std::borrow::Cow::Borrowed(data.text().unwrap_or("")));
+    }
+    let whole = &input[data.range()];
+    if whole.ends_with("/>") {
+        return (true, std::borrow::Cow::Borrowed(""));
+    }
+    let open = whole.find('>').map_or(whole.len(), |i| i + 1);
+    let close = whole.rfind("</").unwrap_or(whole.len()).max(open);
+    (true, std::borrow::Cow::Borrowed(&whole[open..close]))
+}
+
 async fn syncchannel(State(calls): State<Arc<AtomicU64>>, body: String) -> Response {
     calls.fetch_add(1, Ordering::Relaxed);
     let Ok(doc) = Document::parse(&body) else {
@@ -80,42 +94,36 @@ async fn syncchannel(State(calls): State<Arc<AtomicU64>>, body: String) -> Respo
     let Some(info) = find(root, "requestInfo") else {
         return fault("Client", "SendMessage lacks requestInfo");
     };
-    let (message_id, correlation_id) = (text(info, "messageId"), text(info, "correlationId"));
+    let correlation_id = text(info, "correlationId");
     let service_id = text(info, "serviceId");
-    let Some(payload) = find(root, "payload") else {
-        return reply(message_id, correlation_id, "VLDT001", "no payload", "");
+    let plain = Signing::NONE;
+    let Some(data) = find(root, "requestData").and_then(|r| find(r, "data")) else {
+        return reply(plain, correlation_id, "VLDT001", "no data", Data::Element(""));
     };
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let Ok(bytes) = b64.decode(payload.text().unwrap_or("").trim()) else {
-        return reply(
-            message_id,
-            correlation_id,
-            "VLDT001",
-            "payload is not base64",
-            "",
-        );
-    };
-    let content_type = payload.attribute("contentType").unwrap_or("");
+    let (element, content) = data_content(&body, data);
     let name = service_id.split('.').next().unwrap_or("");
-    match transform(name, &bytes) {
-        Transformed::Payload(p) => reply(
-            message_id,
-            correlation_id,
-            "SCSS001",
-            "",
-            &format!(
-                "<payload contentType=\"{}\">{}</payload>",
-                escape(content_type),
-                b64.encode(p)
-            ),
-        ),
-        Transformed::Refused(code, message) => reply(message_id, correlation_id, code, message, ""),
+    match transform(name, content.as_bytes()) {
+        Transformed::Payload(p) => {
+            let text = String::from_utf8_lossy(&p);
+            // Element content stays element content while it is still XML.
+            let still_xml = element
+                && Document::parse(&format!("<data>{text}</data>")).is_ok();
+            let data = if still_xml {
+                Data::Element(&text)
+            } else {
+                Data::Text(&text)
+            };
+            reply(plain, correlation_id, "SCSS001", "", data)
+        }
+        Transformed::Refused(code, message) => {
+            reply(plain, correlation_id, code, message, Data::Element(""))
+        }
         Transformed::Failing => reply(
-            message_id,
+            plain,
             correlation_id,
             "SRVC001",
             "registry failure",
-            "",
+            Data::Element(""),
         ),
     }
 }

@@ -32,7 +32,8 @@ async fn misbehave(state: &RegistryState) -> Result<(), Status> {
         tokio::time::sleep(latency).await;
     }
     match outcome {
-        Outcome::Answer => Ok(()),
+        // The gRPC front carries no WS-Security: signature faults do not apply.
+        Outcome::Answer | Outcome::BadSignature | Outcome::Unsigned => Ok(()),
         Outcome::Hang => {
             let mut stopping = state.stopping.subscribe();
             stopping.wait_for(|s| *s).await.ok();

@@ -19,6 +19,7 @@ mod sender;
 pub mod switch;
 pub mod syncchannel;
 pub mod trace;
+pub mod wsse;
 pub mod xml;
 
 use std::net::SocketAddr;
@@ -38,6 +39,9 @@ pub enum MockError {
     /// A fault setting is out of range.
     #[error("faults: {0}")]
     Faults(String),
+    /// The WS-Security material could not be set up.
+    #[error("mock PKI: {0}")]
+    Pki(String),
 }
 
 /// Binds a listener, returning it with the address it got (port 0 picks a free one).
@@ -170,6 +174,36 @@ pub struct MockSet {
 }
 
 impl MockSet {
+    /// Makes the state databases as strict as the real provider side: from now on they refuse
+    /// a request not signed (WS-Security) by a certificate of `pki`'s CA, whose root is
+    /// `root_pem` (a file), and sign every reply with `pki.registry_wsse`.
+    pub fn secure(&self, pki: &pki::DemoPki, root_pem: &std::path::Path) -> Result<(), MockError> {
+        let trust = kopir_trust::Trust::new(&kopir_trust::config::TrustConfig {
+            roots: vec![root_pem.to_path_buf()],
+            ..Default::default()
+        })
+        .map_err(|e| MockError::Pki(e.to_string()))?;
+        let cert = pki
+            .registry_wsse
+            .cert_der()
+            .map_err(|e| MockError::Pki(e.to_string()))?;
+        let intermediate = {
+            use der::Encode;
+            pki.ca
+                .intermediate()
+                .to_der()
+                .map_err(|e| MockError::Pki(e.to_string()))?
+        };
+        let security = Arc::new(wsse::ProviderSecurity::new(
+            kopir_xmlsec::KeySigner::new(pki.registry_wsse.key.clone(), cert),
+            Arc::new(trust),
+            vec![rustls_pki_types::CertificateDer::from(intermediate)],
+        ));
+        self.persons.install_security(security.clone());
+        self.legal_entities.install_security(security);
+        Ok(())
+    }
+
     /// Generates the population and starts every registry.
     pub async fn start(config: &MockConfig) -> Result<Self, MockError> {
         let population = Arc::new(Population::generate(config.population));

@@ -100,6 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default();
     let pki = DemoPki::generate(&citizen, Duration::from_secs(args.crl_validity_s))?;
     pki.write(&args.pki_dir)?;
+    mocks.secure(&pki, &args.pki_dir.join("root.crt"))?;
     let ca = CaServer::start(Arc::clone(&pki.ca), args.listen.ca_listen).await?;
     let banner = format!(
         "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\nnotary system (REST): {}\nlegal cadastre (REST): {}\npayment gateway (REST): {}\nbank callback endpoint: {}\ngeneric registry (REST, SyncChannel): {}\ncontrol endpoint: http://{}/registries\ncertification authority CRL: {}\nkeys and certificates: {}/\nsample IIN: {}\nsample BIN: {}",

@@ -667,6 +667,8 @@ pub const DEMO_PORTAL_BIN: &str = "000940001238";
 pub const DEMO_BANK_BIN: &str = "990140004565";
 /// BIN of the gateway's operating organisation in the demo set (its operators' client).
 pub const DEMO_OPERATOR_BIN: &str = "160940007774";
+/// BIN the mock state databases' message-signing certificate names (the registries' operator).
+pub const DEMO_REGISTRY_BIN: &str = "000740000311";
 /// IIN of the demo bank's officer who signs for it.
 pub const DEMO_OFFICER_IIN: &str = "850101300510";
 
@@ -680,6 +682,10 @@ pub struct DemoPki {
     pub gateway_tls: Issued,
     /// The gateway's sealing certificate.
     pub seal: Issued,
+    /// The gateway's WS-Security certificate: it signs every message to a SyncChannel registry.
+    pub gateway_wsse: Issued,
+    /// The mock state databases' WS-Security certificate: they sign their replies with it.
+    pub registry_wsse: Issued,
     /// The portal's TLS client certificate.
     pub portal: Issued,
     /// The bank's TLS client certificate.
@@ -710,6 +716,22 @@ impl DemoPki {
                 &Holder::Seal {
                     bin: DEMO_OPERATOR_BIN.into(),
                     name: "Köpir seal".into(),
+                },
+                ec,
+                year,
+            )?,
+            gateway_wsse: ca.issue(
+                &Holder::Seal {
+                    bin: DEMO_OPERATOR_BIN.into(),
+                    name: "Köpir WS-Security".into(),
+                },
+                KeyAlgorithm::Rsa2048,
+                year,
+            )?,
+            registry_wsse: ca.issue(
+                &Holder::Seal {
+                    bin: DEMO_REGISTRY_BIN.into(),
+                    name: "State databases (mock) WS-Security".into(),
                 },
                 ec,
                 year,
@@ -780,6 +802,8 @@ impl DemoPki {
         for (file, issued) in [
             ("gateway-tls", &self.gateway_tls),
             ("gateway-seal", &self.seal),
+            ("gateway-wsse", &self.gateway_wsse),
+            ("registry-wsse", &self.registry_wsse),
             ("portal", &self.portal),
             ("bank", &self.bank),
             ("operator", &self.operator),

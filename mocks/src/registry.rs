@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::faults::{FaultState, Faults};
 use crate::population::Population;
 use crate::syncchannel;
+use crate::wsse::ProviderSecurity;
 use crate::MockError;
 
 /// Which state database a mock serves.
@@ -51,6 +52,15 @@ pub struct RegistryState {
     pub sender_password: String,
     /// True while stopping: calls left hanging by a timeout fault end then.
     pub stopping: watch::Sender<bool>,
+    /// WS-Security, once installed: requests must be signed, replies are.
+    security: std::sync::RwLock<Option<Arc<ProviderSecurity>>>,
+}
+
+impl RegistryState {
+    /// The installed WS-Security, if any.
+    pub fn security(&self) -> Option<Arc<ProviderSecurity>> {
+        self.security.read().ok().and_then(|s| s.clone())
+    }
 }
 
 /// A running (or stopped) mock registry.
@@ -117,6 +127,7 @@ impl MockRegistry {
             sender_id: sender.0.to_string(),
             sender_password: sender.1.to_string(),
             stopping: watch::Sender::new(false),
+            security: std::sync::RwLock::new(None),
         });
         let (addr, tx, task) = spawn(state.clone(), addr).await?;
         let registry = Self {
@@ -134,6 +145,13 @@ impl MockRegistry {
     /// The state its handlers share.
     pub(crate) fn state(&self) -> &RegistryState {
         &self.state
+    }
+
+    /// Requires WS-Security on every request from now on and signs every reply.
+    pub fn install_security(&self, security: Arc<ProviderSecurity>) {
+        if let Ok(mut s) = self.state.security.write() {
+            *s = Some(security);
+        }
     }
 
     /// Which database this mock serves.

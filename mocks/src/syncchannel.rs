@@ -1,23 +1,53 @@
-//! A SyncChannel SOAP endpoint serving one state database from the synthetic population.
+//! A SyncChannel v10 provider serving one state database from the synthetic population, as
+//! strict as the real provider side: with WS-Security installed it refuses an unsigned or badly
+//! signed request with a SOAP Fault carrying `ErrorInfo`, and signs its replies. It serves the
+//! WSDL and XSD set (`?wsdl`, `?xsd=NAME`) written by the project from the published element
+//! lists, from which a SOAP toolkit generates a client.
+//!
+//! Status codes: `SCSS001` success; `NOTF001` (no record), `AUTH001` (sender refused),
+//! `VLDT001` (request invalid) and `SRVC001` (registry failure) are this mock's own convention,
+//! which no public source documents.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use kopir_core::identifiers::{Bin, Iin};
 use quick_xml::escape::escape;
 use roxmltree::{Document, Node};
 
 use crate::faults::Outcome;
 use crate::registry::{RegistryKind, RegistryState};
+use crate::wsse::ProviderSecurity;
 use crate::xml;
 
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const TYPES_NS: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
+const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+const XS_NS: &str = "http://www.w3.org/2001/XMLSchema";
+
+/// The WSDL and XSD files the mock serves, by name.
+pub const SCHEMAS: &[(&str, &str)] = &[
+    ("SyncChannel.wsdl", include_str!("../wsdl/SyncChannel.wsdl")),
+    (
+        "SyncChannel-v10-Types.xsd",
+        include_str!("../wsdl/SyncChannel-v10-Types.xsd"),
+    ),
+    (
+        "SyncChannel-v10-Request.xsd",
+        include_str!("../wsdl/SyncChannel-v10-Request.xsd"),
+    ),
+    (
+        "SyncChannel-v10-Response.xsd",
+        include_str!("../wsdl/SyncChannel-v10-Response.xsd"),
+    ),
+    ("common-v10.xsd", include_str!("../wsdl/common-v10.xsd")),
+];
 
 pub(crate) fn find<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     n.descendants()
@@ -37,56 +67,127 @@ fn xml_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// A SOAP Fault whose detail is an `ErrorInfo` (`errorCode`, `errorMessage`, `errorDate`);
+/// `faultcode` is `soap:Client` or `soap:Server`, or a WS-Security fault code (`wsse:…`).
 pub(crate) fn fault(code: &str, message: &str) -> Response {
+    let (faultcode, error_code, declare) = match code.strip_prefix("wsse:") {
+        Some(local) => (
+            code.to_string(),
+            local,
+            format!(" xmlns:wsse=\"{}\"", kopir_xmlsec::wsse::WSSE_NS),
+        ),
+        None => (format!("soap:{code}"), code, String::new()),
+    };
     xml_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><soap:Fault><faultcode>soap:{code}</faultcode><faultstring>{}</faultstring></soap:Fault></soap:Body></soap:Envelope>"#,
-            escape(message)
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{soap}"><soap:Body>"#,
+                r#"<soap:Fault{declare}><faultcode>{faultcode}</faultcode><faultstring>{message}</faultstring><detail>"#,
+                r#"<ns2:SendMessageFault1_SendMessageFault xmlns:ns2="{types}"><errorCode>{error_code}</errorCode>"#,
+                "<errorMessage>{message}</errorMessage><errorDate>{now}</errorDate>",
+                "</ns2:SendMessageFault1_SendMessageFault></detail></soap:Fault></soap:Body></soap:Envelope>"
+            ),
+            soap = SOAP_NS,
+            declare = declare,
+            faultcode = faultcode,
+            types = TYPES_NS,
+            error_code = escape(error_code),
+            message = escape(message),
+            now = kopir_core::time::rfc3339(Utc::now()),
         ),
     )
 }
 
+/// `<data>`'s content in a reply: element content, or text sent as `xs:string`.
+pub(crate) enum Data<'a> {
+    Element(&'a str),
+    Text(&'a str),
+}
+
+/// How a reply is signed.
+#[derive(Clone, Copy)]
+pub(crate) struct Signing<'a> {
+    pub security: Option<&'a ProviderSecurity>,
+    pub outcome: Outcome,
+}
+
+impl Signing<'_> {
+    /// No WS-Security (the generic registry's SyncChannel endpoint).
+    pub const NONE: Signing<'static> = Signing {
+        security: None,
+        outcome: Outcome::Answer,
+    };
+}
+
+/// A `SendMessageResponse` with the provider's own message id.
 pub(crate) fn reply(
-    message_id: &str,
+    signing: Signing<'_>,
     correlation_id: &str,
     code: &str,
     message: &str,
-    data: &str,
+    data: Data<'_>,
 ) -> Response {
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    xml_response(
-        StatusCode::OK,
-        format!(
-            concat!(
-                r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{soap}"><soap:Body>"#,
-                r#"<ns2:SendMessageResponse xmlns:ns2="{types}"><response><responseInfo>"#,
-                "<messageId>{mid}</messageId><correlationId>{cid}</correlationId>",
-                "<responseDate>{now}</responseDate><status><code>{code}</code><message>{msg}</message></status>",
-                "</responseInfo><responseData><data>{data}</data></responseData></response>",
-                "</ns2:SendMessageResponse></soap:Body></soap:Envelope>"
-            ),
-            soap = SOAP_NS,
-            types = TYPES_NS,
-            mid = escape(message_id),
-            cid = escape(correlation_id),
-            now = now,
-            code = code,
-            msg = escape(message),
-            data = data,
+    let data = match data {
+        Data::Element(xml) => format!("<data>{xml}</data>"),
+        Data::Text(t) => format!(
+            r#"<data xmlns:xsi="{XSI_NS}" xmlns:xs="{XS_NS}" xsi:type="xs:string">{}</data>"#,
+            escape(t)
         ),
-    )
+    };
+    let body = format!(
+        concat!(
+            r#"<ns2:SendMessageResponse xmlns:ns2="{types}"><response><responseInfo>"#,
+            "<messageId>{mid}</messageId><correlationId>{cid}</correlationId>",
+            "<responseDate>{now}</responseDate><status><code>{code}</code><message>{msg}</message></status>",
+            "</responseInfo><responseData>{data}</responseData></response>",
+            "</ns2:SendMessageResponse>"
+        ),
+        types = TYPES_NS,
+        mid = uuid::Uuid::new_v4(),
+        cid = escape(correlation_id),
+        now = kopir_core::time::rfc3339(Utc::now()),
+        code = code,
+        msg = escape(message),
+        data = data,
+    );
+    let envelope = match signing.security {
+        Some(security) if signing.outcome != Outcome::Unsigned => match security.sign(&body) {
+            Ok(signed) if signing.outcome == Outcome::BadSignature => {
+                // Changed after signing: the Body's digest no longer matches.
+                signed.replacen("<responseInfo>", "<responseInfo> ", 1)
+            }
+            Ok(signed) => signed,
+            Err(e) => return fault("Server", &format!("the registry cannot sign: {e}")),
+        },
+        _ => format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>{body}</soap:Body></soap:Envelope>"#
+        ),
+    };
+    xml_response(StatusCode::OK, envelope)
+}
+
+/// Whether `data` is an `xs:string`.
+pub(crate) fn is_string(data: Node<'_, '_>) -> bool {
+    data.attribute((XSI_NS, "type")).is_some_and(|t| {
+        let (p, local) = t.split_once(':').unwrap_or(("", t));
+        local == "string"
+            && data.lookup_namespace_uri((!p.is_empty()).then_some(p)) == Some(XS_NS)
+    })
 }
 
 /// `POST /SyncChannel`: one SendMessage.
-pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String) -> Response {
+pub async fn send_message(
+    State(state): State<Arc<RegistryState>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     state.calls.fetch_add(1, Ordering::Relaxed);
     let (latency, outcome) = state.faults.draw();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     match outcome {
-        Outcome::Answer => {}
         Outcome::Hang => {
             // Accepted and never answered, until the registry stops.
             let mut stopping = state.stopping.subscribe();
@@ -118,46 +219,57 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
                 "<soap:Envelope><soap:Body><ns2:SendMess".into(),
             );
         }
-        Outcome::Error => {}
+        _ => {}
+    }
+    // The binding's soapAction is "": a client sending another action is refused.
+    if let Some(action) = headers.get("soapaction") {
+        if action.as_bytes() != b"\"\"" && !action.is_empty() {
+            return fault("Client", "SOAPAction must be \"\" (the binding's soapAction)");
+        }
     }
     let Ok(doc) = Document::parse(&body) else {
         return fault("Client", "request is not well-formed XML");
+    };
+    let security = state.security();
+    if let Some(security) = &security {
+        if let Err((code, message)) = security.check(&doc).await {
+            return fault(&code, &message);
+        }
+    }
+    let signing = Signing {
+        security: security.as_deref(),
+        outcome,
     };
     let root = doc.root_element();
     let Some(info) = find(root, "requestInfo") else {
         return fault("Client", "SendMessage lacks requestInfo");
     };
-    let message_id = text(info, "messageId");
     let correlation_id = text(info, "correlationId");
     let service_id = text(info, "serviceId");
+    let refuse = |code: &str, message: &str| {
+        reply(signing, correlation_id, code, message, Data::Element(""))
+    };
     if text(info, "senderId") != state.sender_id || text(info, "password") != state.sender_password
     {
-        return reply(
-            message_id,
-            correlation_id,
-            "AUTH001",
-            "sender is not authorised",
-            "",
-        );
+        return refuse("AUTH001", "sender is not authorised");
     }
     let Some(data) = find(root, "requestData").and_then(|r| find(r, "data")) else {
-        return reply(
-            message_id,
-            correlation_id,
-            "VLDT001",
-            "requestData/data is missing",
-            "",
-        );
+        return refuse("VLDT001", "requestData/data is missing");
     };
     if outcome == Outcome::Error {
-        return reply(
-            message_id,
-            correlation_id,
-            "SRVC001",
-            "registry internal failure",
-            "",
-        );
+        return refuse("SRVC001", "registry internal failure");
     }
+    // A request's data may come as escaped XML in an xs:string.
+    let inner;
+    let data = if is_string(data) {
+        inner = match Document::parse(data.text().unwrap_or("")) {
+            Ok(d) => d,
+            Err(_) => return refuse("VLDT001", "xs:string data is not XML"),
+        };
+        inner.root()
+    } else {
+        data
+    };
     let pop = &state.population;
     let (code, message, payload) = match (state.kind, service_id) {
         (RegistryKind::Persons, "GBDFL_PERSON_BY_IIN") => match Iin::parse(text(data, "iin")) {
@@ -205,15 +317,34 @@ pub async fn send_message(State(state): State<Arc<RegistryState>>, body: String)
             String::new(),
         ),
     };
-    reply(message_id, correlation_id, code, &message, &payload)
+    reply(signing, correlation_id, code, &message, Data::Element(&payload))
 }
 
-/// `GET /SyncChannel?wsdl`: the service description, used by monitoring as a liveness check.
-pub async fn wsdl() -> Response {
-    xml_response(
-        StatusCode::OK,
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" targetNamespace="{TYPES_NS}" name="SyncChannel"><service name="SyncChannel"><port name="SyncChannelPort" binding="SyncChannelBinding"><soap:address location="/SyncChannel"/></port></service></definitions>"#
-        ),
-    )
+/// `GET /SyncChannel?wsdl` (the service description, also the liveness check monitoring uses)
+/// and `GET /SyncChannel?xsd=NAME` (the schemas it imports), written with this server's address.
+pub async fn wsdl(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let name = match query.get("xsd") {
+        Some(name) => name.as_str(),
+        None => "SyncChannel.wsdl",
+    };
+    let Some((_, text)) = SCHEMAS.iter().find(|(n, _)| *n == name) else {
+        return (StatusCode::NOT_FOUND, format!("no schema {name:?}")).into_response();
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    // The files import each other by plain names (as on disk); over HTTP they are `?xsd=NAME`.
+    let mut served = text.to_string();
+    for (file, _) in SCHEMAS {
+        served = served.replace(
+            &format!("schemaLocation=\"{file}\""),
+            &format!("schemaLocation=\"SyncChannel?xsd={file}\""),
+        );
+    }
+    served = served.replace(
+        "location=\"http://localhost/SyncChannel\"",
+        &format!("location=\"http://{}/SyncChannel\"", escape(host)),
+    );
+    xml_response(StatusCode::OK, served)
 }

@@ -39,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kopir-trust",
             "kopir-proto",
             "kopir-metrics",
+            "kopir-xmlsec",
             "kopir-adapters",
         ],
     ),

@@ -59,23 +59,44 @@ pub struct Hub {
     /// The worker's first and longest wait between delivery attempts.
     backoff: (Duration, Duration),
     journal: Option<kopir_store::journal::Journal>,
+    // Checks the signatures of SyncChannel routes' replies.
+    trust: Arc<kopir_trust::Trust>,
 }
 
-fn endpoint(route: &ChannelRoute) -> Endpoint {
-    Endpoint {
+fn endpoint(
+    service_id: &str,
+    route: &ChannelRoute,
+    trust: &Arc<kopir_trust::Trust>,
+) -> Result<Endpoint, GatewayError> {
+    let wire = if route.protocol == ChannelProtocol::Syncchannel {
+        crate::routing::wire::wire(
+            &format!("channel route {service_id}"),
+            &route.syncchannel,
+            route.wsse.as_ref(),
+            trust,
+        )?
+    } else {
+        kopir_adapters::syncchannel::Wire::default()
+    };
+    Ok(Endpoint {
         url: route.url.clone(),
         sender_id: route.sender_id.clone(),
         sender_password: route.sender_password.expose().to_string(),
         connect_timeout: Duration::from_millis(route.deadline_ms.min(2000)),
         request_timeout: Duration::from_millis(route.deadline_ms),
         pool_max_idle: 16,
-    }
+        wire,
+    })
 }
 
 /// The service stack of one route: the registries' stack ([`crate::routing::stack`]) over the
 /// service's client.
-fn build(service_id: &str, route: &ChannelRoute) -> Result<Route, GatewayError> {
-    let ep = endpoint(route);
+fn build(
+    service_id: &str,
+    route: &ChannelRoute,
+    trust: &Arc<kopir_trust::Trust>,
+) -> Result<Route, GatewayError> {
+    let ep = endpoint(service_id, route, trust)?;
     let client = Arc::new(match route.protocol {
         ChannelProtocol::Syncchannel => ChannelClient::syncchannel(service_id, ep)?,
         ChannelProtocol::Rest => ChannelClient::rest(service_id, ep)?,
@@ -142,8 +163,10 @@ impl Hub {
         store: ChannelStore,
         config: &crate::config::ChannelConfig,
         journal: Option<kopir_store::journal::Journal>,
+        trust: Arc<kopir_trust::Trust>,
     ) -> Self {
         Self {
+            trust,
             journal,
             access,
             built: Arc::default(),
@@ -171,7 +194,7 @@ impl Hub {
         }
         let b = Arc::new(Built {
             route: route.clone(),
-            service: build(service_id, route).map_err(|e| ChannelError::Unusable {
+            service: build(service_id, route, &self.trust).map_err(|e| ChannelError::Unusable {
                 service: service_id.to_string(),
                 detail: e.to_string(),
             })?,

@@ -96,6 +96,7 @@ impl Worker {
                 connect_timeout: Duration::from_millis(bank.timeout_ms.min(2000)),
                 request_timeout: Duration::from_millis(bank.timeout_ms),
                 pool_max_idle: 8,
+                wire: kopir_adapters::syncchannel::Wire::default(),
             };
             banks.insert(
                 bin.clone(),

@@ -4,16 +4,19 @@ use kopir_adapters::legal_entities::{LegalEntitiesRegistry, SyncChannelLegalEnti
 use kopir_adapters::syncchannel::SyncChannelClient;
 use kopir_adapters::AdapterError;
 
-use super::{configured, endpoint, Answers, Plug, RegistryId};
+use super::{configured, syncchannel_endpoint, Answers, Plug, RegistryId};
 use crate::config::{Config, Protocol};
 use crate::error::GatewayError;
 use kopir_core::registry::{RegistryOp, RegistryRecord};
 
 /// The plug-in of its adapter, from `[registries.legal_entities]`.
-pub fn plug(config: &Config) -> Result<Plug<SyncChannelLegalEntities>, GatewayError> {
+pub fn plug(
+    config: &Config,
+    trust: &std::sync::Arc<kopir_trust::Trust>,
+) -> Result<Plug<SyncChannelLegalEntities>, GatewayError> {
     let id = RegistryId::LegalEntities;
     let r = configured(config, id, Protocol::Syncchannel)?;
-    let client = SyncChannelClient::new(id.name(), endpoint(r))?;
+    let client = SyncChannelClient::new(id.name(), syncchannel_endpoint(id, r, trust)?)?;
     Ok(Plug::new(id, SyncChannelLegalEntities::new(client)))
 }
 

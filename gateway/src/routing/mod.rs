@@ -12,6 +12,7 @@ pub mod notary;
 pub mod payments;
 pub mod persons;
 pub mod stack;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,11 +98,15 @@ impl<A: Answers> RegistryRoute for Plug<A> {
     }
 }
 
-/// Every registry, built from the configuration: one plug-in each.
-pub fn registries(config: &Config) -> Result<Vec<Arc<dyn RegistryRoute>>, GatewayError> {
+/// Every registry, built from the configuration: one plug-in each; `trust` checks the
+/// signatures of SyncChannel replies.
+pub fn registries(
+    config: &Config,
+    trust: &Arc<kopir_trust::Trust>,
+) -> Result<Vec<Arc<dyn RegistryRoute>>, GatewayError> {
     Ok(vec![
-        Arc::new(persons::plug(config)?),
-        Arc::new(legal_entities::plug(config)?),
+        Arc::new(persons::plug(config, trust)?),
+        Arc::new(legal_entities::plug(config, trust)?),
         Arc::new(notary::plug(config)?),
         Arc::new(cadastre::plug(config)?),
         Arc::new(payments::plug(config)?),
@@ -117,7 +122,25 @@ pub(crate) fn endpoint(r: &RegistryConfig) -> Endpoint {
         connect_timeout: Duration::from_millis(r.connect_timeout_ms),
         request_timeout: Duration::from_millis(r.request_timeout_ms),
         pool_max_idle: r.pool_max_idle,
+        wire: kopir_adapters::syncchannel::Wire::default(),
     }
+}
+
+/// The endpoint of a SyncChannel registry: [`endpoint`] with its envelope settings and
+/// WS-Security.
+pub(crate) fn syncchannel_endpoint(
+    id: RegistryId,
+    r: &RegistryConfig,
+    trust: &Arc<kopir_trust::Trust>,
+) -> Result<Endpoint, GatewayError> {
+    let mut ep = endpoint(r);
+    ep.wire = wire::wire(
+        &format!("registries.{}", id.name()),
+        &r.syncchannel,
+        r.wsse.as_ref(),
+        trust,
+    )?;
+    Ok(ep)
 }
 
 /// `id`'s configuration, refused unless it speaks `protocol`.
