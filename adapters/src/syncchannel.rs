@@ -123,7 +123,14 @@ impl std::fmt::Debug for Endpoint {
             .field("sender_password", &"<redacted>")
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
-            .field("signed", &self.wire.security.as_ref().is_some_and(|s| s.signer.is_some()))
+            .field(
+                "signed",
+                &self
+                    .wire
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.signer.is_some()),
+            )
             .finish()
     }
 }
@@ -175,8 +182,11 @@ fn is_string(data: Node<'_, '_>) -> bool {
     data.attribute((XSI_NS, "type")).is_some_and(|t| {
         let (prefix, local) = t.split_once(':').unwrap_or(("", t));
         local == "string"
-            && data.lookup_namespace_uri(if prefix.is_empty() { None } else { Some(prefix) })
-                == Some(XS_NS)
+            && data.lookup_namespace_uri(if prefix.is_empty() {
+                None
+            } else {
+                Some(prefix)
+            }) == Some(XS_NS)
     })
 }
 
@@ -206,8 +216,11 @@ impl SyncChannelClient {
         correlation_id: &str,
         parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
     ) -> Result<Fetched<T>, AdapterError> {
-        self.call_payload(service_id, Data::Element(data), correlation_id, |payload| {
-            match payload {
+        self.call_payload(
+            service_id,
+            Data::Element(data),
+            correlation_id,
+            |payload| match payload {
                 Payload::Element(d) => d
                     .children()
                     .find(Node::is_element)
@@ -218,8 +231,8 @@ impl SyncChannelClient {
                         .map_err(|e| format!("xs:string data is not XML: {e}"))?;
                     parse(doc.root_element())
                 }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -356,8 +369,9 @@ impl SyncChannelClient {
             .and_then(|s| s.signer.as_ref().map(|g| (s, g)));
         match signer {
             Some((security, signer)) => {
-                wsse::sign_envelope(&body, signer.as_ref(), Utc::now(), security.lifetime)
-                    .map_err(|e| AdapterError::Key(format!("signing the request to {}: {e}", self.registry)))
+                wsse::sign_envelope(&body, signer.as_ref(), Utc::now(), security.lifetime).map_err(
+                    |e| AdapterError::Key(format!("signing the request to {}: {e}", self.registry)),
+                )
             }
             None => Ok(format!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body>{body}</soap:Body></soap:Envelope>"#
@@ -456,7 +470,8 @@ impl SyncChannelClient {
             return Err(self.fault(fault));
         }
         self.check_envelope(&doc).await?;
-        let info = find(body_el, "responseInfo").ok_or_else(|| self.malformed("no responseInfo"))?;
+        let info =
+            find(body_el, "responseInfo").ok_or_else(|| self.malformed("no responseInfo"))?;
         let status = child(info, "status").ok_or_else(|| self.malformed("no status"))?;
         let code = text(status, "code").ok_or_else(|| self.malformed("no status code"))?;
         let message = text(status, "message").unwrap_or("");
@@ -505,7 +520,9 @@ impl SyncChannelClient {
                 error_info_text(info),
             ),
             None => (
-                text(fault, "faultcode").unwrap_or("soap:Server").to_string(),
+                text(fault, "faultcode")
+                    .unwrap_or("soap:Server")
+                    .to_string(),
                 text(fault, "faultstring").unwrap_or("").to_string(),
             ),
         };
@@ -543,7 +560,9 @@ fn error_info_text(info: Node<'_, '_>) -> String {
 /// A failed path check, for an operator.
 fn chain_reason(e: &kopir_trust::ChainError) -> String {
     match e {
-        kopir_trust::ChainError::Path(p) => format!("does not validate against the trust roots ({p:?})"),
+        kopir_trust::ChainError::Path(p) => {
+            format!("does not validate against the trust roots ({p:?})")
+        }
         kopir_trust::ChainError::Certificate(c) => format!("unreadable ({c})"),
         kopir_trust::ChainError::Revocation(r) => format!("revocation status unknown ({r})"),
         kopir_trust::ChainError::NotForSigning => "its key usage does not allow signing".into(),
@@ -662,7 +681,11 @@ mod tests {
     }
 
     fn reply(code: &str, data: &str) -> String {
-        reply_dated(code, &format!("<data>{data}</data>"), "2026-01-02T03:04:05Z")
+        reply_dated(
+            code,
+            &format!("<data>{data}</data>"),
+            "2026-01-02T03:04:05Z",
+        )
     }
 
     fn iin_of(n: Node<'_, '_>) -> Result<String, String> {
@@ -686,15 +709,21 @@ mod tests {
 
     #[tokio::test]
     async fn success_reply_is_parsed_whatever_the_prefixes() {
-        let got = parsed(&client(), &reply("SCSS001", "<person><iin>1</iin></person>"))
-            .await
-            .unwrap();
+        let got = parsed(
+            &client(),
+            &reply("SCSS001", "<person><iin>1</iin></person>"),
+        )
+        .await
+        .unwrap();
         assert_eq!(got.record, "1");
         assert_eq!(got.registry_time.to_rfc3339(), "2026-01-02T03:04:05+00:00");
         // "Success" is a success code too.
-        assert!(parsed(&client(), &reply("Success", "<person><iin>1</iin></person>"))
-            .await
-            .is_ok());
+        assert!(parsed(
+            &client(),
+            &reply("Success", "<person><iin>1</iin></person>")
+        )
+        .await
+        .is_ok());
     }
 
     #[tokio::test]
@@ -702,12 +731,18 @@ mod tests {
         let data = format!(
             r#"<data xmlns:xsi="{XSI_NS}" xmlns:xsd="{XS_NS}" xsi:type="xsd:string">&lt;person&gt;&lt;iin&gt;7&lt;/iin&gt;&lt;/person&gt;</data>"#
         );
-        let got = parsed(&client(), &reply_dated("SCSS001", &data, "2026-01-02T08:04:05.123"))
-            .await
-            .unwrap();
+        let got = parsed(
+            &client(),
+            &reply_dated("SCSS001", &data, "2026-01-02T08:04:05.123"),
+        )
+        .await
+        .unwrap();
         assert_eq!(got.record, "7");
         // No zone: Kazakhstan's UTC+05:00.
-        assert_eq!(got.registry_time.to_rfc3339(), "2026-01-02T03:04:05.123+00:00");
+        assert_eq!(
+            got.registry_time.to_rfc3339(),
+            "2026-01-02T03:04:05.123+00:00"
+        );
     }
 
     #[tokio::test]
@@ -748,9 +783,15 @@ mod tests {
             panic!("{err:?}")
         };
         assert_eq!(code, "E1");
-        assert!(message.starts_with("outer (more) at 2026-01-02T03:04:05"), "{message}");
+        assert!(
+            message.starts_with("outer (more) at 2026-01-02T03:04:05"),
+            "{message}"
+        );
         assert!(message.contains("session {0f8fad5b"), "{message}");
-        assert!(message.ends_with("caused by E2: inner at 2026-01-02T03:04:05"), "{message}");
+        assert!(
+            message.ends_with("caused by E2: inner at 2026-01-02T03:04:05"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
@@ -784,12 +825,17 @@ mod tests {
     #[test]
     fn envelope_escapes_and_debug_hides_password() {
         let c = client();
-        let env = c.envelope("GBDFL<x>", Data::Element("<iin>1</iin>"), "a&b").unwrap();
+        let env = c
+            .envelope("GBDFL<x>", Data::Element("<iin>1</iin>"), "a&b")
+            .unwrap();
         assert!(env.contains("<serviceId>GBDFL&lt;x&gt;</serviceId>"));
         assert!(env.contains("<correlationId>a&amp;b</correlationId>"));
         assert!(Document::parse(&env).is_ok());
         assert!(!format!("{c:?}").contains("s3cret"));
         let text = c.envelope("S", Data::Text("a < b"), "c").unwrap();
-        assert!(text.contains(r#"xsi:type="xs:string">a &lt; b</data>"#), "{text}");
+        assert!(
+            text.contains(r#"xsi:type="xs:string">a &lt; b</data>"#),
+            "{text}"
+        );
     }
 }

@@ -72,7 +72,10 @@ async fn rest(
 
 /// `<data>`'s content as the request carried it: the element content's source text, or the text
 /// of an `xs:string`.
-fn data_content<'a>(input: &'a str, data: roxmltree::Node<'a, '_>) -> (bool, std::borrow::Cow<'a, str>) {
+fn data_content<'a>(
+    input: &'a str,
+    data: roxmltree::Node<'a, '_>,
+) -> (bool, std::borrow::Cow<'a, str>) {
     if is_string(data) {
         return (false, std::borrow::Cow::Borrowed(data.text().unwrap_or("")));
     }
@@ -98,7 +101,13 @@ async fn syncchannel(State(calls): State<Arc<AtomicU64>>, body: String) -> Respo
     let service_id = text(info, "serviceId");
     let plain = Signing::NONE;
     let Some(data) = find(root, "requestData").and_then(|r| find(r, "data")) else {
-        return reply(plain, correlation_id, "VLDT001", "no data", Data::Element(""));
+        return reply(
+            plain,
+            correlation_id,
+            "VLDT001",
+            "no data",
+            Data::Element(""),
+        );
     };
     let (element, content) = data_content(&body, data);
     let name = service_id.split('.').next().unwrap_or("");
@@ -106,8 +115,7 @@ async fn syncchannel(State(calls): State<Arc<AtomicU64>>, body: String) -> Respo
         Transformed::Payload(p) => {
             let text = String::from_utf8_lossy(&p);
             // Element content stays element content while it is still XML.
-            let still_xml = element
-                && Document::parse(&format!("<data>{text}</data>")).is_ok();
+            let still_xml = element && Document::parse(&format!("<data>{text}</data>")).is_ok();
             let data = if still_xml {
                 Data::Element(&text)
             } else {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -54,6 +55,18 @@ pub struct RegistryState {
     pub stopping: watch::Sender<bool>,
     /// WS-Security, once installed: requests must be signed, replies are.
     security: std::sync::RwLock<Option<Arc<ProviderSecurity>>>,
+    /// The last SendMessage exchange, as the bytes on the wire.
+    last: std::sync::Mutex<Option<Exchange>>,
+}
+
+/// One request and its reply as they crossed the wire (for tests checking the bytes with tools
+/// nobody here wrote).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The request body.
+    pub request: Vec<u8>,
+    /// The reply body.
+    pub reply: Vec<u8>,
 }
 
 impl RegistryState {
@@ -77,8 +90,45 @@ fn router(state: Arc<RegistryState>) -> Router {
             "/SyncChannel",
             get(syncchannel::wsdl).post(syncchannel::send_message),
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), capture))
         .layer(axum::middleware::from_fn(crate::trace::serve))
         .with_state(state)
+}
+
+/// Keeps the last POST's request and reply bytes.
+async fn capture(
+    axum::extract::State(state): axum::extract::State<Arc<RegistryState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(sent) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(sent.clone()));
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(reply) => {
+            if let Ok(mut last) = state.last.lock() {
+                *last = Some(Exchange {
+                    request: sent.to_vec(),
+                    reply: reply.to_vec(),
+                });
+            }
+            axum::response::Response::from_parts(parts, axum::body::Body::from(reply))
+        }
+        // A reply cut on purpose (the reset fault) stays cut.
+        Err(e) => axum::response::Response::from_parts(
+            parts,
+            axum::body::Body::from_stream(futures::stream::once(async move {
+                Err::<axum::body::Bytes, _>(std::io::Error::other(e.to_string()))
+            })),
+        ),
+    }
 }
 
 async fn spawn(
@@ -128,6 +178,7 @@ impl MockRegistry {
             sender_password: sender.1.to_string(),
             stopping: watch::Sender::new(false),
             security: std::sync::RwLock::new(None),
+            last: std::sync::Mutex::new(None),
         });
         let (addr, tx, task) = spawn(state.clone(), addr).await?;
         let registry = Self {
@@ -152,6 +203,11 @@ impl MockRegistry {
         if let Ok(mut s) = self.state.security.write() {
             *s = Some(security);
         }
+    }
+
+    /// The last SendMessage exchange it served.
+    pub fn last_exchange(&self) -> Option<Exchange> {
+        self.state.last.lock().ok().and_then(|l| l.clone())
     }
 
     /// Which database this mock serves.

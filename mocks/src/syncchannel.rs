@@ -171,8 +171,7 @@ pub(crate) fn reply(
 pub(crate) fn is_string(data: Node<'_, '_>) -> bool {
     data.attribute((XSI_NS, "type")).is_some_and(|t| {
         let (p, local) = t.split_once(':').unwrap_or(("", t));
-        local == "string"
-            && data.lookup_namespace_uri((!p.is_empty()).then_some(p)) == Some(XS_NS)
+        local == "string" && data.lookup_namespace_uri((!p.is_empty()).then_some(p)) == Some(XS_NS)
     })
 }
 
@@ -224,7 +223,10 @@ pub async fn send_message(
     // The binding's soapAction is "": a client sending another action is refused.
     if let Some(action) = headers.get("soapaction") {
         if action.as_bytes() != b"\"\"" && !action.is_empty() {
-            return fault("Client", "SOAPAction must be \"\" (the binding's soapAction)");
+            return fault(
+                "Client",
+                "SOAPAction must be \"\" (the binding's soapAction)",
+            );
         }
     }
     let Ok(doc) = Document::parse(&body) else {
@@ -317,7 +319,13 @@ pub async fn send_message(
             String::new(),
         ),
     };
-    reply(signing, correlation_id, code, &message, Data::Element(&payload))
+    reply(
+        signing,
+        correlation_id,
+        code,
+        &message,
+        Data::Element(&payload),
+    )
 }
 
 /// `GET /SyncChannel?wsdl` (the service description, also the liveness check monitoring uses)

@@ -42,8 +42,8 @@ impl ProviderSecurity {
 
     /// Checks a request's signature: `Err((fault code, message))` when it fails.
     pub async fn check(&self, doc: &Document<'_>) -> Result<(), (String, String)> {
-        let verified = wsse::verify_envelope(doc, Utc::now(), Duration::from_secs(300)).map_err(
-            |e| {
+        let verified =
+            wsse::verify_envelope(doc, Utc::now(), Duration::from_secs(300)).map_err(|e| {
                 let code = match e {
                     XmlSecError::Unsigned(_) | XmlSecError::Malformed(_) => "wsse:InvalidSecurity",
                     XmlSecError::Timestamp(_) => "wsse:MessageExpired",
@@ -51,8 +51,7 @@ impl ProviderSecurity {
                     _ => "wsse:FailedCheck",
                 };
                 (code.to_string(), format!("WS-Security: {e}"))
-            },
-        )?;
+            })?;
         let leaf = CertificateDer::from(verified.certificate);
         self.trust
             .verify_chain(&leaf, &self.intermediates, Usage::Signing)

@@ -277,3 +277,41 @@ pub fn metric(
         prometheus_parse::Value::Summary(_) => f64::NAN,
     })
 }
+
+/// Whether `xmllint` and `xmlsec1` (Debian's libxml2-utils and xmlsec1) are here; under
+/// `KOPIR_REQUIRE_XML_TOOLS=1` (what `.ci/run` sets) their absence fails the test instead.
+pub fn xml_tools() -> bool {
+    let have = |t: &str| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    let ok = have("xmllint") && have("xmlsec1");
+    assert!(
+        ok || std::env::var("KOPIR_REQUIRE_XML_TOOLS").as_deref() != Ok("1"),
+        "xmllint and xmlsec1 are required (apt-get install libxml2-utils xmlsec1)"
+    );
+    if !ok {
+        eprintln!("skipped: xmllint or xmlsec1 not installed");
+    }
+    ok
+}
+
+/// Runs `cmd`: whether it succeeded, and what it printed (stdout then stderr).
+pub fn run_tool(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd.output().expect("the tool runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The project's own SyncChannel v10 schema set (`xmllint --schema` driver).
+pub fn syncchannel_schema() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../mocks/wsdl/validate.xsd")
+}

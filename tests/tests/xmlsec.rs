@@ -19,28 +19,11 @@ use kopir_xmlsec::wsse::{self, SOAP_NS, WSU_NS};
 use kopir_xmlsec::{KeySigner, XmlSecError};
 
 fn tools() -> bool {
-    let have = |t: &str| Command::new(t).arg("--version").output().is_ok();
-    let ok = have("xmllint") && have("xmlsec1");
-    assert!(
-        ok || std::env::var("KOPIR_REQUIRE_XML_TOOLS").as_deref() != Ok("1"),
-        "xmllint and xmlsec1 are required (apt-get install libxml2-utils xmlsec1)"
-    );
-    if !ok {
-        eprintln!("skipped: xmllint or xmlsec1 not installed");
-    }
-    ok
+    kopir_tests::xml_tools()
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("tool runs");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    kopir_tests::run_tool(cmd)
 }
 
 const DOCS: &[&str] = &[

@@ -45,11 +45,7 @@ pub fn wire(
     })
 }
 
-fn security(
-    at: &str,
-    w: &WsseConfig,
-    trust: &Arc<Trust>,
-) -> Result<MessageSecurity, GatewayError> {
+fn security(at: &str, w: &WsseConfig, trust: &Arc<Trust>) -> Result<MessageSecurity, GatewayError> {
     let signer: Option<Arc<dyn XmlSigner>> = match (&w.cert, &w.key) {
         (Some(cert), Some(key)) => Some(Arc::new(signer(at, w, cert, key)?)),
         (None, None) => None,
@@ -91,7 +87,10 @@ fn signer(
             ));
         }
         if method != RSA_SHA256 && method != ECDSA_SHA256 {
-            return Err(config(at, format!("signature_method {method} is not supported")));
+            return Err(config(
+                at,
+                format!("signature_method {method} is not supported"),
+            ));
         }
     }
     let chain = kopir_trust::read_pem_certificates(cert).map_err(|e| config(at, e))?;
