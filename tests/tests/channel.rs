@@ -103,6 +103,11 @@ async fn a_route_added_by_reload_is_called_sync_and_async_and_replies_reach_only
         &format!("{generic}/SyncChannel"),
         &[DEMO_PORTAL_BIN, DEMO_BANK_BIN],
     ) + &route(
+        "ECHO.DEMO.v1",
+        "syncchannel",
+        &format!("{generic}/SyncChannel"),
+        &[DEMO_PORTAL_BIN],
+    ) + &route(
         "REFUSE.DEMO.v1",
         "rest",
         &format!("{generic}/rest/refuse"),
@@ -133,6 +138,18 @@ async fn a_route_added_by_reload_is_called_sync_and_async_and_replies_reach_only
         (reply.payload.as_slice(), reply.message_id.as_str()),
         (&b"cba"[..], "m-rev")
     );
+    // Over SyncChannel, text travels as an xs:string (above) and XML as <data>'s own content,
+    // each coming back in the form it arrived in.
+    assert_eq!(reply.content_type, "text/plain; charset=utf-8");
+    let xml = "<msg xmlns=\"urn:demo\" lang=\"kk\">сәлем &amp; <b>әлем</b></msg>";
+    let reply = portal
+        .send(message("ECHO.DEMO.v1", "m-xml", xml.as_bytes()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.status_code, "OK", "{reply:?}");
+    assert_eq!(String::from_utf8_lossy(&reply.payload), xml);
+    assert_eq!(reply.content_type, "application/xml");
     // The service's own refusal is relayed as its status, not turned into a gateway error.
     let refused = portal
         .send(message("REFUSE.DEMO.v1", "", b"x"))

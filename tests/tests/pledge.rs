@@ -1008,6 +1008,7 @@ async fn the_notary_adapter_reads_consents_and_powers_of_attorney_by_number_and_
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(2),
         pool_max_idle: 1,
+        wire: kopir_adapters::syncchannel::Wire::default(),
     };
     let notary = RestNotary::new("notary", endpoint.clone()).unwrap();
     let iin = |s: &str| kopir_core::identifiers::Iin::parse(s).unwrap();
