@@ -74,11 +74,13 @@ pub async fn run(
     rounds: usize,
     pg_url: Option<&str>,
 ) -> Result<JournalReport, GatewayError> {
-    let BenchPki { dir, ca, .. } = BenchPki::start("journal").await?;
+    let bench_pki = BenchPki::start("journal").await?;
     let mocks =
         MockSet::start(&MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms))
             .await
             .map_err(server)?;
+    bench_pki.secure(&mocks)?;
+    let BenchPki { dir, ca, .. } = bench_pki;
     let schema = format!("kopir_bench_{}", std::process::id());
     let mut plans = vec![
         ("off", with_journal(JournalBackend::Off, None, &schema)?),

@@ -304,6 +304,14 @@ impl BenchPki {
             .map_err(|e| server(&e))?;
         Ok(Self { dir, pki, ca })
     }
+
+    /// Makes `mocks`' state databases require this PKI's WS-Security signatures and sign their
+    /// replies, as the gateways pointed at this PKI expect.
+    pub fn secure(&self, mocks: &MockSet) -> Result<(), GatewayError> {
+        mocks
+            .secure(&self.pki, &self.dir.join("root.crt"))
+            .map_err(|e| GatewayError::Server(format!("bench PKI: {e}")))
+    }
 }
 
 /// Starts a gateway with `config` on a free port, pointed at `mocks` and the PKI in `dir`.

@@ -163,6 +163,7 @@ pub async fn run(options: &BenchOptions, rate_hint: usize) -> Result<PledgeRepor
     mock_config.cadastre.decision_delay = Duration::ZERO;
     let mocks = MockSet::start(&mock_config).await.map_err(server)?;
     let pki = BenchPki::start("pledge").await?;
+    pki.secure(&mocks)?;
     let owner_iin = mocks
         .population
         .adults()

@@ -14,7 +14,7 @@ use kopir_mocks::{MockConfig, MockSet};
 use serde::Serialize;
 
 use super::{bench_config, drive, nginx, BenchOptions, Measured};
-use crate::demo::point_at_mocks;
+use crate::demo::{point_at_mocks, point_at_pki};
 use kopir_gateway::error::GatewayError;
 use kopir_gateway::routing::RegistryId;
 use kopir_gateway::server::Gateway;
@@ -84,7 +84,12 @@ pub struct SuiteReport {
     pub goal_hit_vs_nginx: Option<f64>,
     /// Goal: gateway cache miss p50 / direct p50 (≤ 1.3).
     pub goal_miss_p50_vs_direct: Option<f64>,
+    /// Goal: cache-miss throughput with WS-Security / without (≥ 0.85: signatures cost < 15%).
+    pub goal_wsse_miss_throughput: Option<f64>,
 }
+
+/// The cache-miss scenario with WS-Security off on both sides.
+pub const MISS_UNSIGNED: &str = "gateway miss, unsigned";
 
 struct Scenario {
     name: &'static str,
@@ -92,15 +97,26 @@ struct Scenario {
     iins: Arc<Vec<String>>,
 }
 
-async fn gateway(mocks: &MockSet, cache: bool) -> Result<Gateway, GatewayError> {
+async fn gateway(
+    mocks: &MockSet,
+    pki: &super::BenchPki,
+    cache: bool,
+    wsse: bool,
+) -> Result<Gateway, GatewayError> {
     let mut config = bench_config()?;
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    if !cache {
-        if let Some(r) = config.registry_mut(RegistryId::Persons) {
-            r.cache.max_entries = 0;
+    for id in [RegistryId::Persons, RegistryId::LegalEntities] {
+        if let Some(r) = config.registry_mut(id) {
+            if !cache {
+                r.cache.max_entries = 0;
+            }
+            if !wsse {
+                r.wsse = None;
+            }
         }
     }
     point_at_mocks(&mut config, mocks)?;
+    point_at_pki(&mut config, &pki.dir, &pki.ca.crl_url())?;
     Gateway::start(config).await
 }
 
@@ -126,8 +142,17 @@ pub async fn suite(
     let front = mocks
         .grpc_front_addr
         .ok_or_else(|| GatewayError::Server("the mocks' gRPC front did not start".into()))?;
-    let miss = gateway(&mocks, false).await?;
-    let hit = gateway(&mocks, true).await?;
+    // The state databases require WS-Security as the real ones do; a second set that does not
+    // (same seed, same population) measures what the signatures cost.
+    let pki = super::BenchPki::start("suite").await?;
+    pki.secure(&mocks)?;
+    let unsigned_mocks =
+        MockSet::start(&MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms))
+            .await
+            .map_err(|e| GatewayError::Server(e.to_string()))?;
+    let miss = gateway(&mocks, &pki, false, true).await?;
+    let miss_unsigned = gateway(&unsigned_mocks, &pki, false, false).await?;
+    let hit = gateway(&mocks, &pki, true, true).await?;
 
     let all: Arc<Vec<String>> = Arc::new(mocks.population.person_order.clone());
     let hot = super::hot_set(&mocks);
@@ -169,6 +194,11 @@ pub async fn suite(
         iins: all.clone(),
     });
     scenarios.push(Scenario {
+        name: MISS_UNSIGNED,
+        addr: miss_unsigned.addr,
+        iins: all.clone(),
+    });
+    scenarios.push(Scenario {
         name: "gateway hit",
         addr: hit.addr,
         iins: hot,
@@ -205,7 +235,10 @@ pub async fn suite(
     for round in 0..suite.rounds {
         for (i, s) in scenarios.iter().enumerate() {
             bar.set_message(format!("{} ({}/{})", s.name, round + 1, suite.rounds));
-            let m = drive(s.addr, s.iins.clone(), options, || mocks.persons.calls()).await?;
+            let m = drive(s.addr, s.iins.clone(), options, || {
+                mocks.persons.calls() + unsigned_mocks.persons.calls()
+            })
+            .await?;
             rounds[i].push(m.throughput());
             merged[i].merge(&m)?;
         }
@@ -214,7 +247,9 @@ pub async fn suite(
     bar.finish_and_clear();
     drop(nginx);
     miss.stop().await?;
+    miss_unsigned.stop().await?;
     hit.stop().await?;
+    std::fs::remove_dir_all(&pki.dir).ok();
 
     let find = |name: &str| scenarios.iter().position(|s| s.name == name);
     let direct = find("direct").map(|i| &merged[i]);
@@ -261,6 +296,12 @@ pub async fn suite(
         nginx_skipped,
         goal_hit_vs_nginx: by_name("gateway hit").and_then(|r| r.throughput_vs_nginx),
         goal_miss_p50_vs_direct: by_name("gateway miss").and_then(|r| r.p50_vs_direct),
+        goal_wsse_miss_throughput: by_name("gateway miss").and_then(|signed| {
+            ratio(
+                signed.throughput,
+                by_name(MISS_UNSIGNED).map(|u| u.throughput),
+            )
+        }),
         scenarios: reports,
     };
     let json =
@@ -297,7 +338,7 @@ pub fn table(report: &SuiteReport) -> String {
         out.push_str(&format!("nginx scenario skipped: {why}\n"));
     }
     out.push_str(&format!(
-        "{:<14} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}\n",
+        "{:<22} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}\n",
         "scenario",
         "ok",
         "errors",
@@ -314,7 +355,7 @@ pub fn table(report: &SuiteReport) -> String {
     let r2 = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     for s in &report.scenarios {
         out.push_str(&format!(
-            "{:<14} {:>9} {:>6} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>9} {:>9} {:>9}\n",
+            "{:<22} {:>9} {:>6} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>9} {:>9} {:>9}\n",
             s.name,
             s.ok,
             s.errors,
@@ -341,6 +382,10 @@ pub fn table(report: &SuiteReport) -> String {
     out.push_str(&format!(
         "goal: gateway miss p50 <= 1.3x direct: {}\n",
         verdict(report.goal_miss_p50_vs_direct, |v| v <= 1.3)
+    ));
+    out.push_str(&format!(
+        "goal: gateway miss throughput with WS-Security >= 0.85x without: {}\n",
+        verdict(report.goal_wsse_miss_throughput, |v| v >= 0.85)
     ));
     out
 }

@@ -83,7 +83,8 @@ async fn verification_cost(
 
 /// Runs the trust benchmark with `options` (duration per round, concurrency), `rounds` times.
 pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, GatewayError> {
-    let BenchPki { dir, pki, ca } = BenchPki::start("trust").await?;
+    let bench_pki = BenchPki::start("trust").await?;
+    let (dir, pki, ca) = (&bench_pki.dir, &bench_pki.pki, &bench_pki.ca);
 
     let mut trust_config = TrustConfig {
         roots: vec![dir.join("root.crt")],
@@ -94,7 +95,7 @@ pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, G
     trust.revocation().refresh().await?;
     let mut verification = Vec::new();
     for (name, signer) in [("RSA-2048", &pki.citizen), ("ECDSA P-256", &pki.officer)] {
-        let (cold, cached) = verification_cost(&trust, signer, &pki).await?;
+        let (cold, cached) = verification_cost(&trust, signer, pki).await?;
         verification.push((name, cold, cached));
     }
     let sealer = Sealer::load(&dir.join("gateway-seal.crt"), &dir.join("gateway-seal.key"))?;
@@ -115,10 +116,11 @@ pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, G
         MockSet::start(&MockConfig::ephemeral().with_latency_ms(options.registry_latency_ms))
             .await
             .map_err(server)?;
+    bench_pki.secure(&mocks)?;
     let mut tls_config = bench_config()?;
     tls_config.server.plaintext = false;
-    let plain_gw = gateway(&mocks, &dir, &ca.crl_url(), bench_config()?).await?;
-    let tls_gw = gateway(&mocks, &dir, &ca.crl_url(), tls_config).await?;
+    let plain_gw = gateway(&mocks, dir, &ca.crl_url(), bench_config()?).await?;
+    let tls_gw = gateway(&mocks, dir, &ca.crl_url(), tls_config).await?;
     let read = |f: &str| std::fs::read(dir.join(f)).map_err(server);
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(read("root.crt")?))
@@ -150,7 +152,7 @@ pub async fn run(options: &BenchOptions, rounds: usize) -> Result<TrustReport, G
     }
     plain_gw.stop().await?;
     tls_gw.stop().await?;
-    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(dir).ok();
     Ok(TrustReport {
         verification,
         seal,
