@@ -12,7 +12,7 @@ use tonic::codegen::http;
 
 pub use kopir_core::channel::Incoming;
 
-use crate::error::AdapterError;
+use crate::error::{AdapterError, Refusal};
 use crate::syncchannel::{transport_error, Data, Endpoint, Payload, SyncChannelClient};
 
 /// A message on its way to a service.
@@ -176,13 +176,15 @@ async fn syncchannel(
         .await
     {
         Ok(fetched) => Ok(fetched.record),
-        // The service's own statuses are its answer.
-        Err(AdapterError::NotFound { what, .. }) => Ok(refusal("NOTF001".into(), what)),
-        Err(AdapterError::Registry { code, message, .. })
-            if !code.starts_with("SRVC") && !code.starts_with("soap") =>
-        {
-            Ok(refusal(code, message))
-        }
+        // The service's own statuses are its answer, but for those the route lists as its
+        // failing (`failure_codes`); a SOAP Fault or a refused credential is not an answer.
+        Err(AdapterError::NotFound { what, .. }) => Ok(refusal("NOT_FOUND".into(), what)),
+        Err(AdapterError::Registry {
+            kind: Refusal::Failure,
+            code,
+            message,
+            ..
+        }) if !client.wire().failure_codes.contains(&code) => Ok(refusal(code, message)),
         Err(e) => Err(e),
     }
 }

@@ -7,7 +7,8 @@
 //! `xs:string`, both read and written. `SOAPAction: ""` as the binding says.
 //!
 //! Which status codes mean success is the registry's configuration (default `SCSS001` and
-//! `Success`); every other code is the registry's refusal. Messages are signed with WS-Security
+//! `Success`), as are those meaning "no such record", "credentials refused" and "request
+//! invalid" (no public source names any); every other code is the registry's failure. Messages are signed with WS-Security
 //! and replies verified when [`MessageSecurity`] is configured.
 
 use std::sync::Arc;
@@ -80,6 +81,15 @@ pub struct Wire {
     /// Status codes that mean "no such record" (none in the published schemas: a registry's
     /// own convention, configured where one has it; the mocks answer `NOTF001`).
     pub not_found_codes: Vec<String>,
+    /// Status codes refusing the gateway's own credentials (operators must act); a registry's
+    /// convention too (the mocks' `AUTH001`).
+    pub credential_codes: Vec<String>,
+    /// Status codes saying the request is invalid, though the gateway validated it (a defect);
+    /// a registry's convention too (the mocks' `VLDT001`).
+    pub invalid_codes: Vec<String>,
+    /// Generic-channel routes: status codes that mean the service is failing (retried, counted
+    /// by the breaker) rather than answering; every other code is relayed as its answer.
+    pub failure_codes: Vec<String>,
     /// WS-Security, when configured.
     pub security: Option<Arc<MessageSecurity>>,
 }
@@ -91,6 +101,9 @@ impl Default for Wire {
             properties: Vec::new(),
             success_codes: default_success_codes(),
             not_found_codes: Vec::new(),
+            credential_codes: Vec::new(),
+            invalid_codes: Vec::new(),
+            failure_codes: Vec::new(),
             security: None,
         }
     }
@@ -286,7 +299,7 @@ impl SyncChannelClient {
             .text()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        match self.parse_reply(&body, parse).await {
+        match self.read_reply(&body, parse).await {
             // An error status whose body is not an envelope (a proxy's error page, an overloaded
             // server) says the registry is not serving, not that it speaks another protocol.
             Err(AdapterError::Malformed { .. }) if !status.is_success() => {
@@ -457,7 +470,9 @@ impl SyncChannelClient {
         }
     }
 
-    async fn parse_reply<T>(
+    /// Reads a reply body as [`Self::call_payload`] does: the envelope, its status or fault, its
+    /// signatures per the configured policy, `<data>` handed to `parse`.
+    pub async fn read_reply<T>(
         &self,
         body: &str,
         parse: impl FnOnce(Payload<'_, '_>) -> Result<T, String>,
@@ -483,9 +498,17 @@ impl SyncChannelClient {
             });
         }
         if !wire.success_codes.iter().any(|c| c == code) {
+            let listed = |codes: &[String]| codes.iter().any(|c| c == code);
+            let kind = if listed(&wire.credential_codes) {
+                Refusal::Credentials
+            } else if listed(&wire.invalid_codes) {
+                Refusal::Invalid
+            } else {
+                Refusal::Failure
+            };
             return Err(AdapterError::Registry {
                 registry: self.registry.clone(),
-                kind: Refusal::of_code(code),
+                kind,
                 code: code.to_string(),
                 message: message.to_string(),
             });
@@ -509,29 +532,45 @@ impl SyncChannelClient {
         })
     }
 
-    /// A SOAP Fault as the registry's refusal: `ErrorInfo`'s code and message when the detail
-    /// carries one (with its data, sub-errors and session id), `faultcode`/`faultstring` if not.
+    /// A SOAP Fault: the registry failed to process the request (`Unavailable`, with the
+    /// `ErrorInfo` detail's code, message, data, sub-errors and session id when it carries one,
+    /// `faultcode`/`faultstring` if not); a WS-Security fault code (`wsse:FailedCheck`, …) is a
+    /// refusal of the gateway's own signature or certificate, for operators.
     fn fault(&self, fault: Node<'_, '_>) -> AdapterError {
         let info = child(fault, "detail").and_then(|d| d.children().find(Node::is_element));
         let info = info.filter(|i| child(*i, "errorCode").is_some());
+        let faultcode = text(fault, "faultcode").unwrap_or("").trim();
         let (code, message) = match info {
             Some(info) => (
                 text(info, "errorCode").unwrap_or("").to_string(),
                 error_info_text(info),
             ),
             None => (
-                text(fault, "faultcode")
-                    .unwrap_or("soap:Server")
-                    .to_string(),
+                faultcode.to_string(),
                 text(fault, "faultstring").unwrap_or("").to_string(),
             ),
         };
-        AdapterError::Registry {
-            registry: self.registry.clone(),
-            kind: Refusal::Failure,
-            code,
-            message,
+        let (prefix, _) = faultcode.split_once(':').unwrap_or(("", faultcode));
+        let security = child(fault, "faultcode")
+            .and_then(|n| n.lookup_namespace_uri((!prefix.is_empty()).then_some(prefix)))
+            == Some(wsse::WSSE_NS);
+        if security {
+            return AdapterError::Registry {
+                registry: self.registry.clone(),
+                kind: Refusal::Credentials,
+                code: faultcode.to_string(),
+                message,
+            };
         }
+        AdapterError::Unavailable {
+            registry: self.registry.clone(),
+            reason: format!("SOAP Fault {code}: {message}"),
+        }
+    }
+
+    /// The envelope settings this client was built with.
+    pub fn wire(&self) -> &Wire {
+        &self.endpoint.wire
     }
 }
 
@@ -693,7 +732,7 @@ mod tests {
     }
 
     async fn parsed(c: &SyncChannelClient, body: &str) -> Result<Fetched<String>, AdapterError> {
-        c.parse_reply(body, |p| match p {
+        c.read_reply(body, |p| match p {
             Payload::Element(d) => d
                 .children()
                 .find(Node::is_element)
@@ -769,7 +808,7 @@ mod tests {
         );
         assert!(matches!(
             parsed(&c, &fault).await,
-            Err(AdapterError::Registry { code, message, .. }) if code == "s:Client" && message == "bad"
+            Err(AdapterError::Unavailable { reason, .. }) if reason == "SOAP Fault s:Client: bad"
         ));
     }
 
@@ -779,12 +818,14 @@ mod tests {
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>x</faultstring><detail><t:SendMessageFault1_SendMessageFault xmlns:t="{TYPES_NS}"><errorCode>E1</errorCode><errorMessage>outer</errorMessage><errorData>more</errorData><errorDate>2026-01-02T03:04:05</errorDate><subError><errorCode>E2</errorCode><errorMessage>inner</errorMessage><errorDate>2026-01-02T03:04:05</errorDate></subError><sessionId>{{0f8fad5b-d9cb-469f-a165-70867728950e}}</sessionId></t:SendMessageFault1_SendMessageFault></detail></s:Fault></s:Body></s:Envelope>"#
         );
         let err = parsed(&client(), &fault).await.unwrap_err();
-        let AdapterError::Registry { code, message, .. } = err else {
+        let AdapterError::Unavailable {
+            reason: message, ..
+        } = err
+        else {
             panic!("{err:?}")
         };
-        assert_eq!(code, "E1");
         assert!(
-            message.starts_with("outer (more) at 2026-01-02T03:04:05"),
+            message.starts_with("SOAP Fault E1: outer (more) at 2026-01-02T03:04:05"),
             "{message}"
         );
         assert!(message.contains("session {0f8fad5b"), "{message}");
@@ -820,6 +861,18 @@ mod tests {
             matches!(&err, AdapterError::Unavailable { reason, .. } if reason.contains("HTTP 500")),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_ws_security_fault_is_a_refusal_of_the_gateway_for_operators() {
+        let fault = format!(
+            r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault xmlns:wsse="{}"><faultcode>wsse:FailedCheck</faultcode><faultstring>bad signature</faultstring></s:Fault></s:Body></s:Envelope>"#,
+            wsse::WSSE_NS
+        );
+        assert!(matches!(
+            parsed(&client(), &fault).await,
+            Err(AdapterError::Registry { kind: Refusal::Credentials, code, .. }) if code == "wsse:FailedCheck"
+        ));
     }
 
     #[test]

@@ -333,6 +333,13 @@ pub struct SyncChannelSettings {
     pub success_codes: Vec<String>,
     /// Status codes meaning "no such record": a registry's own convention (none is published).
     pub not_found_codes: Vec<String>,
+    /// Status codes refusing the gateway's credentials (answered `INTERNAL`: operators act).
+    pub credential_codes: Vec<String>,
+    /// Status codes calling the gateway's (validated) request invalid (`INTERNAL`: a defect).
+    pub invalid_codes: Vec<String>,
+    /// Channel routes: status codes meaning the service is failing (retried, breaker), not
+    /// answering; any other status is relayed to the sender as the service's answer.
+    pub failure_codes: Vec<String>,
 }
 
 impl Default for SyncChannelSettings {
@@ -342,6 +349,9 @@ impl Default for SyncChannelSettings {
             properties: BTreeMap::new(),
             success_codes: kopir_adapters::syncchannel::default_success_codes(),
             not_found_codes: Vec::new(),
+            credential_codes: Vec::new(),
+            invalid_codes: Vec::new(),
+            failure_codes: Vec::new(),
         }
     }
 }

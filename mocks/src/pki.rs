@@ -725,7 +725,7 @@ impl DemoPki {
                     bin: DEMO_OPERATOR_BIN.into(),
                     name: "Köpir WS-Security".into(),
                 },
-                KeyAlgorithm::Rsa2048,
+                ec,
                 year,
             )?,
             registry_wsse: ca.issue(

@@ -35,14 +35,24 @@ class Timestamp:
         return envelope
 
 
+def _is_ec(key_file):
+    """Whether a PKCS #8 PEM key is an EC key (its algorithm OID 1.2.840.10045.2.1)."""
+    import base64
+
+    with open(key_file) as f:
+        body = "".join(line for line in f.read().splitlines() if not line.startswith("-----"))
+    return bytes.fromhex("2a8648ce3d0201") in base64.b64decode(body)
+
+
 class SignAndCheck(BinarySignature):
     """Signs with our key; checks the reply with the registry's certificate, not ours."""
 
     def __init__(self, cert, key, registry_cert):
+        ec = _is_ec(key)
         super().__init__(
             key,
             cert,
-            signature_method=xmlsec.Transform.RSA_SHA256,
+            signature_method=xmlsec.Transform.ECDSA_SHA256 if ec else xmlsec.Transform.RSA_SHA256,
             digest_method=xmlsec.Transform.SHA256,
         )
         self.registry_cert = registry_cert

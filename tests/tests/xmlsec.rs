@@ -272,9 +272,126 @@ async fn a_reply_signed_by_xmlsec1_is_accepted_and_every_forgery_refused() {
     let leaf = rustls_pki_types::CertificateDer::from(verified.certificate);
     let intermediate = rustls_pki_types::CertificateDer::from(der_of(ca.intermediate()));
     assert!(trust
-        .verify_chain(&leaf, &[intermediate], kopir_trust::Usage::Signing)
+        .verify_chain(
+            &leaf,
+            std::slice::from_ref(&intermediate),
+            kopir_trust::Usage::Signing
+        )
         .await
         .is_err());
+    // While one of this CA's, signed by xmlsec1, passes the path check too.
+    let ours = registry_cert(&ca, KeyAlgorithm::EcdsaP256);
+    let signed = xmlsec_signed(dir.path(), &ours, BODY, chrono::Duration::seconds(300));
+    let doc = roxmltree::Document::parse(&signed).unwrap();
+    let verified = wsse::verify_envelope(&doc, Utc::now(), skew).unwrap();
+    let leaf = rustls_pki_types::CertificateDer::from(verified.certificate);
+    trust
+        .verify_chain(&leaf, &[intermediate], kopir_trust::Usage::Signing)
+        .await
+        .unwrap();
+}
+
+/// A payload signed as the gateway's clients sign `<data>`: `URI=""`, the enveloped-signature
+/// transform, inclusive C14N with comments, the certificate inline; signed by `xmlsec1`.
+fn enveloped_payload(dir: &Path, issued: &Issued, payload_body: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let method = match issued.key.algorithm() {
+        KeyAlgorithm::Rsa2048 => kopir_xmlsec::dsig::RSA_SHA256,
+        KeyAlgorithm::EcdsaP256 => kopir_xmlsec::dsig::ECDSA_SHA256,
+    };
+    let template = format!(
+        concat!(
+            r#"<person xmlns:x="urn:extra">{body}<!-- a comment the signature covers -->"#,
+            r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>"#,
+            r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>"#,
+            r#"<ds:SignatureMethod Algorithm="{method}"/><ds:Reference URI=""><ds:Transforms>"#,
+            r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>"#,
+            r#"<ds:Transform Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"/></ds:Transforms>"#,
+            r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>"#,
+            r#"<ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature></person>"#
+        ),
+        body = payload_body,
+        method = method,
+        cert = b64.encode(issued.cert_der().unwrap()),
+    );
+    let path = dir.join("payload.xml");
+    std::fs::write(&path, template).unwrap();
+    let key = dir.join("payload.key");
+    std::fs::write(&key, issued.key_pem().unwrap()).unwrap();
+    // stdout alone: xmlsec1 warns on stderr that it cannot build the inline certificate's path.
+    let out = Command::new("xmlsec1")
+        .arg("--sign")
+        .arg("--privkey-pem")
+        .arg(&key)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xmlsec1 --sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn an_enveloped_payload_signature_by_xmlsec1_holds_in_every_form_data_takes() {
+    use kopir_xmlsec::enveloped::{self, Enveloped};
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca();
+    for algorithm in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcdsaP256] {
+        let issued = registry_cert(&ca, algorithm);
+        let signed = enveloped_payload(
+            dir.path(),
+            &issued,
+            "<iin>900101300123</iin><x:note>é</x:note>",
+        );
+        let signed = signed
+            .split_once("?>")
+            .map_or(signed.as_str(), |(_, rest)| rest)
+            .trim();
+        let cert = issued.cert_der().unwrap();
+        // As an xs:string, the payload is its own document.
+        assert!(
+            matches!(enveloped::verify(signed), Ok(Enveloped::Valid(ref c)) if *c == cert),
+            "{:?}\n{signed}",
+            enveloped::verify(signed)
+        );
+        // As <data>'s element content, under the envelope's namespaces, re-declared on its own.
+        let envelope = format!(
+            r#"<s:Envelope xmlns:s="{SOAP_NS}" xmlns:x="urn:extra"><s:Body><data>{}</data></s:Body></s:Envelope>"#,
+            signed.replacen(r#"<person xmlns:x="urn:extra">"#, "<person>", 1)
+        );
+        let doc = roxmltree::Document::parse(&envelope).unwrap();
+        let person = doc
+            .descendants()
+            .find(|n| n.has_tag_name("person"))
+            .unwrap();
+        let standalone = enveloped::standalone(person);
+        assert!(
+            matches!(enveloped::verify(&standalone), Ok(Enveloped::Valid(_))),
+            "{standalone}"
+        );
+        // A changed byte breaks it; a comment is not covered (URI="" leaves comments out,
+        // XMLDSig 4.3.3.3), as xmlsec1 signed it.
+        let changed = signed.replace("900101300123", "900101300124");
+        assert!(matches!(
+            enveloped::verify(&changed),
+            Err(XmlSecError::DigestMismatch(_))
+        ));
+        let comment = signed.replace("a comment", "another comment");
+        assert!(matches!(
+            enveloped::verify(&comment),
+            Ok(Enveloped::Valid(_))
+        ));
+    }
+    assert!(matches!(
+        enveloped::verify("<person><iin>1</iin></person>"),
+        Ok(Enveloped::Absent)
+    ));
 }
 
 fn der_of(cert: &x509_cert::Certificate) -> Vec<u8> {

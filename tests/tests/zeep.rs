@@ -41,8 +41,10 @@ async fn a_zeep_client_generated_from_the_mock_wsdl_calls_the_registry() {
         path
     };
     let keys = &env.demo.pki;
-    let cert = write("gateway.pem", keys.gateway_wsse.cert_pem().unwrap());
-    let key = write("gateway.key", keys.gateway_wsse.key_pem().unwrap());
+    // Any certificate of the demo CA signs for the client; the citizen's is RSA (the gateway's
+    // own is ECDSA), so both algorithms cross python-xmlsec and the mock.
+    let cert = write("client.pem", keys.citizen.cert_pem().unwrap());
+    let key = write("client.key", keys.citizen.key_pem().unwrap());
     let registry = write("registry.pem", keys.registry_wsse.cert_pem().unwrap());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/syncchannel_zeep.py");
     let iin = env.sample_iin();

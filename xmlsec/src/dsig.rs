@@ -281,6 +281,9 @@ impl<'a, 'i> SignatureElement<'a, 'i> {
                     inclusive_prefixes: Vec::new(),
                 };
             }
+            // URI="" and "#id" select their nodes without comments (XMLDSig 4.3.3.3), whatever
+            // canonicalization the transforms name.
+            method.comments = false;
             let digest_method = algorithm(required(reference, "DigestMethod")?)?;
             if digest_method != SHA256 {
                 return Err(refuse_unsupported(digest_method, "digest method"));

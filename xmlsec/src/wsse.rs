@@ -65,31 +65,27 @@ pub fn sign_envelope(
         tid = token_id,
         cert = b64.encode(signer.certificate()),
     );
-    let tail = format!(
+    // Exclusive canonicalization renders only the namespaces an element uses, so each signed
+    // element canonicalizes the same standing alone as in the envelope: the timestamp is written
+    // in canonical form already, the Body (whose content is the caller's) is parsed on its own.
+    let stamp = format!(
         concat!(
-            r#"<wsu:Timestamp wsu:Id="{ts}"><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>"#,
-            r#"</wsse:Security></soap:Header><soap:Body xmlns:wsu="{wsu}" wsu:Id="{bid}">{body}</soap:Body></soap:Envelope>"#
+            r#"<wsu:Timestamp xmlns:wsu="{wsu}" wsu:Id="{ts}"><wsu:Created>{created}</wsu:Created>"#,
+            "<wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>"
         ),
+        wsu = WSU_NS,
         ts = ts_id,
         created = timestamp(now),
         expires = timestamp(expires),
-        wsu = WSU_NS,
-        bid = body_id,
-        body = body,
     );
-    // The digests are of the elements in place; inserting the signature beside the timestamp
-    // later changes neither.
-    let unsigned = format!("{head}{tail}");
-    let doc = Document::parse(&unsigned)
+    let body_element = format!(
+        r#"<soap:Body xmlns:soap="{SOAP_NS}" xmlns:wsu="{WSU_NS}" wsu:Id="{body_id}">{body}</soap:Body>"#
+    );
+    let body_doc = Document::parse(&body_element)
         .map_err(|e| XmlSecError::Malformed(format!("the body is not well-formed XML: {e}")))?;
-    let by_id = |id: &str| {
-        doc.descendants()
-            .find(|n| n.attribute((WSU_NS, "Id")) == Some(id))
-            .ok_or_else(|| XmlSecError::Signer(format!("element {id} vanished")))
-    };
-    let method = Method::exclusive();
-    let body_c14n = c14n::canonicalize(by_id(&body_id)?, None, &method)?;
-    let ts_c14n = c14n::canonicalize(by_id(&ts_id)?, None, &method)?;
+    let body_c14n = c14n::canonicalize(body_doc.root_element(), None, &Method::exclusive())?;
+    // SignedInfo as written is canonical (one attribute per element, start-end pairs, no text
+    // to escape), so its bytes are signed as they are.
     let signed_info = dsig::signed_info(
         signer,
         &[
@@ -99,20 +95,20 @@ pub fn sign_envelope(
             },
             Reference {
                 id: &ts_id,
-                canonical: &ts_c14n,
+                canonical: stamp.as_bytes(),
             },
         ],
     );
-    let si_doc = Document::parse(&signed_info)
-        .map_err(|e| XmlSecError::Signer(format!("SignedInfo: {e}")))?;
-    let si_c14n = c14n::canonicalize(si_doc.root_element(), None, &method)?;
-    let value = b64.encode(signer.sign(&si_c14n)?);
+    let value = b64.encode(signer.sign(signed_info.as_bytes())?);
+    let tail = format!(
+        r#"</wsse:Security></soap:Header><soap:Body xmlns:wsu="{WSU_NS}" wsu:Id="{body_id}">{body}</soap:Body></soap:Envelope>"#
+    );
     Ok(format!(
         concat!(
             "{head}",
             r#"<ds:Signature xmlns:ds="{ds}" Id="SIG-{suffix}">{si}<ds:SignatureValue>{value}</ds:SignatureValue>"#,
             r##"<ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI="#{tid}" ValueType="{vt}"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>"##,
-            "{tail}"
+            "{stamp}{tail}"
         ),
         head = head,
         ds = DS_NS,
@@ -121,6 +117,7 @@ pub fn sign_envelope(
         value = value,
         tid = token_id,
         vt = X509_V3,
+        stamp = stamp,
         tail = tail,
     ))
 }

@@ -41,6 +41,9 @@ pub fn wire(
             .collect(),
         success_codes: settings.success_codes.clone(),
         not_found_codes: settings.not_found_codes.clone(),
+        credential_codes: settings.credential_codes.clone(),
+        invalid_codes: settings.invalid_codes.clone(),
+        failure_codes: settings.failure_codes.clone(),
         security,
     })
 }
@@ -113,4 +116,37 @@ fn signer(
         }
     }
     Ok(signer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gost_signature_method_is_refused_with_a_configuration_error_that_says_so() {
+        let trust = Arc::new(Trust::new(&kopir_trust::config::TrustConfig::default()).unwrap());
+        for method in [
+            kopir_xmlsec::dsig::GOST_34310,
+            "urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512",
+        ] {
+            let w = WsseConfig {
+                cert: Some("gateway-wsse.crt".into()),
+                key: Some("gateway-wsse.key".into()),
+                signature_method: Some(method.into()),
+                verify: VerifyMode::Require,
+                intermediates: Vec::new(),
+                timestamp_ttl_s: 300,
+            };
+            let err = wire(
+                "registries.persons",
+                &SyncChannelSettings::default(),
+                Some(&w),
+                &trust,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("registries.persons.wsse"), "{err}");
+            assert!(err.contains("GOST") && err.contains("XmlSigner"), "{err}");
+        }
+    }
 }
