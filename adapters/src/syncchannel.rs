@@ -166,6 +166,28 @@ pub enum Payload<'a, 'i> {
     Text(&'a str),
 }
 
+impl Payload<'_, '_> {
+    /// Hands `parse` the payload's root element: `<data>`'s first child element, or the root of
+    /// the XML an `xs:string` holds.
+    pub fn root<T>(
+        self,
+        parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        match self {
+            Payload::Element(d) => d
+                .children()
+                .find(Node::is_element)
+                .ok_or_else(|| "success status without data".to_string())
+                .and_then(parse),
+            Payload::Text(text) => {
+                let doc =
+                    Document::parse(text).map_err(|e| format!("xs:string data is not XML: {e}"))?;
+                parse(doc.root_element())
+            }
+        }
+    }
+}
+
 /// One pooled HTTP client for one SyncChannel registry.
 #[derive(Debug, Clone)]
 pub struct SyncChannelClient {
@@ -229,23 +251,9 @@ impl SyncChannelClient {
         correlation_id: &str,
         parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
     ) -> Result<Fetched<T>, AdapterError> {
-        self.call_payload(
-            service_id,
-            Data::Element(data),
-            correlation_id,
-            |payload| match payload {
-                Payload::Element(d) => d
-                    .children()
-                    .find(Node::is_element)
-                    .ok_or_else(|| "success status without data".to_string())
-                    .and_then(parse),
-                Payload::Text(text) => {
-                    let doc = Document::parse(text)
-                        .map_err(|e| format!("xs:string data is not XML: {e}"))?;
-                    parse(doc.root_element())
-                }
-            },
-        )
+        self.call_payload(service_id, Data::Element(data), correlation_id, |payload| {
+            payload.root(parse)
+        })
         .await
     }
 
@@ -732,18 +740,7 @@ mod tests {
     }
 
     async fn parsed(c: &SyncChannelClient, body: &str) -> Result<Fetched<String>, AdapterError> {
-        c.read_reply(body, |p| match p {
-            Payload::Element(d) => d
-                .children()
-                .find(Node::is_element)
-                .ok_or_else(|| "no data".to_string())
-                .and_then(iin_of),
-            Payload::Text(t) => {
-                let doc = Document::parse(t).map_err(|e| e.to_string())?;
-                iin_of(doc.root_element())
-            }
-        })
-        .await
+        c.read_reply(body, |p| p.root(iin_of)).await
     }
 
     #[tokio::test]

@@ -315,3 +315,25 @@ pub fn run_tool(cmd: &mut std::process::Command) -> (bool, String) {
 pub fn syncchannel_schema() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../mocks/wsdl/validate.xsd")
 }
+
+/// `xmlsec1 --verify` of the WS-Security signature in `bytes` (written to `dir/name`) under the
+/// certificate `cert_pem`, ids being the SOAP Body's and the timestamp's `wsu:Id`.
+pub fn xmlsec1_verify(dir: &Path, name: &str, bytes: &[u8], cert_pem: &str) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("message written");
+    let cert = dir.join(format!("{name}.pem"));
+    std::fs::write(&cert, cert_pem).expect("certificate written");
+    run_tool(
+        std::process::Command::new("xmlsec1")
+            .arg("--verify")
+            .arg("--pubkey-cert-pem")
+            .arg(&cert)
+            .arg("--id-attr:Id")
+            .arg("http://schemas.xmlsoap.org/soap/envelope/:Body")
+            .arg("--id-attr:Id")
+            .arg(
+                "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd:Timestamp",
+            )
+            .arg(&path),
+    )
+}

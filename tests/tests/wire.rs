@@ -14,7 +14,6 @@ use kopir_mocks::pki::Issued;
 use kopir_tests::{
     person_request, run_tool, syncchannel_schema, test_config, unknown_iin, xml_tools, Env,
 };
-use kopir_xmlsec::wsse::{SOAP_NS, WSU_NS};
 
 fn validate(dir: &Path, name: &str, bytes: &[u8]) {
     let path = dir.join(name);
@@ -34,21 +33,7 @@ fn validate(dir: &Path, name: &str, bytes: &[u8]) {
 }
 
 fn xmlsec_verify(dir: &Path, name: &str, bytes: &[u8], signer: &Issued) -> (bool, String) {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    let cert = dir.join(format!("{name}.pem"));
-    std::fs::write(&cert, signer.cert_pem().unwrap()).unwrap();
-    run_tool(
-        Command::new("xmlsec1")
-            .arg("--verify")
-            .arg("--pubkey-cert-pem")
-            .arg(&cert)
-            .arg("--id-attr:Id")
-            .arg(format!("{SOAP_NS}:Body"))
-            .arg("--id-attr:Id")
-            .arg(format!("{WSU_NS}:Timestamp"))
-            .arg(&path),
-    )
+    kopir_tests::xmlsec1_verify(dir, name, bytes, &signer.cert_pem().unwrap())
 }
 
 #[tokio::test]

@@ -105,19 +105,7 @@ fn signer(issued: &Issued) -> KeySigner {
 const BODY: &str = r#"<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><request><requestInfo><messageId>m-1</messageId><serviceId>GBDFL</serviceId><messageDate>2026-12-01T10:00:00Z</messageDate><sender><senderId>KOPIR</senderId></sender></requestInfo><requestData><data>x</data></requestData></request></ns2:SendMessage>"#;
 
 fn xmlsec_verify(dir: &Path, xml: &str, cert_pem: &str) -> (bool, String) {
-    let path = dir.join("msg.xml");
-    std::fs::write(&path, xml).unwrap();
-    let cert = dir.join("signer.pem");
-    std::fs::write(&cert, cert_pem).unwrap();
-    run(Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--pubkey-cert-pem")
-        .arg(&cert)
-        .arg("--id-attr:Id")
-        .arg(format!("{SOAP_NS}:Body"))
-        .arg("--id-attr:Id")
-        .arg(format!("{WSU_NS}:Timestamp"))
-        .arg(&path))
+    kopir_tests::xmlsec1_verify(dir, "msg.xml", xml.as_bytes(), cert_pem)
 }
 
 #[test]

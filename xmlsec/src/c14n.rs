@@ -240,31 +240,31 @@ impl Writer<'_> {
     }
 }
 
+/// Text content: `&`, `<`, `>` and carriage returns escaped.
 fn text(out: &mut Vec<u8>, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
+    escape(out, s, false);
 }
 
+/// An attribute value: `&`, `<`, `"` and the whitespace characters escaped.
 fn attribute_text(out: &mut Vec<u8>, s: &str) {
+    escape(out, s, true);
+}
+
+fn escape(out: &mut Vec<u8>, s: &str, attribute: bool) {
     for c in s.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '"' => out.extend_from_slice(b"&quot;"),
-            '\t' => out.extend_from_slice(b"&#x9;"),
-            '\n' => out.extend_from_slice(b"&#xA;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            c => {
+        let escaped: Option<&[u8]> = match c {
+            '&' => Some(b"&amp;"),
+            '<' => Some(b"&lt;"),
+            '>' if !attribute => Some(b"&gt;"),
+            '"' if attribute => Some(b"&quot;"),
+            '\t' if attribute => Some(b"&#x9;"),
+            '\n' if attribute => Some(b"&#xA;"),
+            '\r' => Some(b"&#xD;"),
+            _ => None,
+        };
+        match escaped {
+            Some(e) => out.extend_from_slice(e),
+            None => {
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }

@@ -168,7 +168,8 @@ fn algorithm<'a>(node: Node<'a, '_>) -> Result<&'a str, XmlSecError> {
     })
 }
 
-fn base64_text(node: Node<'_, '_>) -> Result<Vec<u8>, XmlSecError> {
+/// The base64 text of `node` (whitespace ignored), decoded.
+pub(crate) fn base64_text(node: Node<'_, '_>) -> Result<Vec<u8>, XmlSecError> {
     let text: String = node
         .descendants()
         .filter(|n| n.is_text())

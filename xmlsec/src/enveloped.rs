@@ -37,14 +37,7 @@ pub fn verify(payload: &str) -> Result<Enveloped, XmlSecError> {
         .ok_or_else(|| {
             XmlSecError::Malformed("the payload's signature carries no X509Certificate".into())
         })?;
-    let text: String = cert
-        .text()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)
-        .map_err(|_| XmlSecError::Certificate("X509Certificate is not base64".into()))?;
+    let der = crate::dsig::base64_text(cert)?;
     let resolve = |id: &str| {
         doc.descendants()
             .find(|n| n.attribute("Id") == Some(id) || n.attribute("ID") == Some(id))

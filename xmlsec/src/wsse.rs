@@ -262,13 +262,5 @@ fn token_certificate<'a, 'i>(
             "KeyInfo names no BinarySecurityToken or X509Certificate".into(),
         ));
     };
-    let text: String = token
-        .text()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|_| XmlSecError::Certificate("the token is not base64".into()))
+    dsig::base64_text(token)
 }
