@@ -121,6 +121,23 @@ impl Writer<'_> {
     ) -> Result<(), C14nError> {
         let qname = element_qname(node);
         let document = node.document().input_text();
+        // A prefix bound to no namespace (`xmlns:p=""` is not XML 1.0) has no canonical form.
+        let unbound = std::iter::once(prefix_of(qname))
+            .chain(
+                node.attributes()
+                    .map(|a| prefix_of(&document[a.range_qname()])),
+            )
+            .find(|p| {
+                !p.is_empty()
+                    && *p != "xml"
+                    && *p != "xmlns"
+                    && node.lookup_namespace_uri(Some(p)).is_none_or(str::is_empty)
+            });
+        if let Some(p) = unbound {
+            return Err(C14nError(format!(
+                "the prefix {p:?} is bound to no namespace"
+            )));
+        }
         // Namespaces to declare here: prefix ("" for the default) → URI.
         let mut declare: BTreeMap<String, String> = BTreeMap::new();
         let in_scope = |prefix: &str| -> String {
@@ -269,5 +286,33 @@ fn escape(out: &mut Vec<u8>, s: &str, attribute: bool) {
                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_bound_to_no_namespace_is_refused_not_written_unbound() {
+        // Found by the syncchannel fuzz target: roxmltree reads `xmlns:s=""`.
+        let doc = roxmltree::Document::parse(r#"<s:E xmlns:s=""><s:B>x</s:B></s:E>"#);
+        if let Ok(doc) = doc {
+            assert!(canonicalize(doc.root_element(), None, &Method::exclusive()).is_err());
+        }
+    }
+
+    #[test]
+    fn exclusive_form_leaves_out_what_the_subtree_does_not_use() {
+        let doc = roxmltree::Document::parse(
+            r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" xmlns="urn:d"><a:c b:x="1"><d/></a:c></a:r>"#,
+        )
+        .expect("parses");
+        let c = doc.root_element().first_element_child().expect("child");
+        let out = canonicalize(c, None, &Method::exclusive()).expect("canonical");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#"<a:c xmlns:a="urn:a" xmlns:b="urn:b" b:x="1"><d xmlns="urn:d"></d></a:c>"#
+        );
     }
 }
