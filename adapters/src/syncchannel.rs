@@ -861,6 +861,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unsigned_reply_passes_only_where_the_policy_lets_it() {
+        let trust = Arc::new(Trust::new(&kopir_trust::config::TrustConfig::default()).unwrap());
+        let with = |verify| {
+            let mut c = client();
+            c.endpoint.wire.security = Some(Arc::new(MessageSecurity {
+                signer: None,
+                verify,
+                trust: trust.clone(),
+                intermediates: Vec::new(),
+                lifetime: Duration::from_secs(300),
+                skew: Duration::from_secs(60),
+            }));
+            c
+        };
+        let body = reply("SCSS001", "<person><iin>1</iin></person>");
+        assert!(parsed(&with(VerifyPolicy::IfPresent), &body).await.is_ok());
+        assert!(parsed(&with(VerifyPolicy::Off), &body).await.is_ok());
+        let err = parsed(&with(VerifyPolicy::Require), &body)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AdapterError::Untrusted { reason, .. } if reason.contains("no wsse:Security header")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_ws_security_fault_is_a_refusal_of_the_gateway_for_operators() {
         let fault = format!(
             r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault xmlns:wsse="{}"><faultcode>wsse:FailedCheck</faultcode><faultstring>bad signature</faultstring></s:Fault></s:Body></s:Envelope>"#,
