@@ -64,9 +64,9 @@ pub struct RegistryState {
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// The request body.
-    pub request: Vec<u8>,
+    pub request: axum::body::Bytes,
     /// The reply body.
-    pub reply: Vec<u8>,
+    pub reply: axum::body::Bytes,
 }
 
 impl RegistryState {
@@ -114,9 +114,10 @@ async fn capture(
     match axum::body::to_bytes(body, usize::MAX).await {
         Ok(reply) => {
             if let Ok(mut last) = state.last.lock() {
+                // Bytes are shared, not copied: the capture costs a reference count per call.
                 *last = Some(Exchange {
-                    request: sent.to_vec(),
-                    reply: reply.to_vec(),
+                    request: sent,
+                    reply: reply.clone(),
                 });
             }
             axum::response::Response::from_parts(parts, axum::body::Body::from(reply))

@@ -53,7 +53,7 @@ async fn every_envelope_validates_and_every_signature_verifies_with_xmlsec1() {
         .persons
         .last_exchange()
         .expect("the mock saw the call");
-    let request = String::from_utf8(persons.request.clone()).unwrap();
+    let request = String::from_utf8(persons.request.to_vec()).unwrap();
     assert!(request.contains("<wsse:Security"), "{request}");
     let (ok, out) = xmlsec_verify(
         dir.path(),

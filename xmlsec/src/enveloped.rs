@@ -16,17 +16,18 @@ pub enum Enveloped {
     Valid(Vec<u8>),
 }
 
+/// The enveloped `ds:Signature` of a payload whose root is `root`, if it carries one.
+pub fn signature_of<'a, 'i>(root: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
+    child(root, "Signature")
+}
+
 /// Checks the `ds:Signature` child of `payload`'s root element, the payload being a standalone
 /// document (the text of an `xs:string` `<data>`, or the element re-declared on its own).
 pub fn verify(payload: &str) -> Result<Enveloped, XmlSecError> {
     let doc = Document::parse(payload)
         .map_err(|e| XmlSecError::Malformed(format!("the payload is not well-formed XML: {e}")))?;
     let root = doc.root_element();
-    let Some(signature) = root.children().find(|n| {
-        n.is_element()
-            && n.tag_name().namespace() == Some(DS_NS)
-            && n.tag_name().name() == "Signature"
-    }) else {
+    let Some(signature) = signature_of(root) else {
         return Ok(Enveloped::Absent);
     };
     let parsed = SignatureElement::parse(signature)?;
