@@ -83,6 +83,15 @@ pub enum AdapterError {
     /// Key or signature material is unusable (unreadable key, unsupported algorithm, encoding).
     #[error("signing key or signature material is unusable: {0}")]
     Key(String),
+    /// The registry refused the citizen's consent token (missing, lapsed, or issued for another
+    /// requester, subject or purpose).
+    #[error("{registry} registry refused the consent token: {reason}")]
+    ConsentRefused {
+        /// Registry name.
+        registry: String,
+        /// The registry's reason.
+        reason: String,
+    },
     /// The registry's reply failed its signature check (WS-Security or the payload's enveloped
     /// signature): it is not served.
     #[error("{registry} registry's reply is not trusted: {reason}")]

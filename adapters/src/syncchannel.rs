@@ -109,6 +109,58 @@ impl Default for Wire {
     }
 }
 
+/// A payload's own result codes (ГБД ФЛ's `messageResult`, ГБД ЮЛ's `Status`), read after the
+/// envelope's status said the message was processed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResultCodes {
+    /// Codes of an answered request.
+    pub found: Vec<String>,
+    /// Codes saying no record matched (`NOT_FOUND`).
+    pub not_found: Vec<String>,
+    /// Codes calling the request invalid (the gateway validated it: a defect, `INTERNAL`).
+    pub invalid: Vec<String>,
+    /// Codes refusing the citizen's consent token (`PERMISSION_DENIED`).
+    pub consent_refused: Vec<String>,
+}
+
+impl ResultCodes {
+    /// What a payload's result `code` (with its `message`) means; `what` names the lookup.
+    pub fn judge(
+        &self,
+        registry: &str,
+        what: &str,
+        code: &str,
+        message: &str,
+    ) -> Result<(), AdapterError> {
+        let is = |codes: &[String]| codes.iter().any(|c| c == code);
+        let registry = registry.to_string();
+        if is(&self.found) {
+            Ok(())
+        } else if is(&self.not_found) {
+            Err(AdapterError::NotFound {
+                registry,
+                what: what.into(),
+            })
+        } else if is(&self.consent_refused) {
+            Err(AdapterError::ConsentRefused {
+                registry,
+                reason: format!("{message} ({code})"),
+            })
+        } else {
+            Err(AdapterError::Registry {
+                registry,
+                code: code.to_string(),
+                message: message.to_string(),
+                kind: if is(&self.invalid) {
+                    Refusal::Invalid
+                } else {
+                    Refusal::Failure
+                },
+            })
+        }
+    }
+}
+
 /// Where a SyncChannel registry lives and how the gateway introduces itself to it.
 #[derive(Clone)]
 pub struct Endpoint {

@@ -7,7 +7,8 @@ use crate::identifiers::{Bin, CadastralNumber, Iin};
 use crate::model::cadastre::{FilingStatus, PledgeFiling, RealEstate, Rights};
 use crate::model::notary::{NotarisedConsent, PowerOfAttorney};
 use crate::model::payments::ECheck;
-use crate::model::{Fetched, LegalEntity, Person, Relative};
+use crate::model::person::KdpToken;
+use crate::model::{Fetched, LegalEntity, Person, PersonQuery, Relative};
 
 /// The registries the typed API routes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,10 +62,27 @@ impl RegistryId {
 /// method that asks it.
 #[derive(Debug, Clone)]
 pub enum RegistryOp {
-    /// A person's record (persons database).
-    Person(Iin),
-    /// A legal entity's record (legal-entities database).
-    LegalEntity(Bin),
+    /// A person's record (persons database), with the citizen's consent token for the reader.
+    Person {
+        /// Whose record.
+        iin: Iin,
+        /// The consent token the consent stage obtained (`None` before it ran).
+        token: Option<KdpToken>,
+    },
+    /// The persons a search matches (persons database).
+    FindPersons {
+        /// The criterion.
+        query: PersonQuery,
+        /// The consent token for the search (its subject is the query).
+        token: Option<KdpToken>,
+    },
+    /// A legal entity's record (legal-entities database), asked by an organisation.
+    LegalEntity {
+        /// Which entity.
+        bin: Bin,
+        /// The asking organisation's BIN (`RequestorBIN`), when known.
+        requestor: Option<Bin>,
+    },
     /// A person's spouse, parents and children from the persons database (a minor's legal
     /// representative is checked against them).
     Relatives(Iin),
@@ -100,8 +118,10 @@ impl RegistryOp {
     /// The registry that answers it.
     pub fn registry(&self) -> RegistryId {
         match self {
-            Self::Person(_) | Self::Relatives(_) => RegistryId::Persons,
-            Self::LegalEntity(_) => RegistryId::LegalEntities,
+            Self::Person { .. } | Self::FindPersons { .. } | Self::Relatives(_) => {
+                RegistryId::Persons
+            }
+            Self::LegalEntity { .. } => RegistryId::LegalEntities,
             Self::PowerOfAttorney { .. } | Self::NotarisedConsents(_) => RegistryId::Notary,
             Self::RealEstate(_)
             | Self::Rights(_)
@@ -121,9 +141,16 @@ impl RegistryOp {
     /// The identifier it is about (IIN, BIN, cadastral number, contract number or message id).
     pub fn subject(&self) -> &str {
         match self {
-            Self::Person(iin) | Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.as_str(),
+            Self::Person { iin, .. } | Self::Relatives(iin) | Self::NotarisedConsents(iin) => {
+                iin.as_str()
+            }
+            Self::FindPersons { query, .. } => match query {
+                PersonQuery::Iin(iin) => iin.as_str(),
+                PersonQuery::Name { surname, .. } => surname,
+                PersonQuery::Document(number) => number,
+            },
             Self::PowerOfAttorney { agent, .. } => agent.as_str(),
-            Self::LegalEntity(bin) => bin.as_str(),
+            Self::LegalEntity { bin, .. } => bin.as_str(),
             Self::RealEstate(n) | Self::Rights(n) => n.as_str(),
             Self::FilePledge(f) => &f.contract_number,
             Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
@@ -135,9 +162,17 @@ impl RegistryOp {
     /// organisation.
     pub fn subject_masked(&self) -> String {
         match self {
-            Self::Person(iin) | Self::Relatives(iin) | Self::NotarisedConsents(iin) => iin.masked(),
+            Self::Person { iin, .. } | Self::Relatives(iin) | Self::NotarisedConsents(iin) => {
+                iin.masked()
+            }
+            Self::FindPersons { query, .. } => match query {
+                PersonQuery::Iin(iin) => iin.masked(),
+                // Names and document numbers are personal data too: shown by their kind only.
+                PersonQuery::Name { .. } => "(a name and birth date)".into(),
+                PersonQuery::Document(_) => "(a document number)".into(),
+            },
             Self::PowerOfAttorney { agent, .. } => agent.masked(),
-            Self::LegalEntity(bin) => bin.masked(),
+            Self::LegalEntity { bin, .. } => bin.masked(),
             _ => String::new(),
         }
     }
@@ -145,7 +180,7 @@ impl RegistryOp {
     /// The cache key: what the registry is asked, not who asks; none for what is never cached.
     pub fn cache_key(&self) -> Option<String> {
         match self {
-            Self::Person(_) | Self::LegalEntity(_) => Some(self.subject().to_string()),
+            Self::Person { .. } | Self::LegalEntity { .. } => Some(self.subject().to_string()),
             _ => None,
         }
     }
@@ -157,6 +192,8 @@ impl RegistryOp {
 pub enum RegistryRecord {
     /// From the persons database.
     Person(Fetched<Person>),
+    /// The persons a search matched, none when no one did.
+    Persons(Fetched<Vec<Person>>),
     /// From the legal-entities database.
     LegalEntity(Fetched<LegalEntity>),
     /// A person's relatives.

@@ -526,6 +526,112 @@ pub struct RegistryConfig {
     /// WS-Security of the messages to this registry (`syncchannel` registries); absent: unsigned.
     #[serde(default)]
     pub wsse: Option<WsseConfig>,
+    /// The persons database's services and result codes (`[registries.persons.gbdfl]`).
+    #[serde(default)]
+    pub gbdfl: GbdflConfig,
+    /// The legal-entities database's service and status codes
+    /// (`[registries.legal_entities.gbdul]`).
+    #[serde(default)]
+    pub gbdul: GbdulConfig,
+}
+
+/// The persons database's services: ids, the gateway's sender code, `messageResult` codes.
+/// Defaults: the published `GBDFLUniversal_token`; the family-links id and the result codes are
+/// placeholders of the mock registries (nothing public names them).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GbdflConfig {
+    /// The search service id.
+    pub search_service: String,
+    /// The family-links service id.
+    pub family_links_service: String,
+    /// The `senderCode` issued to the gateway.
+    pub sender_code: String,
+    /// `messageResult` codes of a search that found persons.
+    pub found_codes: Vec<String>,
+    /// `messageResult` codes saying no person matched (`NOT_FOUND`).
+    pub not_found_codes: Vec<String>,
+    /// `messageResult` codes calling the criteria invalid (`INTERNAL`: the gateway validated them).
+    pub invalid_codes: Vec<String>,
+    /// `messageResult` codes refusing the consent token (`PERMISSION_DENIED`).
+    pub token_refused_codes: Vec<String>,
+}
+
+impl Default for GbdflConfig {
+    fn default() -> Self {
+        let d = kopir_adapters::persons::PersonsServices::default();
+        Self {
+            search_service: d.search,
+            family_links_service: d.family_links,
+            sender_code: d.sender_code,
+            found_codes: d.results.found,
+            not_found_codes: d.results.not_found,
+            invalid_codes: d.results.invalid,
+            token_refused_codes: d.results.consent_refused,
+        }
+    }
+}
+
+impl From<&GbdflConfig> for kopir_adapters::persons::PersonsServices {
+    fn from(c: &GbdflConfig) -> Self {
+        Self {
+            search: c.search_service.clone(),
+            family_links: c.family_links_service.clone(),
+            sender_code: c.sender_code.clone(),
+            results: kopir_adapters::syncchannel::ResultCodes {
+                found: c.found_codes.clone(),
+                not_found: c.not_found_codes.clone(),
+                invalid: c.invalid_codes.clone(),
+                consent_refused: c.token_refused_codes.clone(),
+            },
+        }
+    }
+}
+
+/// The legal-entities database's service: its id, the fallback `RequestorBIN`, `Status` codes.
+/// Defaults: the published `GbdulInfoByBin_v2` and its success code `002`; the other codes are
+/// the mock registries' (nothing public names them).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GbdulConfig {
+    /// The service id.
+    pub info_by_bin_service: String,
+    /// `RequestorBIN` for a caller without a BIN of its own (the gateway operator's BIN).
+    pub requestor_bin: String,
+    /// `Status` codes of an answered request.
+    pub found_codes: Vec<String>,
+    /// `Status` codes saying no entity has the BIN (`NOT_FOUND`).
+    pub not_found_codes: Vec<String>,
+    /// `Status` codes calling the request invalid (`INTERNAL`).
+    pub invalid_codes: Vec<String>,
+}
+
+impl Default for GbdulConfig {
+    fn default() -> Self {
+        let d = kopir_adapters::legal_entities::LegalEntitiesServices::default();
+        Self {
+            info_by_bin_service: d.info_by_bin,
+            requestor_bin: d.requestor_bin,
+            found_codes: d.results.found,
+            not_found_codes: d.results.not_found,
+            invalid_codes: d.results.invalid,
+        }
+    }
+}
+
+impl From<&GbdulConfig> for kopir_adapters::legal_entities::LegalEntitiesServices {
+    fn from(c: &GbdulConfig) -> Self {
+        Self {
+            info_by_bin: c.info_by_bin_service.clone(),
+            requestor_bin: c.requestor_bin.clone(),
+            results: kopir_adapters::syncchannel::ResultCodes {
+                found: c.found_codes.clone(),
+                not_found: c.not_found_codes.clone(),
+                invalid: c.invalid_codes.clone(),
+                consent_refused: Vec::new(),
+            },
+        }
+    }
 }
 
 /// The regulations' 1.5-minute limit for sending a request to a state database and getting its

@@ -215,6 +215,7 @@ impl GatewayError {
             Self::Signature { failure, .. } => signature_code(*failure),
             Self::Adapter(a) => match a {
                 AdapterError::NotFound { .. } => Code::NotFound,
+                AdapterError::ConsentRefused { .. } => Code::PermissionDenied,
                 // A reply whose signature fails is the registry's (or a path's) fault: the
                 // caller may try later; operators see the reason in the journal and logs.
                 AdapterError::Unavailable { .. } | AdapterError::Untrusted { .. } => {
@@ -246,6 +247,7 @@ impl GatewayError {
                 | AdapterError::Malformed { .. } => true,
                 AdapterError::Registry { kind, .. } => *kind == Refusal::Failure,
                 AdapterError::NotFound { .. }
+                | AdapterError::ConsentRefused { .. }
                 | AdapterError::Config { .. }
                 | AdapterError::Untrusted { .. }
                 | AdapterError::Key(_) => false,
@@ -286,6 +288,9 @@ impl GatewayError {
         }
         if let Self::Consent { .. } = self {
             return "the person gives consent by one-time code on the egov.kz portal (ConsentService.GrantConsent), or a notarised consent is registered in the notary system; close relatives (spouse, parents, children) need none";
+        }
+        if let Self::Adapter(AdapterError::ConsentRefused { .. }) = self {
+            return "the registry holds the citizen's consent token (КДП) to be missing, lapsed or issued for another request: the citizen gives consent again, or the gateway's operators check the token service";
         }
         if let Self::Outbox(_) = self {
             return "nothing was accepted: submit the same contract again (a resubmission is answered once, never registered twice)";
@@ -345,6 +350,9 @@ impl From<GatewayError> for Status {
         let reason = match &e {
             GatewayError::Signature { failure, .. } => Some(failure.reason()),
             GatewayError::Consent { failure, .. } => Some(failure.reason()),
+            GatewayError::Adapter(AdapterError::ConsentRefused { .. }) => {
+                Some("CONSENT_TOKEN_REFUSED")
+            }
             _ => None,
         };
         if let Some(reason) = reason {

@@ -2,7 +2,7 @@
 //! at the edge (the API and the pledge contract both read them).
 
 use kopir_core::identifiers::{Bin, Iin};
-pub use kopir_proto::{codec, v1, FILE_DESCRIPTOR_SET};
+pub use kopir_proto::{codec, convert, v1, FILE_DESCRIPTOR_SET};
 
 use crate::error::GatewayError;
 use v1 as pb;

@@ -14,6 +14,7 @@ pub mod notary;
 pub mod payments;
 pub mod pki;
 pub mod population;
+pub mod records;
 pub mod registry;
 mod sender;
 pub mod switch;

@@ -85,7 +85,7 @@ fn address(rng: &mut ChaCha8Rng) -> Address {
         String::new()
     };
     Address {
-        country: "КАЗАХСТАН".into(),
+        country: "ҚАЗАҚСТАН".into(),
         region: region.name.into(),
         district: district.into(),
         locality: locality.into(),
@@ -179,7 +179,8 @@ fn person(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>) -> Person {
         number: format!("{:09}", rng.random_range(0..1_000_000_000u32)),
         issue_date,
         issuer: if adult { "ҚР ІІМ" } else { "ҚР ӘМ" }.into(),
-        expiry_date: issue_date + Days::new(3652),
+        // A birth certificate does not expire.
+        expiry_date: adult.then(|| issue_date + Days::new(3652)),
     });
     let home = address(rng);
     let registered_on = date_between(rng, birth_date, today);
@@ -219,9 +220,9 @@ fn person(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>) -> Person {
         given_name: n.given,
         patronymic: n.patronymic,
         birth_date,
-        birth_place: format!("{birth_locality}, {}, КАЗАХСТАН", birth_region.name),
+        birth_place: format!("{birth_locality}, {}, ҚАЗАҚСТАН", birth_region.name),
         citizenship: if rng.random_bool(0.97) {
-            "КАЗАХСТАН"
+            "ҚАЗАҚСТАН"
         } else {
             "РЕСЕЙ"
         }
@@ -236,6 +237,7 @@ fn person(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>) -> Person {
         registration,
         temporary,
         deregistration,
+        details: Default::default(),
     }
 }
 
@@ -281,15 +283,17 @@ fn entity(rng: &mut ChaCha8Rng, taken: &mut HashSet<String>, heads: &[&Person]) 
         name_kk: format!("«{word} {act_kk}» {form_kk}"),
         name_ru: format!("{form_ru} «{word} {act_ru}»"),
         registration_date,
-        registration_number: format!(
-            "{}-1910-{:02}-{form_ru}",
-            rng.random_range(1000..99999),
-            rng.random_range(1..=20)
-        ),
+        // The published reply carries no registration number; drawn still, so that every
+        // record after it stays as it was.
+        registration_number: {
+            let _drawn = (rng.random_range(1000..99999), rng.random_range(1..=20));
+            String::new()
+        },
         legal_form: format!("{form_kk} / {form_ru}"),
         status,
         head,
         legal_address: address(rng),
+        details: Default::default(),
     }
 }
 
@@ -338,7 +342,8 @@ impl Population {
         let mut person_order = Vec::with_capacity(spec.persons);
         let mut persons = BTreeMap::new();
         for _ in 0..spec.persons {
-            let p = person(&mut rng, &mut taken);
+            let mut p = person(&mut rng, &mut taken);
+            p.details = crate::records::person_details(&p);
             person_order.push(p.iin.clone());
             persons.insert(p.iin.clone(), p);
         }
@@ -353,7 +358,8 @@ impl Population {
         let mut entity_order = Vec::with_capacity(spec.entities);
         let mut entities = BTreeMap::new();
         for _ in 0..spec.entities {
-            let e = entity(&mut rng, &mut taken, &adults);
+            let mut e = entity(&mut rng, &mut taken, &adults);
+            e.details = crate::records::entity_details(&e);
             entity_order.push(e.bin.clone());
             entities.insert(e.bin.clone(), e);
         }

@@ -263,8 +263,10 @@ pub async fn send_message(
     }
     // A request's data may come as escaped XML in an xs:string.
     let inner;
-    let data = if is_string(data) {
-        inner = match Document::parse(data.text().unwrap_or("")) {
+    let is_string = is_string(data);
+    let data_text = data.text().unwrap_or("");
+    let data = if is_string {
+        inner = match Document::parse(data_text) {
             Ok(d) => d,
             Err(_) => return refuse("VLDT001", "xs:string data is not XML"),
         };
@@ -273,59 +275,152 @@ pub async fn send_message(
         data
     };
     let pop = &state.population;
-    let (code, message, payload) = match (state.kind, service_id) {
-        (RegistryKind::Persons, "GBDFL_PERSON_BY_IIN") => match Iin::parse(text(data, "iin")) {
-            Err(e) => ("VLDT001", format!("iin: {e}"), String::new()),
-            Ok(iin) => match pop.persons.get(iin.as_str()) {
-                Some(p) => ("SCSS001", "OK".to_string(), xml::person(p)),
-                None => (
-                    "NOTF001",
-                    "no person with this IIN".to_string(),
-                    String::new(),
-                ),
-            },
-        },
-        (RegistryKind::Persons, "GBDFL_RELATIVES") => match Iin::parse(text(data, "iin")) {
-            Err(e) => ("VLDT001", format!("iin: {e}"), String::new()),
-            Ok(iin) => match pop.persons.get(iin.as_str()) {
-                Some(_) => (
-                    "SCSS001",
-                    "OK".to_string(),
-                    xml::relatives(pop.relatives.get(iin.as_str()).map_or(&[][..], |v| v)),
-                ),
-                None => (
-                    "NOTF001",
-                    "no person with this IIN".to_string(),
-                    String::new(),
-                ),
-            },
-        },
-        (RegistryKind::LegalEntities, "GBDUL_ENTITY_BY_BIN") => {
-            match Bin::parse(text(data, "bin")) {
-                Err(e) => ("VLDT001", format!("bin: {e}"), String::new()),
-                Ok(bin) => match pop.entities.get(bin.as_str()) {
-                    Some(e) => ("SCSS001", "OK".to_string(), xml::legal_entity(e)),
-                    None => (
-                        "NOTF001",
-                        "no entity with this BIN".to_string(),
-                        String::new(),
-                    ),
-                },
-            }
+    match (state.kind, service_id) {
+        (RegistryKind::Persons, GBDFL_SEARCH) => {
+            let found = search(pop, data);
+            let (request_id, receiver) = (text(data, "messageId"), text(data, "senderCode"));
+            let payload = match &found {
+                Ok(persons) if persons.is_empty() => {
+                    xml::gbdfl_search(request_id, receiver, NOT_FOUND, &[])
+                }
+                Ok(persons) => xml::gbdfl_search(request_id, receiver, FOUND, persons),
+                Err(why) => xml::gbdfl_search(request_id, receiver, (INVALID.0, why, why), &[]),
+            };
+            reply(
+                signing,
+                correlation_id,
+                "SCSS001",
+                "OK",
+                Data::Element(&payload),
+            )
         }
-        (_, other) => (
-            "VLDT001",
-            format!("unknown serviceId {other:?}"),
-            String::new(),
-        ),
+        (RegistryKind::Persons, GBDFL_FAMILY_LINKS) => {
+            let (request_id, receiver) = (text(data, "messageId"), text(data, "senderCode"));
+            let payload = match Iin::parse(text(data, "iin")) {
+                Err(e) => {
+                    let why = format!("iin: {e}");
+                    xml::gbdfl_links(request_id, receiver, (INVALID.0, &why, &why), &[])
+                }
+                Ok(iin) if !pop.persons.contains_key(iin.as_str()) => {
+                    xml::gbdfl_links(request_id, receiver, NOT_FOUND, &[])
+                }
+                Ok(iin) => xml::gbdfl_links(
+                    request_id,
+                    receiver,
+                    FOUND,
+                    pop.relatives.get(iin.as_str()).map_or(&[][..], |v| v),
+                ),
+            };
+            reply(
+                signing,
+                correlation_id,
+                "SCSS001",
+                "OK",
+                Data::Element(&payload),
+            )
+        }
+        (RegistryKind::LegalEntities, GBDUL_INFO_BY_BIN) => {
+            let outcome = match (&security, is_string) {
+                (_, false) => {
+                    Err("the request must be an xs:string holding the signed Request".to_string())
+                }
+                (Some(security), true) => security.check_enveloped(data_text).await,
+                (None, true) => Ok(()),
+            };
+            let response = match outcome
+                .and_then(|()| Bin::parse(text(data, "BIN")).map_err(|e| format!("BIN: {e}")))
+            {
+                Err(why) => xml::gbdul_response(("004", &why, &why), None),
+                Ok(bin) => match pop.entities.get(bin.as_str()) {
+                    Some(e) => xml::gbdul_response(GBDUL_FOUND, Some(e)),
+                    None => xml::gbdul_response(GBDUL_NOT_FOUND, None),
+                },
+            };
+            let signed = match &security {
+                Some(security) => match security.sign_enveloped(&response) {
+                    Ok(signed) => signed,
+                    Err(e) => return fault("Server", &format!("the registry cannot sign: {e}")),
+                },
+                None => response,
+            };
+            reply(
+                signing,
+                correlation_id,
+                "SCSS001",
+                "OK",
+                Data::Text(&signed),
+            )
+        }
+        (_, other) => refuse("VLDT001", &format!("unknown serviceId {other:?}")),
+    }
+}
+
+/// The persons database's search service (published).
+pub const GBDFL_SEARCH: &str = "GBDFLUniversal_token";
+/// The family-links service (the mock's own: nothing public names one).
+pub const GBDFL_FAMILY_LINKS: &str = "GBDFL_FAMILY_LINKS";
+/// The legal-entities database's «info by BIN v2» service (published).
+pub const GBDUL_INFO_BY_BIN: &str = "GbdulInfoByBin_v2";
+
+const FOUND: xml::Result3<'static> = ("00000", "Запрос обработан успешно", "Сұрау сәтті өңделді");
+const NOT_FOUND: xml::Result3<'static> = (
+    "00001",
+    "Физическое лицо не найдено",
+    "Жеке тұлға табылмады",
+);
+const INVALID: xml::Result3<'static> =
+    ("00002", "Неверные критерии поиска", "Іздеу өлшемдері қате");
+const GBDUL_FOUND: xml::Result3<'static> =
+    ("002", "Запрос обработан успешно", "Сұрау сәтті өңделді");
+const GBDUL_NOT_FOUND: xml::Result3<'static> =
+    ("003", "Сведения не найдены", "Мәліметтер табылмады");
+
+/// The persons one search criterion matches, as the registry's rules say: by IIN; by name and
+/// birth date (the date and a surname or a given name required, an absent part matching persons
+/// without it); by an identity document's number.
+fn search<'p>(
+    pop: &'p crate::population::Population,
+    data: Node<'_, '_>,
+) -> Result<Vec<&'p kopir_core::model::Person>, String> {
+    let given = |name: &str| find(data, name).map(|n| n.text().unwrap_or(""));
+    if let Some(iin) = given("iin") {
+        let iin = Iin::parse(iin).map_err(|e| format!("iin: {e}"))?;
+        return Ok(pop.persons.get(iin.as_str()).into_iter().collect());
+    }
+    if let Some(number) = given("documentNumber") {
+        return Ok(pop
+            .persons
+            .values()
+            .filter(|p| {
+                p.details
+                    .documents
+                    .iter()
+                    .any(|d| d.number == number && xml::is_identity_document(&d.kind))
+            })
+            .collect());
+    }
+    let Some(birth) = given("birthDate") else {
+        return Err("no search criterion: iin, documentNumber, or a name with birthDate".into());
     };
-    reply(
-        signing,
-        correlation_id,
-        code,
-        &message,
-        Data::Element(&payload),
-    )
+    let birth = kopir_core::time::parse_xs_date(birth).ok_or("birthDate is not an xs:date")?;
+    let (surname, name, patronymic) = (
+        given("surname").unwrap_or(""),
+        given("name").unwrap_or(""),
+        given("patronymic").unwrap_or(""),
+    );
+    if surname.is_empty() && name.is_empty() {
+        return Err("a search by name needs a surname or a given name".into());
+    }
+    Ok(pop
+        .persons
+        .values()
+        .filter(|p| {
+            p.birth_date == birth
+                && p.surname == surname
+                && p.given_name == name
+                && p.patronymic == patronymic
+        })
+        .collect())
 }
 
 /// `GET /SyncChannel?wsdl` (the service description, also the liveness check monitoring uses)

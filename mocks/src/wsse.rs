@@ -40,6 +40,31 @@ impl ProviderSecurity {
         wsse::sign_envelope(body, &self.signer, Utc::now(), Duration::from_secs(300))
     }
 
+    /// Signs a payload document enveloped, as the registry signs what `<data>` carries.
+    pub fn sign_enveloped(&self, payload: &str) -> Result<String, XmlSecError> {
+        kopir_xmlsec::enveloped::sign(payload, &self.signer)
+    }
+
+    /// Checks a payload's enveloped signature (required) and its signer's certificate path.
+    pub async fn check_enveloped(&self, payload: &str) -> Result<(), String> {
+        let cert = match kopir_xmlsec::enveloped::verify(payload) {
+            Ok(kopir_xmlsec::enveloped::Enveloped::Valid(cert)) => cert,
+            Ok(kopir_xmlsec::enveloped::Enveloped::Absent) => {
+                return Err("the request is not signed".into())
+            }
+            Err(e) => return Err(format!("the request's signature: {e}")),
+        };
+        self.trust
+            .verify_chain(
+                &CertificateDer::from(cert),
+                &self.intermediates,
+                Usage::Signing,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the request's signer is not trusted: {e:?}"))
+    }
+
     /// Checks a request's signature: `Err((fault code, message))` when it fails.
     pub async fn check(&self, doc: &Document<'_>) -> Result<(), (String, String)> {
         let verified =

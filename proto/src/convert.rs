@@ -2,6 +2,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use kopir_core::model as m;
+use kopir_core::model::person as mp;
 
 use crate::v1 as pb;
 
@@ -62,12 +63,13 @@ fn document(d: &m::IdentityDocument) -> pb::IdentityDocument {
         number: d.number.clone(),
         issue_date: Some(date(d.issue_date)),
         issuer: d.issuer.clone(),
-        expiry_date: Some(date(d.expiry_date)),
+        expiry_date: d.expiry_date.map(date),
     }
 }
 
 /// A person message.
 pub fn person(p: &m::Person) -> pb::Person {
+    let d = &p.details;
     let life = match p.life_status {
         m::LifeStatus::Alive => pb::LifeStatus::Alive,
         m::LifeStatus::Deceased => pb::LifeStatus::Deceased,
@@ -86,6 +88,107 @@ pub fn person(p: &m::Person) -> pb::Person {
         registered_address: p.registration.as_ref().map(registered),
         temporary_address: p.temporary.as_ref().map(temporary),
         deregistration: p.deregistration.as_ref().map(deregistration),
+        gender: Some(reference(&d.gender)),
+        nationality: Some(reference(&d.nationality)),
+        citizenship_ref: Some(reference(&d.citizenship)),
+        life_status_ref: Some(reference(&d.life_status)),
+        documents: d.documents.iter().map(person_document).collect(),
+        birth_place_parts: Some(birth_place(&d.birth_place)),
+        reg_address: d.reg_address.as_ref().map(address_parts),
+        other_addresses: d.addresses.iter().map(address_parts).collect(),
+        birth_certificate: d.birth_certificate.as_ref().map(certificate),
+        death_certificate: d.death_certificate.as_ref().map(certificate),
+        capacity: d.capacity.as_ref().map(|c| pb::Capacity {
+            status: Some(reference(&c.status)),
+            since: Some(date(c.since)),
+            until: c.until.map(date),
+            case_number: c.case_number.clone(),
+            court: Some(reference(&c.court)),
+        }),
+        missing: d.missing.as_ref().map(wanted),
+        disappeared: d.disappeared.as_ref().map(wanted),
+        excluded: d.excluded.as_ref().map(|e| pb::Exclusion {
+            reason: Some(reference(&e.reason)),
+            since: e.since.map(date),
+            until: e.until.map(date),
+            source: e.source.as_ref().map(reference),
+        }),
+        removed: d.removed,
+    }
+}
+
+/// A reference-value message.
+pub fn reference(r: &mp::Reference) -> pb::Reference {
+    pb::Reference {
+        code: r.code.clone(),
+        name_ru: r.name_ru.clone(),
+        name_kz: r.name_kz.clone(),
+        change_date: r.change_date.clone().unwrap_or_default(),
+    }
+}
+
+fn person_document(d: &mp::PersonDocument) -> pb::PersonDocument {
+    pb::PersonDocument {
+        r#type: Some(reference(&d.kind)),
+        number: d.number.clone(),
+        series: d.series.clone(),
+        begin_date: Some(date(d.begin_date)),
+        end_date: d.end_date.map(date),
+        issuer: Some(reference(&d.issuer)),
+        status: Some(reference(&d.status)),
+        invalidity_date: d.invalidity_date.map(date),
+    }
+}
+
+fn certificate(c: &mp::Certificate) -> pb::Certificate {
+    pb::Certificate {
+        number: c.number.clone(),
+        begin_date: c.begin_date.map(date),
+        issuer: c.issuer.clone(),
+    }
+}
+
+fn birth_place(b: &mp::BirthPlace) -> pb::AddressParts {
+    pb::AddressParts {
+        country: b.country.as_ref().map(reference),
+        district: b.district.as_ref().map(reference),
+        region: b.region.as_ref().map(reference),
+        foreign_district: b.foreign_district.clone(),
+        foreign_region: b.foreign_region.clone(),
+        city: b.city.clone(),
+        ar_code: b.ar_code.clone(),
+        ..Default::default()
+    }
+}
+
+fn address_parts(a: &mp::RegAddress) -> pb::AddressParts {
+    pb::AddressParts {
+        country: a.country.as_ref().map(reference),
+        district: a.district.as_ref().map(reference),
+        region: a.region.as_ref().map(reference),
+        foreign_district: a.foreign_district.clone(),
+        foreign_region: a.foreign_region.clone(),
+        city: a.city.clone(),
+        street: a.street.clone(),
+        building: a.building.clone(),
+        corpus: a.corpus.clone(),
+        flat: a.flat.clone(),
+        begin_date: a.begin_date.map(date),
+        end_date: a.end_date.map(date),
+        status: a.status.as_ref().map(reference),
+        invalidity: a.invalidity.as_ref().map(reference),
+        ar_code: a.ar_code.clone(),
+        kind: a.kind.as_ref().map(reference),
+    }
+}
+
+fn wanted(w: &mp::Wanted) -> pb::WantedStatus {
+    pb::WantedStatus {
+        active: w.active,
+        since: Some(date(w.since)),
+        until: w.until.map(date),
+        case_number: w.case_number.clone(),
+        authority: Some(reference(&w.authority)),
     }
 }
 
@@ -97,6 +200,7 @@ pub fn legal_entity(e: &m::LegalEntity) -> pb::LegalEntity {
         m::EntityStatus::InLiquidation => pb::LegalEntityStatus::InLiquidation,
         m::EntityStatus::Liquidated => pb::LegalEntityStatus::Liquidated,
     };
+    let d = &e.details;
     pb::LegalEntity {
         bin: e.bin.clone(),
         name_kk: e.name_kk.clone(),
@@ -111,6 +215,53 @@ pub fn legal_entity(e: &m::LegalEntity) -> pb::LegalEntity {
             position: h.position.clone(),
         }),
         legal_address: Some(address(&e.legal_address)),
+        reg_status: Some(reference(&d.reg_status)),
+        registration_department: Some(reference(&d.registration_department)),
+        registration_last_date: d.registration_last_date.map(date),
+        liquidation_date: d.liquidation_date.map(date),
+        name_en: d.full_name_en.clone(),
+        short_name_ru: d.short_name_ru.clone(),
+        short_name_kz: d.short_name_kz.clone(),
+        org_form: Some(reference(&d.org_form)),
+        form_of_law: d.form_of_law.as_ref().map(reference),
+        private_enterprise_type: d.private_enterprise_type.as_ref().map(reference),
+        tax_inactive: d.tax_inactive,
+        activities: d
+            .activities
+            .iter()
+            .map(|a| pb::Activity {
+                main: a.main,
+                oked: a.oked.clone(),
+                name_ru: a.name_ru.clone(),
+                name_kz: a.name_kz.clone(),
+            })
+            .collect(),
+        leader: d.leader.as_ref().map(|l| pb::EntityLeader {
+            position: l.position.as_ref().map(reference),
+            appointed: l.appointed.map(date),
+            iin: l.iin.clone(),
+            surname: l.surname.clone(),
+            name: l.name.clone(),
+            middle_name: l.middle_name.clone(),
+            citizen_country: l.citizen_country.as_ref().map(reference),
+        }),
+        founders_count: d.founders_count.and_then(|c| i32::try_from(c).ok()),
+        address: d.address.as_ref().map(|a| pb::EntityAddress {
+            rka: a.rka.clone(),
+            zip_code: a.zip_code.clone(),
+            kato: a.kato.clone(),
+            district_ru: a.district_ru.clone(),
+            district_kz: a.district_kz.clone(),
+            region_ru: a.region_ru.clone(),
+            region_kz: a.region_kz.clone(),
+            city_ru: a.city_ru.clone(),
+            city_kz: a.city_kz.clone(),
+            street_ru: a.street_ru.clone(),
+            street_kz: a.street_kz.clone(),
+            building_number: a.building_number.clone(),
+            corpus: a.corpus.clone(),
+            appartment_number: a.appartment_number.clone(),
+        }),
     }
 }
 

@@ -64,14 +64,21 @@ class SignAndCheck(BinarySignature):
 
 def main():
     wsdl, cert, key, registry_cert, sender, password, iin = sys.argv[1:8]
+    token, public_key = (sys.argv[8:10] + ["", ""])[:2]
     client = Client(wsdl, wsse=Compose([Timestamp(), SignAndCheck(cert, key, registry_cert)]))
     request_type = client.get_type("ns3:SyncSendMessageRequest")
     # data is xs:anyType: sent as an xs:string of escaped XML, as the gateway's clients do.
-    data = xsd.AnyObject(xsd.String(), "<iin>%s</iin>" % iin)
+    # The persons database's published search request (GBDFLUniversal_token).
+    search = (
+        "<data><messageId>%s</messageId><messageDate>%s</messageDate><senderCode>ZEEP</senderCode>"
+        "<iin>%s</iin><kdpToken>%s</kdpToken><publicKey>%s</publicKey></data>"
+        % (uuid.uuid4(), datetime.datetime.now(datetime.timezone.utc).isoformat(), iin, token, public_key)
+    )
+    data = xsd.AnyObject(xsd.String(), search)
     request = request_type(
         requestInfo={
             "messageId": str(uuid.uuid4()),
-            "serviceId": "GBDFL_PERSON_BY_IIN",
+            "serviceId": "GBDFLUniversal_token",
             "messageDate": datetime.datetime.now(datetime.timezone.utc),
             "sender": {"senderId": sender, "password": password},
         },

@@ -49,10 +49,13 @@ async fn known_person_matches_the_registry_record() {
         assert_eq!(date(&p.birth_date), ymd(expected.birth_date));
         assert_eq!(p.birth_place, expected.birth_place);
         assert_eq!(p.citizenship, expected.citizenship);
-        let doc = p.document.expect("document present");
+        let doc = p.document.clone().expect("document present");
         let edoc = expected.document.as_ref().expect("mock has a document");
         assert_eq!(doc.number, edoc.number);
-        assert_eq!(date(&doc.expiry_date), ymd(edoc.expiry_date));
+        assert_eq!(
+            doc.expiry_date.map(|d| (d.year, d.month, d.day)),
+            edoc.expiry_date.map(ymd)
+        );
         match (&p.registered_address, &expected.registration) {
             (Some(got), Some(exp)) => {
                 let a = got.address.as_ref().expect("address");
@@ -75,6 +78,24 @@ async fn known_person_matches_the_registry_record() {
             (None, None) => {}
             other => panic!("deregistration differs: {other:?}"),
         }
+        // Every field the mock's record holds, the published parts included: reference codes
+        // and both languages, every document with its status, the registration address by
+        // parts with its address-register code.
+        assert_eq!(p, kopir_gateway::proto::convert::person(expected));
+        let gender = p.gender.as_ref().expect("gender");
+        assert!(
+            !gender.code.is_empty() && !gender.name_ru.is_empty() && !gender.name_kz.is_empty()
+        );
+        assert!(p
+            .documents
+            .iter()
+            .all(|d| d.status.is_some() && d.r#type.is_some()));
+        assert!(!p
+            .reg_address
+            .as_ref()
+            .expect("registration by parts")
+            .ar_code
+            .is_empty());
         let info = got.info.expect("info present");
         assert_eq!(info.registry, "persons");
         assert!(!info.from_cache);
@@ -101,6 +122,10 @@ async fn legal_entity_and_address_reference() {
         .into_inner()
         .legal_entity
         .expect("entity present");
+    // Every field the mock's record holds: names, status, legal form, OKED activities, the
+    // leader, founders and the KATO-coded address.
+    assert_eq!(got, kopir_gateway::proto::convert::legal_entity(entity));
+    assert!(!got.activities.is_empty() && !got.address.as_ref().expect("address").kato.is_empty());
     assert_eq!(got.bin, entity.bin);
     assert_eq!(got.name_kk, entity.name_kk);
     assert_eq!(got.name_ru, entity.name_ru);

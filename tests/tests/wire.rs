@@ -169,7 +169,7 @@ async fn the_mock_refuses_a_request_signed_outside_its_trust_or_replayed_late() 
         )
         .unwrap();
     let body = format!(
-        r#"<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><request><requestInfo><messageId>m</messageId><serviceId>GBDFL_PERSON_BY_IIN</serviceId><messageDate>2026-12-01T00:00:00Z</messageDate><sender><senderId>{}</senderId><password>{}</password></sender></requestInfo><requestData><data><iin>{}</iin></data></requestData></request></ns2:SendMessage>"#,
+        r#"<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><request><requestInfo><messageId>m</messageId><serviceId>GBDFL_FAMILY_LINKS</serviceId><messageDate>2026-12-01T00:00:00Z</messageDate><sender><senderId>{}</senderId><password>{}</password></sender></requestInfo><requestData><data><messageId>m</messageId><messageDate>2026-12-01T05:00:00+05:00</messageDate><senderCode>TEST</senderCode><iin>{}</iin></data></requestData></request></ns2:SendMessage>"#,
         kopir_mocks::DEFAULT_SENDER_ID,
         kopir_mocks::DEFAULT_SENDER_PASSWORD,
         env.sample_iin()

@@ -97,11 +97,14 @@ impl XmlSigner for KeySigner {
     }
 }
 
-/// One `ds:Reference` to write: the `URI` fragment and the canonical bytes it covers.
+/// One `ds:Reference` to write: its `URI` (`#id`, or `""` for the enveloping document), its
+/// transforms' algorithm URIs in order, and the canonical bytes it covers.
 pub struct Reference<'a> {
-    /// The referenced element's id (without `#`).
-    pub id: &'a str,
-    /// The canonical form of the referenced element.
+    /// The `URI` attribute.
+    pub uri: &'a str,
+    /// The transforms' algorithms.
+    pub transforms: &'a [&'a str],
+    /// The octets the transforms produce from the referenced node set.
     pub canonical: &'a [u8],
 }
 
@@ -119,13 +122,15 @@ pub fn signed_info(signer: &dyn XmlSigner, references: &[Reference<'_>]) -> Stri
         sig = signer.signature_method(),
     );
     for r in references {
+        s.push_str(&format!(r#"<ds:Reference URI="{}"><ds:Transforms>"#, r.uri));
+        for t in r.transforms {
+            s.push_str(&format!(r#"<ds:Transform Algorithm="{t}"></ds:Transform>"#));
+        }
         s.push_str(&format!(
             concat!(
-                r##"<ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="{c14n}"></ds:Transform></ds:Transforms>"##,
-                r#"<ds:DigestMethod Algorithm="{dm}"></ds:DigestMethod><ds:DigestValue>{dv}</ds:DigestValue></ds:Reference>"#
+                r#"</ds:Transforms><ds:DigestMethod Algorithm="{dm}"></ds:DigestMethod>"#,
+                "<ds:DigestValue>{dv}</ds:DigestValue></ds:Reference>"
             ),
-            id = r.id,
-            c14n = c14n::EXC_C14N,
             dm = signer.digest_method(),
             dv = b64.encode(signer.digest(r.canonical)),
         ));

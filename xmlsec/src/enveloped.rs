@@ -4,8 +4,62 @@
 
 use roxmltree::{Document, Node};
 
-use crate::dsig::{SignatureElement, DS_NS};
+use base64::Engine as _;
+
+use crate::c14n::{self, Method};
+use crate::dsig::{self, Reference, SignatureElement, XmlSigner, DS_NS};
 use crate::error::XmlSecError;
+
+/// Signs `payload` (a standalone XML document) as the e-government gateway's clients do: a
+/// `ds:Signature` appended as the root element's last child, over `URI=""` with the
+/// enveloped-signature transform and inclusive C14N, the certificate inline as `X509Data`.
+/// Returns the signed document without an XML declaration.
+pub fn sign(payload: &str, signer: &dyn XmlSigner) -> Result<String, XmlSecError> {
+    let doc = Document::parse(payload)
+        .map_err(|e| XmlSecError::Malformed(format!("the payload is not well-formed XML: {e}")))?;
+    let root = doc.root_element();
+    let method = Method {
+        exclusive: false,
+        comments: false,
+        inclusive_prefixes: Vec::new(),
+    };
+    let canonical = c14n::canonicalize(root, None, &method)?;
+    let signed_info = dsig::signed_info(
+        signer,
+        &[Reference {
+            uri: "",
+            transforms: &[dsig::ENVELOPED, c14n::C14N_WITH_COMMENTS],
+            canonical: &canonical,
+        }],
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let value = b64.encode(signer.sign(signed_info.as_bytes())?);
+    let signature = format!(
+        concat!(
+            r#"<ds:Signature xmlns:ds="{ds}">{si}<ds:SignatureValue>{value}</ds:SignatureValue>"#,
+            "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
+        ),
+        ds = DS_NS,
+        si = signed_info,
+        value = value,
+        cert = b64.encode(signer.certificate()),
+    );
+    // Inserted just before the root's end tag, so the document minus the signature is the
+    // document as canonicalized above.
+    let text = &payload[root.range()];
+    let Some(end) = text.rfind("</") else {
+        // An empty-element root (`<a/>`): written out with the signature inside.
+        let name = &payload[root.range()];
+        let open = name.trim_end_matches("/>").trim_end();
+        let qname = open
+            .trim_start_matches('<')
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or("");
+        return Ok(format!("{open}>{signature}</{qname}>"));
+    };
+    Ok(format!("{}{signature}{}", &text[..end], &text[end..]))
+}
 
 /// What an enveloped signature check found.
 #[derive(Debug, Clone)]

@@ -90,11 +90,13 @@ pub fn sign_envelope(
         signer,
         &[
             Reference {
-                id: &body_id,
+                uri: &format!("#{body_id}"),
+                transforms: &[c14n::EXC_C14N],
                 canonical: &body_c14n,
             },
             Reference {
-                id: &ts_id,
+                uri: &format!("#{ts_id}"),
+                transforms: &[c14n::EXC_C14N],
                 canonical: stamp.as_bytes(),
             },
         ],

@@ -2,8 +2,10 @@
 
 pub mod bank;
 pub mod cadastre;
+pub mod entity;
 pub mod notary;
 pub mod payments;
+pub mod person;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -50,8 +52,8 @@ pub struct IdentityDocument {
     pub issue_date: NaiveDate,
     /// Issuing body.
     pub issuer: String,
-    /// Date of expiry.
-    pub expiry_date: NaiveDate,
+    /// Date of expiry, when limited.
+    pub expiry_date: Option<NaiveDate>,
 }
 
 /// Permanent registration at the place of residence.
@@ -123,6 +125,8 @@ pub struct Person {
     pub temporary: Option<TemporaryRegistration>,
     /// Deregistration, when deregistered.
     pub deregistration: Option<Deregistration>,
+    /// The record by its published parts (reference values, every document, statuses).
+    pub details: person::PersonDetails,
 }
 
 impl Person {
@@ -172,7 +176,8 @@ pub struct LegalEntity {
     pub name_ru: String,
     /// Date of state registration.
     pub registration_date: NaiveDate,
-    /// Registration certificate number.
+    /// Registration certificate number; the published `GbdulInfoByBin_v2` reply carries none,
+    /// so it is empty from that service.
     pub registration_number: String,
     /// Legal form (ЖШС / ТОО, АҚ / АО, ...).
     pub legal_form: String,
@@ -182,6 +187,8 @@ pub struct LegalEntity {
     pub head: Option<EntityHead>,
     /// Legal address.
     pub legal_address: Address,
+    /// The record by its published parts (names, status, activities, leader, address codes).
+    pub details: entity::EntityDetails,
 }
 
 /// A registry's answer with the time the registry says it produced it.
@@ -232,4 +239,25 @@ pub struct Relative {
     pub iin: String,
     /// What the relative is to the person.
     pub relation: Relation,
+}
+
+/// How a person is searched for in the persons database: one criterion, as the registry allows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PersonQuery {
+    /// By IIN.
+    Iin(crate::identifiers::Iin),
+    /// By name and date of birth: the birth date and a surname or a given name are required;
+    /// an empty part matches persons without it (not any value).
+    Name {
+        /// Surname.
+        surname: String,
+        /// Given name.
+        name: String,
+        /// Patronymic.
+        patronymic: String,
+        /// Date of birth.
+        birth_date: NaiveDate,
+    },
+    /// By the number of an identity document (not a birth certificate).
+    Document(String),
 }

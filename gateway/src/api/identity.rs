@@ -71,7 +71,8 @@ impl IdentityService for Identity {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            super::iin("iin", msg.iin.as_ref()).map(|v| Operation::Registry(RegistryOp::Person(v)))
+            super::iin("iin", msg.iin.as_ref())
+                .map(|iin| Operation::Registry(RegistryOp::Person { iin, token: None }))
         })
         .await?;
         let Record::Registry(RegistryRecord::Person(p)) = reply.record.as_ref() else {
@@ -96,8 +97,12 @@ impl IdentityService for Identity {
             reply,
             ..
         } = super::call(&self.pipeline, &request, METHOD, || {
-            super::bin("bin", msg.bin.as_ref())
-                .map(|v| Operation::Registry(RegistryOp::LegalEntity(v)))
+            super::bin("bin", msg.bin.as_ref()).map(|bin| {
+                Operation::Registry(RegistryOp::LegalEntity {
+                    bin,
+                    requestor: None,
+                })
+            })
         })
         .await?;
         let Record::Registry(RegistryRecord::LegalEntity(e)) = reply.record.as_ref() else {
@@ -122,7 +127,8 @@ impl IdentityService for Identity {
             received_at,
             reply,
         } = super::call(&self.pipeline, &request, METHOD, || {
-            super::iin("iin", msg.iin.as_ref()).map(|v| Operation::Registry(RegistryOp::Person(v)))
+            super::iin("iin", msg.iin.as_ref())
+                .map(|iin| Operation::Registry(RegistryOp::Person { iin, token: None }))
         })
         .await?;
         let requested_at = kopir_core::time::rfc3339(received_at);

@@ -88,7 +88,7 @@ fn relation_name(r: Relation) -> &'static str {
 impl Check for Consent {
     const NAME: &'static str = "consent";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        let (Some((scope, what)), Operation::Registry(RegistryOp::Person(subject))) =
+        let (Some((scope, what)), Operation::Registry(RegistryOp::Person { iin: subject, .. })) =
             (scope_of(req.ctx.method), &req.op)
         else {
             return Ok(());

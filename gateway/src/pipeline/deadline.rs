@@ -137,7 +137,10 @@ mod tests {
             .collect();
         let iin = kopir_core::identifiers::Iin::parse(&digits).expect("valid IIN");
         let msg = timed_out(
-            crate::call::Operation::Registry(kopir_core::registry::RegistryOp::Person(iin)),
+            crate::call::Operation::Registry(kopir_core::registry::RegistryOp::Person {
+                iin,
+                token: None,
+            }),
             kopir_core::methods::identity_service::GET_PERSON,
         )
         .await;

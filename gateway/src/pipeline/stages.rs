@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use kopir_core::principal::Principal;
+use kopir_core::registry::RegistryOp;
 
 use super::check::Check;
 use super::GatewayRequest;
@@ -36,6 +37,12 @@ impl Check for Identify {
             })?;
             self.trust.client(&chain).await?.holder.bin.clone()
         };
+        // The legal-entities database is told which organisation asks (`RequestorBIN`).
+        if let crate::call::Operation::Registry(RegistryOp::LegalEntity { requestor, .. }) =
+            &mut req.op
+        {
+            requestor.clone_from(&bin);
+        }
         // The context is not shared yet at this first stage, so this does not copy it.
         let ctx = Arc::make_mut(&mut req.ctx);
         ctx.client = bin.map_or(Principal::Anonymous, Principal::Organisation);

@@ -17,7 +17,10 @@ pub fn plug(
     let id = RegistryId::LegalEntities;
     let r = configured(config, id, Protocol::Syncchannel)?;
     let client = SyncChannelClient::new(id.name(), syncchannel_endpoint(id, r, trust)?)?;
-    Ok(Plug::new(id, SyncChannelLegalEntities::new(client)))
+    Ok(Plug::new(
+        id,
+        SyncChannelLegalEntities::new(client, (&r.gbdul).into()),
+    ))
 }
 
 #[async_trait::async_trait]
@@ -28,8 +31,8 @@ impl Answers for SyncChannelLegalEntities {
         correlation_id: &str,
     ) -> Option<Result<RegistryRecord, AdapterError>> {
         Some(match op {
-            RegistryOp::LegalEntity(bin) => self
-                .entity(bin, correlation_id)
+            RegistryOp::LegalEntity { bin, requestor } => self
+                .entity(bin, requestor.as_ref(), correlation_id)
                 .await
                 .map(RegistryRecord::LegalEntity),
             _ => return None,
