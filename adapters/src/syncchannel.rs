@@ -513,6 +513,11 @@ impl SyncChannelClient {
         }
         // A payload without a signature is looked at in place, not copied and parsed again.
         let standalone = match payload {
+            // Signed as a whole (`<data>`'s children the payload, the signature the last of
+            // them, as ГБД ФЛ replies are), or its one root element signed.
+            Payload::Element(d) if enveloped::signature_of(*d).is_some() => {
+                std::borrow::Cow::Owned(enveloped::standalone(*d))
+            }
             Payload::Element(d) => match d.children().find(Node::is_element) {
                 Some(root) if enveloped::signature_of(root).is_some() => {
                     std::borrow::Cow::Owned(enveloped::standalone(root))

@@ -55,8 +55,8 @@ pub struct RegistryState {
     pub stopping: watch::Sender<bool>,
     /// WS-Security, once installed: requests must be signed, replies are.
     security: std::sync::RwLock<Option<Arc<ProviderSecurity>>>,
-    /// The last SendMessage exchange, as the bytes on the wire.
-    last: std::sync::Mutex<Option<Exchange>>,
+    /// The last few SendMessage exchanges, newest last, as the bytes on the wire.
+    last: std::sync::Mutex<std::collections::VecDeque<Exchange>>,
 }
 
 /// One request and its reply as they crossed the wire (for tests checking the bytes with tools
@@ -95,7 +95,10 @@ fn router(state: Arc<RegistryState>) -> Router {
         .with_state(state)
 }
 
-/// Keeps the last POST's request and reply bytes.
+/// How many exchanges a mock registry keeps for tests to look at.
+const KEPT_EXCHANGES: usize = 8;
+
+/// Keeps the last POSTs' request and reply bytes.
 async fn capture(
     axum::extract::State(state): axum::extract::State<Arc<RegistryState>>,
     request: axum::extract::Request,
@@ -115,7 +118,10 @@ async fn capture(
         Ok(reply) => {
             if let Ok(mut last) = state.last.lock() {
                 // Bytes are shared, not copied: the capture costs a reference count per call.
-                *last = Some(Exchange {
+                if last.len() == KEPT_EXCHANGES {
+                    last.pop_front();
+                }
+                last.push_back(Exchange {
                     request: sent,
                     reply: reply.clone(),
                 });
@@ -179,7 +185,7 @@ impl MockRegistry {
             sender_password: sender.1.to_string(),
             stopping: watch::Sender::new(false),
             security: std::sync::RwLock::new(None),
-            last: std::sync::Mutex::new(None),
+            last: std::sync::Mutex::new(std::collections::VecDeque::new()),
         });
         let (addr, tx, task) = spawn(state.clone(), addr).await?;
         let registry = Self {
@@ -208,7 +214,16 @@ impl MockRegistry {
 
     /// The last SendMessage exchange it served.
     pub fn last_exchange(&self) -> Option<Exchange> {
-        self.state.last.lock().ok().and_then(|l| l.clone())
+        self.state.last.lock().ok().and_then(|l| l.back().cloned())
+    }
+
+    /// The last few SendMessage exchanges it served, oldest first.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state
+            .last
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Which database this mock serves.

@@ -99,10 +99,12 @@ pub(crate) fn fault(code: &str, message: &str) -> Response {
     )
 }
 
-/// `<data>`'s content in a reply: element content, or text sent as `xs:string`.
+/// `<data>`'s content in a reply: element content, text sent as `xs:string`, or the whole
+/// `<data>` element (signed enveloped as a document of its own).
 pub(crate) enum Data<'a> {
     Element(&'a str),
     Text(&'a str),
+    Whole(&'a str),
 }
 
 /// How a reply is signed.
@@ -130,6 +132,7 @@ pub(crate) fn reply(
 ) -> Response {
     let data = match data {
         Data::Element(xml) => format!("<data>{xml}</data>"),
+        Data::Whole(xml) => xml.to_string(),
         Data::Text(t) => format!(
             r#"<data xmlns:xsi="{XSI_NS}" xmlns:xs="{XS_NS}" xsi:type="xs:string">{}</data>"#,
             escape(t)
@@ -286,13 +289,7 @@ pub async fn send_message(
                 Ok(persons) => xml::gbdfl_search(request_id, receiver, FOUND, persons),
                 Err(why) => xml::gbdfl_search(request_id, receiver, (INVALID.0, why, why), &[]),
             };
-            reply(
-                signing,
-                correlation_id,
-                "SCSS001",
-                "OK",
-                Data::Element(&payload),
-            )
+            signed_data(signing, correlation_id, security.as_deref(), &payload)
         }
         (RegistryKind::Persons, GBDFL_FAMILY_LINKS) => {
             let (request_id, receiver) = (text(data, "messageId"), text(data, "senderCode"));
@@ -311,13 +308,7 @@ pub async fn send_message(
                     pop.relatives.get(iin.as_str()).map_or(&[][..], |v| v),
                 ),
             };
-            reply(
-                signing,
-                correlation_id,
-                "SCSS001",
-                "OK",
-                Data::Element(&payload),
-            )
+            signed_data(signing, correlation_id, security.as_deref(), &payload)
         }
         (RegistryKind::LegalEntities, GBDUL_INFO_BY_BIN) => {
             let outcome = match (&security, is_string) {
@@ -352,6 +343,30 @@ pub async fn send_message(
             )
         }
         (_, other) => refuse("VLDT001", &format!("unknown serviceId {other:?}")),
+    }
+}
+
+/// A reply whose `<data>` holds `children`, signed enveloped as a document of its own when the
+/// registry signs (its signature `<data>`'s last child).
+fn signed_data(
+    signing: Signing<'_>,
+    correlation_id: &str,
+    security: Option<&ProviderSecurity>,
+    children: &str,
+) -> Response {
+    let data = format!("<data>{children}</data>");
+    match security {
+        Some(security) => match security.sign_enveloped(&data) {
+            Ok(signed) => reply(
+                signing,
+                correlation_id,
+                "SCSS001",
+                "OK",
+                Data::Whole(&signed),
+            ),
+            Err(e) => fault("Server", &format!("the registry cannot sign: {e}")),
+        },
+        None => reply(signing, correlation_id, "SCSS001", "OK", Data::Whole(&data)),
     }
 }
 

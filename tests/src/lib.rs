@@ -316,6 +316,13 @@ pub fn syncchannel_schema() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../mocks/wsdl/validate.xsd")
 }
 
+/// One of the project's own registry payload schemas (`mocks/schemas/`).
+pub fn payload_schema(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mocks/schemas")
+        .join(name)
+}
+
 /// `xmlsec1 --verify` of the WS-Security signature in `bytes` (written to `dir/name`) under the
 /// certificate `cert_pem`, ids being the SOAP Body's and the timestamp's `wsu:Id`.
 pub fn xmlsec1_verify(dir: &Path, name: &str, bytes: &[u8], cert_pem: &str) -> (bool, String) {
