@@ -6,6 +6,7 @@ pub mod bank;
 pub mod cadastre;
 pub mod channel;
 pub mod error;
+pub mod kdp;
 pub mod legal_entities;
 pub mod notary;
 pub mod payments;

@@ -762,6 +762,37 @@ pub fn transport_error(
 mod tests {
     use super::*;
 
+    #[test]
+    fn payload_result_codes_map_to_what_the_caller_can_do() {
+        let codes = ResultCodes {
+            found: vec!["00000".into()],
+            not_found: vec!["00001".into()],
+            invalid: vec!["00002".into()],
+            consent_refused: vec!["00003".into()],
+        };
+        let judge = |code| codes.judge("persons", "IIN", code, "why");
+        assert_eq!(judge("00000"), Ok(()));
+        assert!(matches!(judge("00001"), Err(AdapterError::NotFound { .. })));
+        assert!(
+            matches!(judge("00003"), Err(AdapterError::ConsentRefused { reason, .. }) if reason == "why (00003)")
+        );
+        assert!(matches!(
+            judge("00002"),
+            Err(AdapterError::Registry {
+                kind: Refusal::Invalid,
+                ..
+            })
+        ));
+        assert!(matches!(
+            judge("99999"),
+            Err(AdapterError::Registry {
+                kind: Refusal::Failure,
+                ..
+            })
+        ));
+    }
+
+
     fn client() -> SyncChannelClient {
         SyncChannelClient::new(
             "persons",

@@ -107,6 +107,7 @@ pub fn point_at_mocks(config: &mut Config, mocks: &MockSet) -> Result<(), Gatewa
         (RegistryId::Notary, mocks.notary.url()),
         (RegistryId::Cadastre, mocks.cadastre.url()),
         (RegistryId::Payments, mocks.payments.url()),
+        (RegistryId::Kdp, mocks.kdp.url()),
     ] {
         let r = config
             .registry_mut(id)

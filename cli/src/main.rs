@@ -40,7 +40,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
         #[command(flatten)]
-        mocks: MockArgs,
+        mocks: Box<MockArgs>,
         /// Folder the demo writes its keys and certificates to.
         #[arg(long, default_value = "kopir-pki")]
         pki_dir: PathBuf,

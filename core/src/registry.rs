@@ -7,7 +7,7 @@ use crate::identifiers::{Bin, CadastralNumber, Iin};
 use crate::model::cadastre::{FilingStatus, PledgeFiling, RealEstate, Rights};
 use crate::model::notary::{NotarisedConsent, PowerOfAttorney};
 use crate::model::payments::ECheck;
-use crate::model::person::KdpToken;
+use crate::model::person::{IssuedToken, KdpToken, TokenGrant};
 use crate::model::{Fetched, LegalEntity, Person, PersonQuery, Relative};
 
 /// The registries the typed API routes to.
@@ -23,16 +23,19 @@ pub enum RegistryId {
     Cadastre,
     /// E-government payment gateway (ЭҮТШ).
     Payments,
+    /// Personal-data access control service (КДП): citizens' consent tokens.
+    Kdp,
 }
 
 impl RegistryId {
     /// Every routed registry, in declaration order (health state is indexed by it).
-    pub const ALL: [RegistryId; 5] = [
+    pub const ALL: [RegistryId; 6] = [
         Self::Persons,
         Self::LegalEntities,
         Self::Notary,
         Self::Cadastre,
         Self::Payments,
+        Self::Kdp,
     ];
 
     /// The name used in config, health and logs.
@@ -43,6 +46,7 @@ impl RegistryId {
             Self::Notary => "notary",
             Self::Cadastre => "cadastre",
             Self::Payments => "payments",
+            Self::Kdp => "kdp",
         }
     }
 
@@ -112,6 +116,9 @@ pub enum RegistryOp {
     },
     /// The payment gateway's e-checks for a contract number (the pledge worker).
     PaymentChecks(String),
+    /// A consent token from the access control service (the consent stage, once it found a
+    /// basis).
+    ConsentToken(Arc<TokenGrant>),
 }
 
 impl RegistryOp {
@@ -129,6 +136,7 @@ impl RegistryOp {
             | Self::FilingStatus(_)
             | Self::FileObjection { .. } => RegistryId::Cadastre,
             Self::PaymentChecks(_) => RegistryId::Payments,
+            Self::ConsentToken(_) => RegistryId::Kdp,
         }
     }
 
@@ -155,6 +163,7 @@ impl RegistryOp {
             Self::FilePledge(f) => &f.contract_number,
             Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
             Self::PaymentChecks(number) => number,
+            Self::ConsentToken(grant) => grant.subject.as_str(),
         }
     }
 
@@ -173,6 +182,7 @@ impl RegistryOp {
             },
             Self::PowerOfAttorney { agent, .. } => agent.masked(),
             Self::LegalEntity { bin, .. } => bin.masked(),
+            Self::ConsentToken(grant) => grant.subject.masked(),
             _ => String::new(),
         }
     }
@@ -210,6 +220,8 @@ pub enum RegistryRecord {
     Filing(Option<FilingStatus>),
     /// E-checks for a contract number.
     PaymentChecks(Vec<ECheck>),
+    /// A consent token.
+    ConsentToken(IssuedToken),
 }
 
 #[cfg(test)]

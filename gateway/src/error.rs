@@ -443,6 +443,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refused_consent_token_is_permission_denied_with_its_reason() {
+        let e = GatewayError::Adapter(AdapterError::ConsentRefused {
+            registry: "persons".into(),
+            reason: "the consent token has lapsed (00003)".into(),
+        });
+        assert!(!e.is_retryable() && !e.is_registry_failure());
+        let s = Status::from(e);
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert!(s.message().contains("lapsed"), "{}", s.message());
+        let details = tonic_types::StatusExt::get_error_details(&s);
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some("CONSENT_TOKEN_REFUSED")
+        );
+    }
+
+    #[test]
     fn statuses_name_the_problem_and_the_remedy() {
         let s = Status::from(GatewayError::invalid(
             "iin.value",

@@ -87,6 +87,7 @@ impl Gateway {
                 trust: trust.clone(),
                 access: access.clone(),
                 replay: kept.replay.clone(),
+                tokens: crate::pipeline::consent::Tokens::new(token_holder(&config)?),
             },
             AuditStages {
                 metrics: seen.metrics.clone(),
@@ -503,4 +504,25 @@ where
         .serve_with_incoming_shutdown(incoming, stop)
         .await
         .map_err(|e| GatewayError::Server(e.to_string()))
+}
+
+/// The key consent tokens are bound to: the base64 DER certificate the gateway signs its
+/// requests to the persons database with, which presents the tokens; without WS-Security there,
+/// the sender id it is known by.
+fn token_holder(config: &Config) -> Result<String, GatewayError> {
+    use base64::Engine as _;
+    let persons = config.registry(kopir_core::registry::RegistryId::Persons)?;
+    match persons.wsse.as_ref().and_then(|w| w.cert.as_ref()) {
+        Some(path) => {
+            let certs =
+                kopir_trust::read_pem_certificates(path).map_err(|e| GatewayError::Config {
+                    detail: format!("registries.persons.wsse.cert: {e}"),
+                })?;
+            let leaf = certs.first().ok_or_else(|| GatewayError::Config {
+                detail: "registries.persons.wsse.cert holds no certificate".into(),
+            })?;
+            Ok(base64::engine::general_purpose::STANDARD.encode(leaf.as_ref()))
+        }
+        None => Ok(format!("sender:{}", persons.sender_id)),
+    }
 }

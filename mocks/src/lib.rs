@@ -8,6 +8,7 @@ pub mod control;
 pub mod faults;
 pub mod generic;
 pub mod grpc_front;
+pub mod kdp;
 pub mod listen;
 pub mod names;
 pub mod notary;
@@ -80,6 +81,8 @@ pub struct MockConfig {
     pub payments_addr: SocketAddr,
     /// The demo bank's callback endpoint listen address.
     pub bank_addr: SocketAddr,
+    /// The personal-data access control service (REST) listen address.
+    pub kdp_addr: SocketAddr,
     /// The generic registry (for the generic channel) listen address.
     pub generic_addr: SocketAddr,
     /// How the mock registrar decides and how fast.
@@ -108,6 +111,7 @@ impl Default for MockConfig {
             cadastre_addr: SocketAddr::from(([127, 0, 0, 1], 18085)),
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 18086)),
             bank_addr: SocketAddr::from(([127, 0, 0, 1], 18087)),
+            kdp_addr: SocketAddr::from(([127, 0, 0, 1], 18089)),
             generic_addr: SocketAddr::from(([127, 0, 0, 1], 18088)),
             cadastre: cadastre::CadastreBehaviour::default(),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 18080))),
@@ -143,6 +147,7 @@ impl MockConfig {
             cadastre_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             payments_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             bank_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kdp_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             generic_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             control_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..Self::default()
@@ -166,6 +171,8 @@ pub struct MockSet {
     pub payments: Arc<payments::MockPayments>,
     /// The demo bank's callback endpoint.
     pub bank: Arc<bank::MockBank>,
+    /// The personal-data access control service.
+    pub kdp: Arc<kdp::MockKdp>,
     /// The generic registry.
     pub generic: Arc<generic::MockGeneric>,
     /// The control endpoint's address, when it runs.
@@ -243,6 +250,11 @@ impl MockSet {
             .await?,
         );
         let bank = Arc::new(bank::MockBank::start(config.bank_addr).await?);
+        let tokens = kdp::Tokens::default();
+        let kdp = Arc::new(
+            kdp::MockKdp::start(config.kdp_addr, tokens.clone(), sender.0, sender.1).await?,
+        );
+        persons.require_consent_tokens(tokens);
         let generic = Arc::new(generic::MockGeneric::start(config.generic_addr).await?);
         let persons = Arc::new(persons);
         let legal_entities = Arc::new(legal_entities);
@@ -269,6 +281,7 @@ impl MockSet {
             cadastre,
             payments,
             bank,
+            kdp,
             generic,
             control_addr,
             grpc_front_addr,

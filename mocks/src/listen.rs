@@ -24,6 +24,9 @@ pub struct MockArgs {
     /// Payment gateway (REST/JSON) listen address.
     #[arg(long, default_value_t = MockConfig::default().payments_addr)]
     pub payments_listen: SocketAddr,
+    /// Personal-data access control service (consent tokens, REST/JSON) listen address.
+    #[arg(long, default_value_t = MockConfig::default().kdp_addr)]
+    pub kdp_listen: SocketAddr,
     /// The demo bank's callback endpoint listen address.
     #[arg(long, default_value_t = MockConfig::default().bank_addr)]
     pub bank_listen: SocketAddr,
@@ -51,6 +54,7 @@ impl MockArgs {
             cadastre_addr: self.cadastre_listen,
             payments_addr: self.payments_listen,
             bank_addr: self.bank_listen,
+            kdp_addr: self.kdp_listen,
             generic_addr: self.generic_listen,
             control_addr: Some(self.control_listen),
             ..MockConfig::default().with_latency_ms(self.latency_ms)

@@ -103,12 +103,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     mocks.secure(&pki, &args.pki_dir.join("root.crt"))?;
     let ca = CaServer::start(Arc::clone(&pki.ca), args.listen.ca_listen).await?;
     let banner = format!(
-        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\nnotary system (REST): {}\nlegal cadastre (REST): {}\npayment gateway (REST): {}\nbank callback endpoint: {}\ngeneric registry (REST, SyncChannel): {}\ncontrol endpoint: http://{}/registries\ncertification authority CRL: {}\nkeys and certificates: {}/\nsample IIN: {}\nsample BIN: {}",
+        "persons database (SyncChannel): {}\nlegal-entities database (SyncChannel): {}\nnotary system (REST): {}\nlegal cadastre (REST): {}\npayment gateway (REST): {}\naccess control service, consent tokens (REST): {}\nbank callback endpoint: {}\ngeneric registry (REST, SyncChannel): {}\ncontrol endpoint: http://{}/registries\ncertification authority CRL: {}\nkeys and certificates: {}/\nsample IIN: {}\nsample BIN: {}",
         mocks.persons.url(),
         mocks.legal_entities.url(),
         mocks.notary.url(),
         mocks.cadastre.url(),
         mocks.payments.url(),
+        mocks.kdp.url(),
         mocks.bank.callback_url(),
         mocks.generic.url(),
         mocks.control_addr.map(|a| a.to_string()).unwrap_or_default(),

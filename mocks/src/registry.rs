@@ -57,6 +57,8 @@ pub struct RegistryState {
     security: std::sync::RwLock<Option<Arc<ProviderSecurity>>>,
     /// The last few SendMessage exchanges, newest last, as the bytes on the wire.
     last: std::sync::Mutex<std::collections::VecDeque<Exchange>>,
+    /// The access control service's tokens, once required: a search must present one.
+    consent_tokens: std::sync::RwLock<Option<crate::kdp::Tokens>>,
 }
 
 /// One request and its reply as they crossed the wire (for tests checking the bytes with tools
@@ -70,6 +72,11 @@ pub struct Exchange {
 }
 
 impl RegistryState {
+    /// The access control service's tokens, when searches must present one.
+    pub fn consent_tokens(&self) -> Option<crate::kdp::Tokens> {
+        self.consent_tokens.read().ok().and_then(|t| t.clone())
+    }
+
     /// The installed WS-Security, if any.
     pub fn security(&self) -> Option<Arc<ProviderSecurity>> {
         self.security.read().ok().and_then(|s| s.clone())
@@ -186,6 +193,7 @@ impl MockRegistry {
             stopping: watch::Sender::new(false),
             security: std::sync::RwLock::new(None),
             last: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            consent_tokens: std::sync::RwLock::new(None),
         });
         let (addr, tx, task) = spawn(state.clone(), addr).await?;
         let registry = Self {
@@ -209,6 +217,14 @@ impl MockRegistry {
     pub fn install_security(&self, security: Arc<ProviderSecurity>) {
         if let Ok(mut s) = self.state.security.write() {
             *s = Some(security);
+        }
+    }
+
+    /// From now on a search must present a consent token that `tokens` issued for its subject
+    /// and bound to the presenting key, as the real persons database requires.
+    pub fn require_consent_tokens(&self, tokens: crate::kdp::Tokens) {
+        if let Ok(mut t) = self.state.consent_tokens.write() {
+            *t = Some(tokens);
         }
     }
 

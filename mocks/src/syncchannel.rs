@@ -280,14 +280,37 @@ pub async fn send_message(
     let pop = &state.population;
     match (state.kind, service_id) {
         (RegistryKind::Persons, GBDFL_SEARCH) => {
-            let found = search(pop, data);
+            let found = search(pop, data)
+                .map_err(Refused::Criteria)
+                .and_then(|found| {
+                    // A person's data opens only with a consent token for that person, held by the key
+                    // that presents it (the search by name or document: for the persons it found).
+                    match state.consent_tokens() {
+                        Some(tokens) => found
+                            .iter()
+                            .find_map(|p| {
+                                tokens.refusal(
+                                    text(data, "kdpToken"),
+                                    text(data, "publicKey"),
+                                    &p.iin,
+                                )
+                            })
+                            .map_or(Ok(found), |why| Err(Refused::Token(why))),
+                        None => Ok(found),
+                    }
+                });
             let (request_id, receiver) = (text(data, "messageId"), text(data, "senderCode"));
             let payload = match &found {
                 Ok(persons) if persons.is_empty() => {
                     xml::gbdfl_search(request_id, receiver, NOT_FOUND, &[])
                 }
                 Ok(persons) => xml::gbdfl_search(request_id, receiver, FOUND, persons),
-                Err(why) => xml::gbdfl_search(request_id, receiver, (INVALID.0, why, why), &[]),
+                Err(Refused::Criteria(why)) => {
+                    xml::gbdfl_search(request_id, receiver, (INVALID.0, why, why), &[])
+                }
+                Err(Refused::Token(why)) => {
+                    xml::gbdfl_search(request_id, receiver, (TOKEN_REFUSED.0, why, why), &[])
+                }
             };
             signed_data(signing, correlation_id, security.as_deref(), &payload)
         }
@@ -385,10 +408,23 @@ const NOT_FOUND: xml::Result3<'static> = (
 );
 const INVALID: xml::Result3<'static> =
     ("00002", "Неверные критерии поиска", "Іздеу өлшемдері қате");
+const TOKEN_REFUSED: xml::Result3<'static> = (
+    "00003",
+    "Токен КДП отсутствует или недействителен",
+    "ДҚБ токені жоқ немесе жарамсыз",
+);
 const GBDUL_FOUND: xml::Result3<'static> =
     ("002", "Запрос обработан успешно", "Сұрау сәтті өңделді");
 const GBDUL_NOT_FOUND: xml::Result3<'static> =
     ("003", "Сведения не найдены", "Мәліметтер табылмады");
+
+/// Why a search is not answered.
+enum Refused {
+    /// The criteria break the registry's rules.
+    Criteria(String),
+    /// The consent token does not open a found person's data.
+    Token(String),
+}
 
 /// The persons one search criterion matches, as the registry's rules say: by IIN; by name and
 /// birth date (the date and a surname or a given name required, an absent part matching persons

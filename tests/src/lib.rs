@@ -316,6 +316,31 @@ pub fn syncchannel_schema() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../mocks/wsdl/validate.xsd")
 }
 
+/// A consent token from the mock access control service for `subject`'s record, bound to
+/// `holder`, as the gateway asks for one.
+pub async fn consent_token(env: &Env, subject: &str, holder: &str) -> String {
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/tokens", env.demo.mocks.kdp.url()))
+        .basic_auth(
+            kopir_mocks::DEFAULT_SENDER_ID,
+            Some(kopir_mocks::DEFAULT_SENDER_PASSWORD),
+        )
+        .json(&serde_json::json!({
+            "requester": format!("bin:{}", kopir_mocks::pki::DEMO_PORTAL_BIN),
+            "subject": subject,
+            "scope": "person",
+            "basis": "test",
+            "holder": holder,
+        }))
+        .send()
+        .await
+        .expect("the access control service answers")
+        .json()
+        .await
+        .expect("a token as JSON");
+    r["token"].as_str().expect("a token").to_string()
+}
+
 /// One of the project's own registry payload schemas (`mocks/schemas/`).
 pub fn payload_schema(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -68,7 +68,7 @@ async fn operators_see_registries_watch_exchanges_and_drop_cache_entries() {
     let p = persons(registries(&env).await);
     assert_eq!((p.breaker.as_str(), p.calls, p.errors), ("closed", 1, 0));
     assert!(p.p50_ms > 0.0 && p.cache_on && p.cache_misses == 1);
-    assert_eq!(registries(&env).await.len(), 5);
+    assert_eq!(registries(&env).await.len(), 6);
 
     // Cached: no registry call. Invalidated: the next read asks the registry again.
     let before = env.demo.mocks.persons.calls();

@@ -48,6 +48,8 @@ async fn a_zeep_client_generated_from_the_mock_wsdl_calls_the_registry() {
     let registry = write("registry.pem", keys.registry_wsse.cert_pem().unwrap());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/syncchannel_zeep.py");
     let iin = env.sample_iin();
+    // The persons database opens a record only with a consent token bound to the presenting key.
+    let token = kopir_tests::consent_token(&env, &iin, "zeep-client").await;
     let wsdl = format!("{}?wsdl", env.demo.mocks.persons.url());
     let call = |registry_cert: &Path| {
         run_tool(
@@ -59,7 +61,9 @@ async fn a_zeep_client_generated_from_the_mock_wsdl_calls_the_registry() {
                 .arg(registry_cert)
                 .arg(kopir_mocks::DEFAULT_SENDER_ID)
                 .arg(kopir_mocks::DEFAULT_SENDER_PASSWORD)
-                .arg(&iin),
+                .arg(&iin)
+                .arg(&token)
+                .arg("zeep-client"),
         )
     };
     let (ok, out) = call(&registry);

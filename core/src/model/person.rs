@@ -224,3 +224,43 @@ impl std::fmt::Debug for KdpToken {
             .finish()
     }
 }
+
+/// What the gateway asks the personal-data access control service (КДП) to issue a consent token
+/// for: who reads whose data, for what, on which basis the gateway judged it lawful.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenGrant {
+    /// Who reads: `iin:…` for a person, `bin:…` for an organisation.
+    pub requester: String,
+    /// Whose data.
+    #[serde(serialize_with = "iin_text")]
+    pub subject: crate::identifiers::Iin,
+    /// The consent scope read under (`person`, `address`).
+    pub scope: String,
+    /// The basis the gateway found (own data, a consent's id, a family link, a lawful basis).
+    pub basis: String,
+    /// The key the token is bound to: the base64 DER certificate that will present it.
+    pub holder: String,
+}
+
+/// A consent token as the access control service issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The token and the key it is bound to.
+    pub token: KdpToken,
+    /// When it lapses.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl serde::Serialize for IssuedToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // The token itself lets its holder read a record: never written out.
+        let mut st = s.serialize_struct("IssuedToken", 1)?;
+        st.serialize_field("expires_at", &crate::time::rfc3339(self.expires_at))?;
+        st.end()
+    }
+}
+
+fn iin_text<S: serde::Serializer>(iin: &crate::identifiers::Iin, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(iin.as_str())
+}

@@ -15,6 +15,7 @@ use super::{GatewayRequest, Operation, Record};
 use crate::access::AccessControl;
 use crate::error::{ConsentFailure, GatewayError};
 use crate::routing::Router;
+use kopir_core::model::person::{IssuedToken, KdpToken, TokenGrant};
 use kopir_core::registry::{RegistryOp, RegistryRecord};
 use kopir_store::journal::Store;
 
@@ -44,9 +45,12 @@ pub struct Consent {
     pub access: AccessControl,
     /// Consents given through the portal.
     pub store: Option<Arc<dyn Store>>,
-    /// The routes to the persons database (family links) and the notary system (notarised
-    /// consents): the consent stage's registry calls are protected and counted like any other.
+    /// The routes to the persons database (family links), the notary system (notarised
+    /// consents) and the access control service (tokens): the consent stage's registry calls
+    /// are protected and counted like any other.
     pub router: Router,
+    /// The consent tokens obtained.
+    pub tokens: Tokens,
 }
 
 /// Whether one consent allows reading `scope` now.
@@ -93,13 +97,73 @@ impl Check for Consent {
         else {
             return Ok(());
         };
-        let trail = &req.ctx.trail;
+        let subject = subject.clone();
+        let (requester, basis) = self.basis(req, &subject, scope, what).await?;
+        req.ctx.trail.basis(basis.clone());
+        // The persons database opens the record only with the citizen's consent token for this
+        // reader, subject and scope, which the access control service issues on the basis found.
+        let grant = TokenGrant {
+            requester,
+            subject,
+            scope: scope.to_string(),
+            basis,
+            holder: self.tokens.holder.clone(),
+        };
+        let issued = self.token(req, grant).await?;
+        if let Operation::Registry(RegistryOp::Person { token, .. }) = &mut req.op {
+            *token = Some(issued);
+        }
+        Ok(())
+    }
+}
+
+impl Consent {
+    /// The consent token for `grant`: the one issued before while it holds for another minute,
+    /// or a new one from the access control service, through its route.
+    async fn token(
+        &self,
+        req: &GatewayRequest,
+        grant: TokenGrant,
+    ) -> Result<KdpToken, GatewayError> {
+        let key = (
+            grant.requester.clone(),
+            grant.subject.as_str().to_string(),
+            grant.scope.clone(),
+            grant.basis.clone(),
+        );
+        let margin = chrono::Duration::seconds(60);
+        if let Some(t) = self.tokens.issued.get(&key) {
+            if t.expires_at - margin > Utc::now() {
+                return Ok(t.token);
+            }
+        }
+        let reply = self
+            .ask(
+                req,
+                Operation::Registry(RegistryOp::ConsentToken(Arc::new(grant))),
+            )
+            .await?;
+        let Record::Registry(RegistryRecord::ConsentToken(issued)) = reply.as_ref() else {
+            return Err(GatewayError::other_record());
+        };
+        self.tokens.issued.insert(key, issued.clone());
+        Ok(issued.token.clone())
+    }
+
+    /// The reader (`iin:…` or the client's principal) and the basis on which it may read
+    /// `subject`'s data under `scope`, or the refusal.
+    async fn basis(
+        &self,
+        req: &GatewayRequest,
+        subject: &Iin,
+        scope: &'static str,
+        what: &'static str,
+    ) -> Result<(String, String), GatewayError> {
         let person: Option<Iin> = req.ctx.signers.as_ref().and_then(|s| s.requester_iin());
         // A request signed by a person is that person's; unsigned, it is the organisation's own.
         let (grantee, shown) = match &person {
             Some(iin) if iin == subject => {
-                trail.basis("own data".into());
-                return Ok(());
+                return Ok((format!("iin:{}", iin.as_str()), "own data".into()));
             }
             Some(iin) => (
                 format!("iin:{}", iin.as_str()),
@@ -108,8 +172,10 @@ impl Check for Consent {
             None => {
                 let bin = req.ctx.client_bin().map(|b| b.as_str()).unwrap_or("");
                 if let Some(basis) = self.access.policy().lawful_basis(bin, req.ctx.method) {
-                    trail.basis(format!("lawful access: {basis}"));
-                    return Ok(());
+                    return Ok((
+                        req.ctx.client.to_string(),
+                        format!("lawful access: {basis}"),
+                    ));
                 }
                 // Refusals mask the requester's BIN like every other number they show.
                 (req.ctx.client.to_string(), req.ctx.client.masked())
@@ -123,11 +189,13 @@ impl Check for Consent {
                 return Err(GatewayError::other_record());
             };
             if let Some(r) = relatives.iter().find(|r| r.iin == subject.as_str()) {
-                trail.basis(format!(
-                    "family link: {} (no consent needed)",
-                    relation_name(r.relation)
+                return Ok((
+                    grantee,
+                    format!(
+                        "family link: {} (no consent needed)",
+                        relation_name(r.relation)
+                    ),
                 ));
-                return Ok(());
             }
         }
         let mut failures = Vec::new();
@@ -135,8 +203,7 @@ impl Check for Consent {
             for c in store.consents(subject.as_str(), &grantee).await? {
                 match judge(c.revoked_at.is_some(), None, c.expires_at, &c.scope, scope) {
                     Ok(()) => {
-                        trail.basis(format!("consent {} given by {}", c.id, c.way));
-                        return Ok(());
+                        return Ok((grantee, format!("consent {} given by {}", c.id, c.way)));
                     }
                     Err(f) => failures.push(f),
                 }
@@ -167,8 +234,7 @@ impl Check for Consent {
                 scope,
             ) {
                 Ok(()) => {
-                    trail.basis(format!("notarised consent {}", c.number));
-                    return Ok(());
+                    return Ok((grantee, format!("notarised consent {}", c.number)));
                 }
                 Err(f) => failures.push(f),
             }
@@ -194,6 +260,37 @@ impl Check for Consent {
             scope: what.to_string(),
             detail,
         })
+    }
+}
+
+/// The consent tokens issued to this gateway, and the key they are bound to.
+#[derive(Clone)]
+pub struct Tokens {
+    /// The base64 DER certificate that presents the tokens to the persons database (its
+    /// WS-Security signer).
+    pub holder: String,
+    /// Tokens by (reader, subject, scope, basis).
+    issued: moka::sync::Cache<(String, String, String, String), IssuedToken>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("issued", &self.issued.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tokens {
+    /// No token yet, bound to `holder`.
+    pub fn new(holder: String) -> Self {
+        Self {
+            holder,
+            issued: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+        }
     }
 }
 

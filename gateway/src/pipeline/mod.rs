@@ -58,6 +58,8 @@ pub struct TrustStages {
     pub access: AccessControl,
     /// Request documents already taken.
     pub replay: kopir_store::replay::Replay,
+    /// The citizens' consent tokens obtained, and the key they are bound to.
+    pub tokens: consent::Tokens,
 }
 
 /// Assembles the pipeline over a router, in DESIGN.md's order.
@@ -100,6 +102,7 @@ pub fn build(
             access: trust.access.clone(),
             store: audit.journal.as_ref().map(|j| j.store().clone()),
             router: router.clone(),
+            tokens: trust.tokens,
         }))
         .layer(stage::StageLayer::new(cache::Cache::new(caches)))
         .service(local::dispatch(router, audit.journal, services));

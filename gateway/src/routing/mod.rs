@@ -7,6 +7,7 @@
 //! health.
 
 pub mod cadastre;
+pub mod kdp;
 pub mod legal_entities;
 pub mod notary;
 pub mod payments;
@@ -110,6 +111,7 @@ pub fn registries(
         Arc::new(notary::plug(config)?),
         Arc::new(cadastre::plug(config)?),
         Arc::new(payments::plug(config)?),
+        Arc::new(kdp::plug(config)?),
     ])
 }
 
