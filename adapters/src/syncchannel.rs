@@ -792,7 +792,6 @@ mod tests {
         ));
     }
 
-
     fn client() -> SyncChannelClient {
         SyncChannelClient::new(
             "persons",

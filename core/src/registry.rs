@@ -163,7 +163,10 @@ impl RegistryOp {
             Self::FilePledge(f) => &f.contract_number,
             Self::FilingStatus(id) | Self::FileObjection { message_id: id, .. } => id,
             Self::PaymentChecks(number) => number,
-            Self::ConsentToken(grant) => grant.subject.as_str(),
+            Self::ConsentToken(grant) => grant
+                .subject
+                .as_ref()
+                .map_or("", crate::identifiers::Iin::as_str),
         }
     }
 
@@ -182,7 +185,11 @@ impl RegistryOp {
             },
             Self::PowerOfAttorney { agent, .. } => agent.masked(),
             Self::LegalEntity { bin, .. } => bin.masked(),
-            Self::ConsentToken(grant) => grant.subject.masked(),
+            Self::ConsentToken(grant) => grant
+                .subject
+                .as_ref()
+                .map(crate::identifiers::Iin::masked)
+                .unwrap_or_default(),
             _ => String::new(),
         }
     }

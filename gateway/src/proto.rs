@@ -23,3 +23,13 @@ pub fn bin(field: &str, value: Option<&pb::Bin>) -> Result<Bin, GatewayError> {
     Bin::parse(&value.value)
         .map_err(|e| GatewayError::invalid(&format!("{field}.value"), e.to_string()))
 }
+
+/// A required calendar date field.
+pub fn date(field: &str, value: Option<&pb::Date>) -> Result<chrono::NaiveDate, GatewayError> {
+    let d = value.ok_or_else(|| GatewayError::invalid(field, "required: year, month, day"))?;
+    u32::try_from(d.month)
+        .ok()
+        .zip(u32::try_from(d.day).ok())
+        .and_then(|(m, day)| chrono::NaiveDate::from_ymd_opt(d.year, m, day))
+        .ok_or_else(|| GatewayError::invalid(field, "not a calendar date"))
+}

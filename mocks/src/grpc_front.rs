@@ -95,6 +95,15 @@ impl IdentityService for Front {
         }))
     }
 
+    async fn find_persons(
+        &self,
+        _request: Request<pb::FindPersonsRequest>,
+    ) -> Result<Response<pb::FindPersonsResponse>, Status> {
+        Err(Status::unimplemented(
+            "the registries' direct front reads records by number only (the benchmark's floor)",
+        ))
+    }
+
     async fn get_address_reference(
         &self,
         _request: Request<pb::GetAddressReferenceRequest>,

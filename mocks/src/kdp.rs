@@ -30,8 +30,8 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 pub struct Grant {
     /// Who reads (`iin:…`, `bin:…`).
     pub requester: String,
-    /// Whose data.
-    pub subject: String,
+    /// Whose data; none for a search by name or document.
+    pub subject: Option<String>,
     /// The consent scope.
     pub scope: String,
     /// The basis the gateway stated.
@@ -48,9 +48,16 @@ type Issued = (Grant, DateTime<Utc>);
 pub struct Tokens(Arc<Mutex<HashMap<String, Issued>>>);
 
 impl Tokens {
-    /// Why `token`, presented with `public_key`, does not open `subject`'s record; `None` when
-    /// it does.
-    pub fn refusal(&self, token: &str, public_key: &str, subject: &str) -> Option<String> {
+    /// Why `token`, presented with `public_key`, does not open `subject`'s record, found by
+    /// IIN or (`by_iin` false) by a search; `None` when it does. A search's token, issued for no
+    /// one in particular, opens the persons a search finds, never a read by IIN.
+    pub fn refusal(
+        &self,
+        token: &str,
+        public_key: &str,
+        subject: &str,
+        by_iin: bool,
+    ) -> Option<String> {
         if token.is_empty() {
             return Some("no consent token (kdpToken) was presented".into());
         }
@@ -60,7 +67,10 @@ impl Tokens {
         match tokens.get(token) {
             None => Some("the consent token is unknown".into()),
             Some((_, until)) if *until <= Utc::now() => Some("the consent token has lapsed".into()),
-            Some((g, _)) if g.subject != subject => {
+            Some((g, _)) if g.subject.is_none() && by_iin => {
+                Some("a search's consent token does not open a read by IIN".into())
+            }
+            Some((g, _)) if g.subject.as_deref().is_some_and(|s| s != subject) => {
                 Some("the consent token was issued for another person".into())
             }
             Some((g, _)) if g.holder != public_key => {
@@ -151,12 +161,22 @@ async fn issue(State(s): State<Served>, headers: HeaderMap, Json(g): Json<Grant>
     {
         return refuse(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unknown sender");
     }
-    if Iin::parse(&g.subject).is_err() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "BAD_SUBJECT",
-            "subject is not an IIN",
-        );
+    match &g.subject {
+        Some(subject) if Iin::parse(subject).is_err() => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_SUBJECT",
+                "subject is not an IIN",
+            );
+        }
+        None if !g.basis.starts_with("lawful access") => {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "NO_BASIS",
+                "a search's token is issued only under a lawful basis",
+            );
+        }
+        _ => {}
     }
     if g.requester.is_empty() || g.scope.is_empty() || g.basis.is_empty() || g.holder.is_empty() {
         return refuse(

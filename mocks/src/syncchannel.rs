@@ -293,6 +293,7 @@ pub async fn send_message(
                                     text(data, "kdpToken"),
                                     text(data, "publicKey"),
                                     &p.iin,
+                                    find(data, "iin").is_some(),
                                 )
                             })
                             .map_or(Ok(found), |why| Err(Refused::Token(why))),

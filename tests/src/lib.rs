@@ -319,6 +319,11 @@ pub fn syncchannel_schema() -> PathBuf {
 /// A consent token from the mock access control service for `subject`'s record, bound to
 /// `holder`, as the gateway asks for one.
 pub async fn consent_token(env: &Env, subject: &str, holder: &str) -> String {
+    token_for(env, Some(subject), "test", holder).await
+}
+
+/// A consent token for `subject` (none: a search's) on `basis`, bound to `holder`.
+pub async fn token_for(env: &Env, subject: Option<&str>, basis: &str, holder: &str) -> String {
     let r: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/v1/tokens", env.demo.mocks.kdp.url()))
         .basic_auth(
@@ -329,7 +334,7 @@ pub async fn consent_token(env: &Env, subject: &str, holder: &str) -> String {
             "requester": format!("bin:{}", kopir_mocks::pki::DEMO_PORTAL_BIN),
             "subject": subject,
             "scope": "person",
-            "basis": "test",
+            "basis": basis,
             "holder": holder,
         }))
         .send()

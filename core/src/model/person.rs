@@ -231,9 +231,9 @@ impl std::fmt::Debug for KdpToken {
 pub struct TokenGrant {
     /// Who reads: `iin:…` for a person, `bin:…` for an organisation.
     pub requester: String,
-    /// Whose data.
+    /// Whose data; none for a search by name or document, whose persons are not known before.
     #[serde(serialize_with = "iin_text")]
-    pub subject: crate::identifiers::Iin,
+    pub subject: Option<crate::identifiers::Iin>,
     /// The consent scope read under (`person`, `address`).
     pub scope: String,
     /// The basis the gateway found (own data, a consent's id, a family link, a lawful basis).
@@ -261,6 +261,12 @@ impl serde::Serialize for IssuedToken {
     }
 }
 
-fn iin_text<S: serde::Serializer>(iin: &crate::identifiers::Iin, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(iin.as_str())
+fn iin_text<S: serde::Serializer>(
+    iin: &Option<crate::identifiers::Iin>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match iin {
+        Some(iin) => s.serialize_str(iin.as_str()),
+        None => s.serialize_none(),
+    }
 }

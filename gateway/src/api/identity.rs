@@ -1,7 +1,7 @@
 //! `kopir.v1.IdentityService`.
 
 use chrono::Utc;
-use kopir_core::model::LifeStatus;
+use kopir_core::model::{LifeStatus, PersonQuery};
 use tonic::{Request, Response, Status};
 
 use kopir_proto::convert;
@@ -43,6 +43,7 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
     let registry_time = match reply.record.as_ref() {
         Record::Registry(RegistryRecord::Person(f)) => f.registry_time,
         Record::Registry(RegistryRecord::LegalEntity(f)) => f.registry_time,
+        Record::Registry(RegistryRecord::Persons(f)) => f.registry_time,
         _ => Utc::now(),
     };
     pb::ResponseInfo {
@@ -51,6 +52,54 @@ fn info(reply: &Reply, request_id: &str, registry: &str) -> pb::ResponseInfo {
         from_cache: reply.from_cache,
         stale: reply.stale,
         registry_time: kopir_core::time::rfc3339(registry_time),
+    }
+}
+
+/// A search's criterion, as the persons database allows one.
+fn query(msg: &pb::FindPersonsRequest) -> Result<PersonQuery, GatewayError> {
+    use pb::find_persons_request::Criterion;
+    // Names and numbers as people write them: printable, of a sensible length.
+    let part = |field: &str, value: &str, max: usize| -> Result<String, GatewayError> {
+        let value = value.trim();
+        if value.chars().count() > max || value.chars().any(char::is_control) {
+            return Err(GatewayError::invalid(
+                field,
+                format!("at most {max} printable characters"),
+            ));
+        }
+        Ok(value.to_string())
+    };
+    match &msg.criterion {
+        Some(Criterion::ByName(n)) => {
+            let surname = part("by_name.surname", &n.surname, 100)?;
+            let name = part("by_name.given_name", &n.given_name, 100)?;
+            if surname.is_empty() && name.is_empty() {
+                return Err(GatewayError::invalid(
+                    "by_name",
+                    "a surname or a given name is required beside the birth date",
+                ));
+            }
+            Ok(PersonQuery::Name {
+                surname,
+                name,
+                patronymic: part("by_name.patronymic", &n.patronymic, 100)?,
+                birth_date: crate::proto::date("by_name.birth_date", n.birth_date.as_ref())?,
+            })
+        }
+        Some(Criterion::DocumentNumber(number)) => {
+            let number = part("document_number", number, 20)?;
+            if number.is_empty() || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(GatewayError::invalid(
+                    "document_number",
+                    "required: the document's number, letters and digits",
+                ));
+            }
+            Ok(PersonQuery::Document(number))
+        }
+        None => Err(GatewayError::invalid(
+            "criterion",
+            "required: by_name (a name and birth date) or document_number",
+        )),
     }
 }
 
@@ -114,6 +163,32 @@ impl IdentityService for Identity {
             seal: Vec::new(),
         };
         self.respond(message, Origin::new(&id, METHOD, "legal_entities"), &reply)
+    }
+
+    async fn find_persons(
+        &self,
+        request: Request<pb::FindPersonsRequest>,
+    ) -> Result<Response<pb::FindPersonsResponse>, Status> {
+        const METHOD: &str = kopir_core::methods::identity_service::FIND_PERSONS;
+        let msg = request.get_ref();
+        let Answered {
+            request_id: id,
+            reply,
+            ..
+        } = super::call(&self.pipeline, &request, METHOD, || {
+            query(msg)
+                .map(|query| Operation::Registry(RegistryOp::FindPersons { query, token: None }))
+        })
+        .await?;
+        let Record::Registry(RegistryRecord::Persons(found)) = reply.record.as_ref() else {
+            return Err(status(unexpected(), Some(&id)));
+        };
+        let message = pb::FindPersonsResponse {
+            persons: found.record.iter().map(convert::person).collect(),
+            info: Some(info(&reply, &id, "persons")),
+            seal: Vec::new(),
+        };
+        self.respond(message, Origin::new(&id, METHOD, "persons"), &reply)
     }
 
     async fn get_address_reference(

@@ -49,6 +49,7 @@ macro_rules! envelope {
 }
 envelope!(
     pb::GetPersonRequest,
+    pb::FindPersonsRequest,
     pb::GetLegalEntityRequest,
     pb::GetAddressReferenceRequest,
     pb::SearchJournalRequest,
@@ -256,6 +257,7 @@ macro_rules! sealed {
 }
 sealed!(
     pb::GetPersonResponse,
+    pb::FindPersonsResponse,
     pb::GetLegalEntityResponse,
     pb::GetAddressReferenceResponse,
     pb::ListAccessesResponse,

@@ -21,6 +21,8 @@ use kopir_store::journal::Store;
 
 /// IdentityService's person-record read.
 pub const GET_PERSON: &str = kopir_core::methods::identity_service::GET_PERSON;
+/// IdentityService's search by name or document.
+pub const FIND_PERSONS: &str = kopir_core::methods::identity_service::FIND_PERSONS;
 /// IdentityService's address-reference read.
 pub const GET_ADDRESS_REFERENCE: &str =
     kopir_core::methods::identity_service::GET_ADDRESS_REFERENCE;
@@ -29,7 +31,7 @@ pub const GET_ADDRESS_REFERENCE: &str =
 /// no one's personal data.
 pub fn scope_of(method: &str) -> Option<(&'static str, &'static str)> {
     match method {
-        GET_PERSON => Some(("person", "person record")),
+        GET_PERSON | FIND_PERSONS => Some(("person", "person record")),
         GET_ADDRESS_REFERENCE => Some(("address", "address reference")),
         _ => None,
     }
@@ -92,13 +94,18 @@ fn relation_name(r: Relation) -> &'static str {
 impl Check for Consent {
     const NAME: &'static str = "consent";
     async fn check(&self, req: &mut GatewayRequest) -> Result<(), GatewayError> {
-        let (Some((scope, what)), Operation::Registry(RegistryOp::Person { iin: subject, .. })) =
-            (scope_of(req.ctx.method), &req.op)
-        else {
+        let Some((scope, what)) = scope_of(req.ctx.method) else {
             return Ok(());
         };
-        let subject = subject.clone();
-        let (requester, basis) = self.basis(req, &subject, scope, what).await?;
+        let (subject, (requester, basis)) = match &req.op {
+            Operation::Registry(RegistryOp::Person { iin, .. }) => {
+                let subject = iin.clone();
+                let found = self.basis(req, &subject, scope, what).await?;
+                (Some(subject), found)
+            }
+            Operation::Registry(RegistryOp::FindPersons { .. }) => (None, self.search_basis(req)?),
+            _ => return Ok(()),
+        };
         req.ctx.trail.basis(basis.clone());
         // The persons database opens the record only with the citizen's consent token for this
         // reader, subject and scope, which the access control service issues on the basis found.
@@ -110,7 +117,10 @@ impl Check for Consent {
             holder: self.tokens.holder.clone(),
         };
         let issued = self.token(req, grant).await?;
-        if let Operation::Registry(RegistryOp::Person { token, .. }) = &mut req.op {
+        if let Operation::Registry(
+            RegistryOp::Person { token, .. } | RegistryOp::FindPersons { token, .. },
+        ) = &mut req.op
+        {
             *token = Some(issued);
         }
         Ok(())
@@ -127,7 +137,11 @@ impl Consent {
     ) -> Result<KdpToken, GatewayError> {
         let key = (
             grant.requester.clone(),
-            grant.subject.as_str().to_string(),
+            grant
+                .subject
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             grant.scope.clone(),
             grant.basis.clone(),
         );
@@ -148,6 +162,32 @@ impl Consent {
         };
         self.tokens.issued.insert(key, issued.clone());
         Ok(issued.token.clone())
+    }
+
+    /// The basis of a search by name or document: its persons are not known before it runs, so
+    /// no one's consent can be judged; it is open to an organisation reading on its own account
+    /// (unsigned) under a lawful basis for the method.
+    fn search_basis(&self, req: &GatewayRequest) -> Result<(String, String), GatewayError> {
+        let bin = req.ctx.client_bin().map(|b| b.as_str()).unwrap_or("");
+        let signed_by_person = req
+            .ctx
+            .signers
+            .as_ref()
+            .and_then(|s| s.requester_iin())
+            .is_some();
+        match self.access.policy().lawful_basis(bin, req.ctx.method) {
+            Some(basis) if !signed_by_person => Ok((
+                req.ctx.client.to_string(),
+                format!("lawful access: {basis}"),
+            )),
+            _ => Err(GatewayError::Consent {
+                failure: ConsentFailure::Missing,
+                requester: req.ctx.client.masked(),
+                subject: "(a search)".into(),
+                scope: "person search".into(),
+                detail: "a search by name or document is open to a state body reading on its own account under a lawful basis; read one person by IIN with their consent (GetPerson)".into(),
+            }),
+        }
     }
 
     /// The reader (`iin:…` or the client's principal) and the basis on which it may read
