@@ -41,7 +41,22 @@ def main() -> int:
         except grpc.RpcError as err:
             invalid = {"code": err.code().name, "message": err.details()}
         p = reply.person
+        # The published parts: reference values with their code and both languages, every
+        # identity document with its status, the registration address's register code; and a
+        # search by the first document's number.
+        found = []
+        if p.documents:
+            search = stub.FindPersons(
+                identity_pb2.FindPersonsRequest(meta=meta, document_number=p.documents[0].number),
+                timeout=10,
+            )
+            found = [q.iin for q in search.persons]
         print(json.dumps({
+            "gender": [p.gender.code, p.gender.name_ru, p.gender.name_kz],
+            "citizenship": [p.citizenship_ref.code, p.citizenship_ref.name_ru, p.citizenship_ref.name_kz],
+            "documents": [[d.type.code, d.number, d.status.code] for d in p.documents],
+            "ar_code": p.reg_address.ar_code,
+            "found_by_document": found,
             "iin": p.iin,
             "surname": p.surname,
             "given_name": p.given_name,
