@@ -256,6 +256,12 @@ impl Demo {
             .sample_entity()
             .map(|e| e.bin.clone())
             .unwrap_or_default();
+        // The sample person's current identity document, for a search by its number.
+        let document = pop
+            .sample_person()
+            .and_then(|p| p.document.as_ref())
+            .map(|d| d.number.clone())
+            .unwrap_or_default();
         let addr = self.gateway.addr;
         let pki = self.pki_dir.display();
         let tls = format!(
@@ -275,6 +281,7 @@ impl Demo {
              notary system mock (consents, powers of attorney): {}\n\
              legal cadastre mock: {}\n\
              payment gateway mock (e-checks): {}\n\
+             access control service mock (consent tokens, КДП): {}\n\
              demo bank's callback endpoint: {}\n\
              generic registry mock (route it in [channel.routes]): {}\n\
              mock control endpoint: {}\n\
@@ -286,6 +293,7 @@ impl Demo {
              try:\n  \
              grpcurl {tls} -d '{{\"iin\":{{\"value\":\"{iin}\"}}}}' {addr} kopir.v1.IdentityService/GetPerson\n  \
              grpcurl {tls} -d '{{\"bin\":{{\"value\":\"{bin}\"}}}}' {addr} kopir.v1.IdentityService/GetLegalEntity\n  \
+             grpcurl {tls} -d '{{\"document_number\":\"{document}\"}}' {addr} kopir.v1.IdentityService/FindPersons\n  \
              grpcurl {tls} -d '{{\"service\":\"kopir.registry.persons\"}}' {addr} grpc.health.v1.Health/Check\n\
              a pledge contract (bank's certificate; pay the fee, watch it registered, the bank called back):\n  \
              grpcurl {bank} -d @ {addr} kopir.v1.PledgeService/SubmitPledgeContract < {pki}/pledge-request.json\n  \
@@ -299,6 +307,7 @@ impl Demo {
             self.mocks.notary.url(),
             self.mocks.cadastre.url(),
             self.mocks.payments.url(),
+            self.mocks.kdp.url(),
             self.mocks.bank.callback_url(),
             self.mocks.generic.url(),
             self.mocks

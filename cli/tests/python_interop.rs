@@ -179,6 +179,30 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
     assert_eq!(got["surname"], expected.surname.as_str());
     assert_eq!(got["given_name"], expected.given_name.as_str());
     assert_eq!(got["life_status"], "LIFE_STATUS_ALIVE");
+    // The published parts, through another toolchain: reference values in both languages,
+    // every document with its status, the registration's address-register code, and a search.
+    let d = &expected.details;
+    assert_eq!(
+        got["gender"],
+        serde_json::json!([d.gender.code, d.gender.name_ru, d.gender.name_kz])
+    );
+    assert_eq!(
+        got["citizenship"],
+        serde_json::json!([d.citizenship.code, d.citizenship.name_ru, d.citizenship.name_kz])
+    );
+    let documents: Vec<serde_json::Value> = d
+        .documents
+        .iter()
+        .map(|doc| serde_json::json!([doc.kind.code, doc.number, doc.status.code]))
+        .collect();
+    assert_eq!(got["documents"], serde_json::Value::Array(documents));
+    assert_eq!(
+        got["ar_code"],
+        d.reg_address.as_ref().map_or("", |r| r.ar_code.as_str())
+    );
+    if !d.documents.is_empty() {
+        assert_eq!(got["found_by_document"], serde_json::json!([expected.iin]));
+    }
     assert_eq!(got["registry"], "persons");
     assert!(!got["request_id_header"].as_str().unwrap_or("").is_empty());
     assert_eq!(got["invalid"]["code"], "INVALID_ARGUMENT");
