@@ -192,7 +192,8 @@ fn opt_date(n: Node<'_, '_>, name: &str) -> Result<Option<chrono::NaiveDate>, St
     }
 }
 
-fn parse_response(n: Node<'_, '_>) -> Result<(Reference, Option<LegalEntity>), String> {
+/// Reads a `Response` document: its `Status` and the `Organization`, when it carries one.
+pub fn parse_response(n: Node<'_, '_>) -> Result<(Reference, Option<LegalEntity>), String> {
     if n.tag_name().namespace() != Some(GBDUL_NS) {
         return Err(format!(
             "expected a {GBDUL_NS} Response, got <{}>",

@@ -323,7 +323,8 @@ fn message_result(data: Node<'_, '_>) -> Result<Reference, String> {
     reference_of(data, "messageResult")
 }
 
-fn parse_search(data: Node<'_, '_>) -> Result<(Reference, Vec<Person>), String> {
+/// Reads a search reply's `<data>`: its `messageResult` and every `person`.
+pub fn parse_search(data: Node<'_, '_>) -> Result<(Reference, Vec<Person>), String> {
     let result = message_result(data)?;
     let persons = match child(data, "persons") {
         Some(list) => list
@@ -336,7 +337,8 @@ fn parse_search(data: Node<'_, '_>) -> Result<(Reference, Vec<Person>), String> 
     Ok((result, persons))
 }
 
-fn parse_links(data: Node<'_, '_>) -> Result<(Reference, Vec<Relative>), String> {
+/// Reads a family-links reply's `<data>`: its `messageResult` and every `link`.
+pub fn parse_links(data: Node<'_, '_>) -> Result<(Reference, Vec<Relative>), String> {
     let result = message_result(data)?;
     let links = match child(data, "links") {
         Some(list) => list

@@ -1,7 +1,7 @@
 //! A registry's SyncChannel reply as it arrives, any bytes: the adapter reads it (envelope,
 //! status, fault `ErrorInfo`, `<data>` as element or `xs:string`, enveloped signature) and the
-//! WS-Security check runs over it, neither panicking; canonicalizing a document twice gives the
-//! same bytes.
+//! WS-Security check runs over it, the persons and legal-entities databases' payload readers
+//! read its `<data>`, none panicking; canonicalizing a document twice gives the same bytes.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let (rt, client) = client();
     let _ = rt.block_on(client.read_reply(text, |payload| {
-        Ok(format!("{payload:?}").len())
+        let persons = payload.data(kopir_adapters::persons::parse_search).map(|r| r.1.len());
+        let links = payload.data(kopir_adapters::persons::parse_links).map(|r| r.1.len());
+        let entity = payload.root(kopir_adapters::legal_entities::parse_response).map(|r| r.1.is_some());
+        Ok((persons.is_ok(), links.is_ok(), entity.is_ok()))
     }));
     let Ok(doc) = roxmltree::Document::parse(text) else {
         return;
