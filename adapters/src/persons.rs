@@ -19,8 +19,8 @@ use crate::syncchannel::{child, required, text, Data, Payload, ResultCodes, Sync
 use crate::Registry;
 use kopir_core::identifiers::Iin;
 use kopir_core::model::person::{
-    BirthPlace, Capacity, Certificate, Exclusion, KdpToken, PersonDetails, PersonDocument,
-    Reference, RegAddress, Wanted,
+    Capacity, Certificate, Exclusion, KdpToken, PersonDetails, PersonDocument, Reference,
+    RegAddress, Wanted,
 };
 use kopir_core::model::{
     Address, Deregistration, DocumentType, Fetched, IdentityDocument, LifeStatus, Person,
@@ -161,6 +161,29 @@ impl SyncChannelPersons {
         x
     }
 
+    /// Sends `data` to `service` and reads the reply's `<data>` with `parse`, its
+    /// `messageResult` judged.
+    async fn ask<T>(
+        &self,
+        service: &str,
+        data: &str,
+        correlation_id: &str,
+        parse: impl FnOnce(Node<'_, '_>) -> Result<(Reference, T), String>,
+    ) -> Result<Fetched<T>, AdapterError> {
+        let fetched = self
+            .client
+            .call_payload(service, Data::Element(data), correlation_id, |p| {
+                p.data(parse)
+            })
+            .await?;
+        let (result, record) = fetched.record;
+        self.judge(&result)?;
+        Ok(Fetched {
+            record,
+            registry_time: fetched.registry_time,
+        })
+    }
+
     async fn search(
         &self,
         query: &PersonQuery,
@@ -168,21 +191,8 @@ impl SyncChannelPersons {
         correlation_id: &str,
     ) -> Result<Fetched<Vec<Person>>, AdapterError> {
         let data = self.request(query, Some(token));
-        let fetched = self
-            .client
-            .call_payload(
-                &self.services.search,
-                Data::Element(&data),
-                correlation_id,
-                |p| p.data(parse_search),
-            )
-            .await?;
-        let (result, persons) = fetched.record;
-        self.judge(&result)?;
-        Ok(Fetched {
-            record: persons,
-            registry_time: fetched.registry_time,
-        })
+        self.ask(&self.services.search, &data, correlation_id, parse_search)
+            .await
     }
 
     /// Maps a `messageResult` to the search's outcome.
@@ -251,18 +261,16 @@ impl PersonsRegistry for SyncChannelPersons {
         correlation_id: &str,
     ) -> Result<Vec<Relative>, AdapterError> {
         let data = self.request(&PersonQuery::Iin(iin.clone()), None);
-        let fetched = self
-            .client
-            .call_payload(
+        let asked = self
+            .ask(
                 &self.services.family_links,
-                Data::Element(&data),
+                &data,
                 correlation_id,
-                |p| p.data(parse_links),
+                parse_links,
             )
-            .await?;
-        let (result, links) = fetched.record;
-        match self.judge(&result) {
-            Ok(()) => Ok(links),
+            .await;
+        match asked {
+            Ok(links) => Ok(links.record),
             // No such person has no relatives the gateway could rely on.
             Err(AdapterError::NotFound { .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
@@ -376,19 +384,6 @@ fn foreign(n: Node<'_, '_>) -> (String, String) {
     })
 }
 
-fn birth_place(n: Node<'_, '_>) -> Result<BirthPlace, String> {
-    let (foreign_district, foreign_region) = foreign(n);
-    Ok(BirthPlace {
-        country: optional_reference(n, "country")?,
-        district: optional_reference(n, "district")?,
-        region: optional_reference(n, "region")?,
-        foreign_district,
-        foreign_region,
-        city: string(n, "city"),
-        ar_code: string(n, "birthTeCodeAR"),
-    })
-}
-
 fn address(n: Node<'_, '_>, kind: Option<Reference>) -> Result<RegAddress, String> {
     let (foreign_district, foreign_region) = foreign(n);
     Ok(RegAddress {
@@ -407,7 +402,11 @@ fn address(n: Node<'_, '_>, kind: Option<Reference>) -> Result<RegAddress, Strin
         end_date: opt_date(n, "endDate")?,
         status: optional_reference(n, "status")?,
         invalidity: optional_reference(n, "invalidity")?,
-        ar_code: string(n, "arCode"),
+        // The place of birth names its address-register code otherwise.
+        ar_code: text(n, "arCode")
+            .or_else(|| text(n, "birthTeCodeAR"))
+            .unwrap_or("")
+            .to_string(),
     })
 }
 
@@ -448,7 +447,7 @@ fn details(n: Node<'_, '_>) -> Result<PersonDetails, String> {
         birth_certificate: child(n, "birthCertificate").map(certificate).transpose()?,
         death_certificate: child(n, "deathCertificate").map(certificate).transpose()?,
         birth_place: child(n, "birthPlace")
-            .map(birth_place)
+            .map(|b| address(b, None))
             .transpose()?
             .unwrap_or_default(),
         reg_address: child(n, "regAddress")

@@ -188,7 +188,11 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
     );
     assert_eq!(
         got["citizenship"],
-        serde_json::json!([d.citizenship.code, d.citizenship.name_ru, d.citizenship.name_kz])
+        serde_json::json!([
+            d.citizenship.code,
+            d.citizenship.name_ru,
+            d.citizenship.name_kz
+        ])
     );
     let documents: Vec<serde_json::Value> = d
         .documents

@@ -9,7 +9,7 @@
 use chrono::{Datelike, Days};
 use kopir_core::model::entity::{Activity, EntityAddress, EntityDetails, Leader};
 use kopir_core::model::person::{
-    BirthPlace, Certificate, PersonDetails, PersonDocument, Reference, RegAddress,
+    Certificate, PersonDetails, PersonDocument, Reference, RegAddress,
 };
 use kopir_core::model::{Address, DocumentType, EntityStatus, LegalEntity, LifeStatus, Person};
 use rand::seq::IndexedRandom;
@@ -112,12 +112,12 @@ pub fn person_details(p: &Person) -> PersonDetails {
         parts.next().unwrap_or(""),
         parts.next().unwrap_or(""),
     );
-    d.birth_place = BirthPlace {
+    d.birth_place = RegAddress {
         country: Some(country(land)),
         district: place(oblast, "").0,
         city: city.into(),
         ar_code: format!("{:013}", rng.random_range(0..10_000_000_000_000u64)),
-        ..BirthPlace::default()
+        ..RegAddress::default()
     };
     let civil_registry = |rng: &mut ChaCha8Rng, on| Certificate {
         number: format!("{:07}", rng.random_range(0..10_000_000u32)),

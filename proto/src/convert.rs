@@ -93,7 +93,7 @@ pub fn person(p: &m::Person) -> pb::Person {
         citizenship_ref: Some(reference(&d.citizenship)),
         life_status_ref: Some(reference(&d.life_status)),
         documents: d.documents.iter().map(person_document).collect(),
-        birth_place_parts: Some(birth_place(&d.birth_place)),
+        birth_place_parts: Some(address_parts(&d.birth_place)),
         reg_address: d.reg_address.as_ref().map(address_parts),
         other_addresses: d.addresses.iter().map(address_parts).collect(),
         birth_certificate: d.birth_certificate.as_ref().map(certificate),
@@ -145,19 +145,6 @@ fn certificate(c: &mp::Certificate) -> pb::Certificate {
         number: c.number.clone(),
         begin_date: c.begin_date.map(date),
         issuer: c.issuer.clone(),
-    }
-}
-
-fn birth_place(b: &mp::BirthPlace) -> pb::AddressParts {
-    pb::AddressParts {
-        country: b.country.as_ref().map(reference),
-        district: b.district.as_ref().map(reference),
-        region: b.region.as_ref().map(reference),
-        foreign_district: b.foreign_district.clone(),
-        foreign_region: b.foreign_region.clone(),
-        city: b.city.clone(),
-        ar_code: b.ar_code.clone(),
-        ..Default::default()
     }
 }
 

@@ -197,6 +197,49 @@ pub fn person_request(iin: &str) -> pb::GetPersonRequest {
     }
 }
 
+/// A GetLegalEntity request for `bin`, without meta.
+pub fn entity_request(bin: &str) -> pb::GetLegalEntityRequest {
+    pb::GetLegalEntityRequest {
+        meta: None,
+        bin: Some(pb::Bin { value: bin.into() }),
+        signed: None,
+    }
+}
+
+/// A person's own signing certificate, issued by the demo CA.
+pub fn person_signer(env: &Env, iin: &str, name: &str) -> kopir_mocks::pki::Issued {
+    env.demo
+        .pki
+        .ca
+        .issue(
+            &kopir_mocks::pki::Holder::Person {
+                iin: iin.into(),
+                name: name.into(),
+            },
+            kopir_trust::signing::KeyAlgorithm::EcdsaP256,
+            kopir_mocks::pki::Window::days(30),
+        )
+        .expect("the demo CA issues")
+}
+
+/// The last request the persons database's mock served, and the consent token it carried.
+pub fn sent_token(env: &Env) -> (String, String) {
+    let sent = env
+        .demo
+        .mocks
+        .persons
+        .last_exchange()
+        .expect("the persons database was asked");
+    let sent = String::from_utf8(sent.request.to_vec()).expect("UTF-8");
+    let token = sent
+        .split("<kdpToken>")
+        .nth(1)
+        .and_then(|t| t.split("</kdpToken>").next())
+        .unwrap_or("")
+        .to_string();
+    (sent, token)
+}
+
 /// A valid IIN (check digit right) that the population does not hold.
 pub fn unknown_iin(env: &Env) -> String {
     (0..10_000u32)

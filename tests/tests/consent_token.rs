@@ -100,19 +100,13 @@ async fn the_gateway_presents_a_token_issued_for_the_reader_subject_and_scope() 
         .get_person(person_request(&iin))
         .await
         .unwrap();
-    let sent = env.demo.mocks.persons.last_exchange().unwrap();
-    let sent = String::from_utf8(sent.request.to_vec()).unwrap();
-    let token = sent
-        .split("<kdpToken>")
-        .nth(1)
-        .and_then(|t| t.split("</kdpToken>").next())
-        .unwrap();
+    let (sent, token) = kopir_tests::sent_token(&env);
     let grant = env
         .demo
         .mocks
         .kdp
         .tokens()
-        .grant(token)
+        .grant(&token)
         .expect("the access control service issued it");
     assert_eq!(grant.subject.as_deref(), Some(iin.as_str()));
     assert_eq!(grant.scope, "person");

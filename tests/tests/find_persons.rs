@@ -110,14 +110,8 @@ async fn a_search_by_name_or_document_returns_every_field_of_the_persons_it_find
     assert!(none.persons.is_empty());
 
     // The search token the gateway presented names no one, under the portal's lawful basis.
-    let sent = env.demo.mocks.persons.last_exchange().unwrap();
-    let sent = String::from_utf8(sent.request.to_vec()).unwrap();
-    let token = sent
-        .split("<kdpToken>")
-        .nth(1)
-        .and_then(|t| t.split("</kdpToken>").next())
-        .unwrap();
-    let grant = env.demo.mocks.kdp.tokens().grant(token).expect("issued");
+    let (_, token) = kopir_tests::sent_token(&env);
+    let grant = env.demo.mocks.kdp.tokens().grant(&token).expect("issued");
     assert_eq!(grant.subject, None);
     assert!(grant.basis.starts_with("lawful access"), "{}", grant.basis);
 }

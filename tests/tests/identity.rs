@@ -110,13 +110,7 @@ async fn legal_entity_and_address_reference() {
     let entity = pop.sample_entity().expect("an active entity");
     let got = env
         .identity()
-        .get_legal_entity(pb::GetLegalEntityRequest {
-            meta: None,
-            bin: Some(pb::Bin {
-                value: entity.bin.clone(),
-            }),
-            signed: None,
-        })
+        .get_legal_entity(kopir_tests::entity_request(&entity.bin))
         .await
         .expect("known entity is found")
         .into_inner()

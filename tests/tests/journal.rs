@@ -12,10 +12,9 @@ use kopir_gateway::proto::v1::consent_service_client::ConsentServiceClient;
 use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::notary::NewConsent;
-use kopir_mocks::pki::{Holder, Window, DEMO_BANK_BIN};
+use kopir_mocks::pki::DEMO_BANK_BIN;
 use kopir_store::journal::{self, Entry, Journal, Kind};
 use kopir_tests::{person_request, sign, test_config, Env};
-use kopir_trust::signing::KeyAlgorithm;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -453,19 +452,7 @@ async fn a_family_link_needs_no_consent_and_a_stranger_does() {
         .unwrap()
         .clone();
     // The parent's own signing certificate, from the demo CA.
-    let signer = env
-        .demo
-        .pki
-        .ca
-        .issue(
-            &Holder::Person {
-                iin: parent.clone(),
-                name: "Test Parent".into(),
-            },
-            KeyAlgorithm::EcdsaP256,
-            Window::days(30),
-        )
-        .unwrap();
+    let signer = kopir_tests::person_signer(&env, &parent, "Test Parent");
     const METHOD: &str = "kopir.v1.IdentityService/GetPerson";
     let ask = |subject: &str, id: &str| {
         let payload = serde_json::to_vec(&serde_json::json!({

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use kopir_gateway::proto::v1 as pb;
 use kopir_tests::{person_request, test_config, unknown_iin, Env};
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -56,13 +55,7 @@ async fn no_personal_number_or_secret_in_logs() {
         .unwrap();
     client.get_person(person_request(&unknown)).await.ok();
     client
-        .get_legal_entity(pb::GetLegalEntityRequest {
-            meta: None,
-            bin: Some(pb::Bin {
-                value: entity.bin.clone(),
-            }),
-            signed: None,
-        })
+        .get_legal_entity(kopir_tests::entity_request(&entity.bin))
         .await
         .unwrap();
     env.demo.mocks.persons.set_latency_ms(600);

@@ -11,10 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 use kopir_gateway::proto::v1 as pb;
-use kopir_mocks::pki::{Holder, Issued, Window};
+use kopir_mocks::pki::Issued;
 use kopir_mocks::registry::Exchange;
 use kopir_tests::{payload_schema, person_request, run_tool, sign, test_config, xml_tools, Env};
-use kopir_trust::signing::KeyAlgorithm;
 
 /// The `<data>` of a SyncChannel message as a document of its own: the text of an `xs:string`,
 /// or the element re-declared standalone; and whether it was a string.
@@ -120,17 +119,7 @@ async fn every_payload_validates_and_every_enveloped_signature_verifies() {
         .population
         .sample_relatives(kopir_core::model::Relation::Child)
         .unwrap();
-    let signer = keys
-        .ca
-        .issue(
-            &Holder::Person {
-                iin: parent.clone(),
-                name: "Test Parent".into(),
-            },
-            KeyAlgorithm::EcdsaP256,
-            Window::days(30),
-        )
-        .unwrap();
+    let signer = kopir_tests::person_signer(&env, &parent, "Test Parent");
     let payload = serde_json::to_vec(&serde_json::json!({
         "method": "kopir.v1.IdentityService/GetPerson",
         "subject": child,
@@ -170,13 +159,7 @@ async fn every_payload_validates_and_every_enveloped_signature_verifies() {
     // ГБД ЮЛ: the request signed by the gateway, the reply by the registry, both xs:string.
     let entity = mocks.population.sample_entity().unwrap();
     env.identity()
-        .get_legal_entity(pb::GetLegalEntityRequest {
-            meta: None,
-            bin: Some(pb::Bin {
-                value: entity.bin.clone(),
-            }),
-            signed: None,
-        })
+        .get_legal_entity(kopir_tests::entity_request(&entity.bin))
         .await
         .unwrap();
     let exchange = mocks.legal_entities.last_exchange().unwrap();

@@ -72,26 +72,8 @@ pub struct Certificate {
     pub issuer: String,
 }
 
-/// The place of birth by parts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct BirthPlace {
-    /// Country.
-    pub country: Option<Reference>,
-    /// Oblast («district» in the registry's names).
-    pub district: Option<Reference>,
-    /// District of an oblast («region» in the registry's names).
-    pub region: Option<Reference>,
-    /// Oblast outside Kazakhstan, as text.
-    pub foreign_district: String,
-    /// District outside Kazakhstan, as text.
-    pub foreign_region: String,
-    /// Locality.
-    pub city: String,
-    /// The address register's code of the birth place.
-    pub ar_code: String,
-}
-
-/// The address of permanent registration (`regAddress`) or another address (`addresses/address`).
+/// An address by parts: the place of birth (`birthPlace`, its code `birthTeCodeAR`), the address
+/// of permanent registration (`regAddress`) or another address (`addresses/address`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RegAddress {
     /// The kind of address (other addresses only: temporary registration, departure, ...).
@@ -186,8 +168,8 @@ pub struct PersonDetails {
     pub birth_certificate: Option<Certificate>,
     /// Death certificate.
     pub death_certificate: Option<Certificate>,
-    /// Place of birth.
-    pub birth_place: BirthPlace,
+    /// Place of birth (country, oblast, district, locality and its code).
+    pub birth_place: RegAddress,
     /// Permanent registration, current or ended.
     pub reg_address: Option<RegAddress>,
     /// Other addresses (temporary registration, ...).
