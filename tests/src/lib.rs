@@ -242,17 +242,31 @@ pub fn sent_token(env: &Env) -> (String, String) {
 
 /// A valid IIN (check digit right) that the population does not hold.
 pub fn unknown_iin(env: &Env) -> String {
-    (0..10_000u32)
-        .filter_map(|serial| {
-            let first11 = format!("0001015{serial:04}");
-            let mut d = [0u8; 11];
-            for (slot, b) in d.iter_mut().zip(first11.bytes()) {
-                *slot = b - b'0';
-            }
-            check_digit(&d).map(|c| format!("{first11}{c}"))
-        })
+    numbers("0001015")
         .find(|iin| Iin::parse(iin).is_ok() && !env.demo.mocks.population.persons.contains_key(iin))
         .expect("some valid IIN is not in the population")
+}
+
+/// A valid BIN (a resident legal entity's, check digit right) that the population does not hold.
+pub fn unknown_bin(env: &Env) -> String {
+    numbers("0101400")
+        .find(|bin| {
+            kopir_core::identifiers::Bin::parse(bin).is_ok()
+                && !env.demo.mocks.population.entities.contains_key(bin)
+        })
+        .expect("some valid BIN is not in the population")
+}
+
+/// The 12-digit numbers with a right check digit that start with `prefix` (7 digits).
+fn numbers(prefix: &'static str) -> impl Iterator<Item = String> {
+    (0..10_000u32).filter_map(move |serial| {
+        let first11 = format!("{prefix}{serial:04}");
+        let mut d = [0u8; 11];
+        for (slot, b) in d.iter_mut().zip(first11.bytes()) {
+            *slot = b - b'0';
+        }
+        check_digit(&d).map(|c| format!("{first11}{c}"))
+    })
 }
 
 /// A detached CMS signature of `payload` by `issued`, with the CA's intermediate attached.

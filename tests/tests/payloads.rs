@@ -181,4 +181,21 @@ async fn every_payload_validates_and_every_enveloped_signature_verifies() {
         kopir_mocks::pki::DEMO_PORTAL_BIN
     );
     assert!(request.contains(&requestor), "{request}");
+    // No such BIN: the payload's own Status says it, and it is NOT_FOUND.
+    let unknown = kopir_tests::unknown_bin(&env);
+    let refused = env
+        .identity()
+        .get_legal_entity(kopir_tests::entity_request(&unknown))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::NotFound, "{refused:?}");
+    let none = mocks.legal_entities.last_exchange().unwrap();
+    check(
+        dir.path(),
+        "gbdul-none",
+        &none,
+        ("gbdul-info-by-bin-v2.xsd", "gbdul-info-by-bin-v2.xsd"),
+        (Some(&keys.gateway_wsse), &keys.registry_wsse),
+    );
+    assert!(data_of(&none.reply).0.contains("<Code>003</Code>"));
 }
