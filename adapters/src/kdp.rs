@@ -71,7 +71,7 @@ impl ConsentTokens for RestKdp {
         Ok(IssuedToken {
             token: KdpToken {
                 token: issued.token,
-                public_key: grant.holder.clone(),
+                public_key: std::sync::Arc::from(grant.holder.as_str()),
             },
             expires_at: issued.expires_at,
         })

@@ -155,7 +155,7 @@ impl SyncChannelPersons {
             x.push_str(&format!(
                 "<kdpToken>{}</kdpToken><publicKey>{}</publicKey>",
                 escape(&t.token),
-                escape(&t.public_key)
+                escape(&*t.public_key)
             ));
         }
         x

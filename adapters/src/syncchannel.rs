@@ -471,28 +471,36 @@ impl SyncChannelClient {
     }
 
     /// Checks the reply's WS-Security signature and the signer's path, per the policy.
-    async fn check_envelope(&self, doc: &Document<'_>) -> Result<(), AdapterError> {
+    /// Checks the envelope's WS-Security signature per the policy: the signer's certificate
+    /// when it held, `None` when nothing was checked.
+    async fn check_envelope(&self, doc: &Document<'_>) -> Result<Option<Vec<u8>>, AdapterError> {
         let Some(security) = &self.endpoint.wire.security else {
-            return Ok(());
+            return Ok(None);
         };
         if security.verify == VerifyPolicy::Off {
-            return Ok(());
+            return Ok(None);
         }
         match wsse::verify_envelope(doc, Utc::now(), security.skew) {
-            Ok(verified) => self.check_path(security, verified.certificate).await,
+            Ok(verified) => {
+                self.check_path(security, verified.certificate.clone(), "the signer's")
+                    .await?;
+                Ok(Some(verified.certificate))
+            }
             Err(kopir_xmlsec::XmlSecError::Unsigned(_))
                 if security.verify == VerifyPolicy::IfPresent =>
             {
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(self.untrusted(format!("WS-Security: {e}"))),
         }
     }
 
+    /// Checks `certificate`'s path; `whose` names the signature in the refusal.
     async fn check_path(
         &self,
         security: &MessageSecurity,
         certificate: Vec<u8>,
+        whose: &str,
     ) -> Result<(), AdapterError> {
         let leaf = CertificateDer::from(certificate);
         security
@@ -500,26 +508,42 @@ impl SyncChannelClient {
             .verify_chain(&leaf, &security.intermediates, Usage::Signing)
             .await
             .map(|_| ())
-            .map_err(|e| self.untrusted(format!("the signer's certificate: {}", chain_reason(&e))))
+            .map_err(|e| self.untrusted(format!("{whose} certificate: {}", chain_reason(&e))))
     }
 
     /// Checks an enveloped signature in the payload, when it carries one and replies are checked.
-    async fn check_payload(&self, payload: &Payload<'_, '_>) -> Result<(), AdapterError> {
+    /// A payload signed by the certificate whose WS-Security signature over the whole Body held
+    /// (`envelope_signer`) is not checked twice: the envelope's signature covers its bytes.
+    async fn check_payload(
+        &self,
+        payload: &Payload<'_, '_>,
+        envelope_signer: Option<&[u8]>,
+    ) -> Result<(), AdapterError> {
         let Some(security) = &self.endpoint.wire.security else {
             return Ok(());
         };
         if security.verify == VerifyPolicy::Off {
             return Ok(());
         }
+        let covered = |root: Node<'_, '_>| {
+            envelope_signer
+                .is_some_and(|c| enveloped::named_certificate(root).as_deref() == Some(c))
+        };
         // A payload without a signature is looked at in place, not copied and parsed again.
         let standalone = match payload {
             // Signed as a whole (`<data>`'s children the payload, the signature the last of
             // them, as ГБД ФЛ replies are), or its one root element signed.
             Payload::Element(d) if enveloped::signature_of(*d).is_some() => {
+                if covered(*d) {
+                    return Ok(());
+                }
                 std::borrow::Cow::Owned(enveloped::standalone(*d))
             }
             Payload::Element(d) => match d.children().find(Node::is_element) {
                 Some(root) if enveloped::signature_of(root).is_some() => {
+                    if covered(root) {
+                        return Ok(());
+                    }
                     std::borrow::Cow::Owned(enveloped::standalone(root))
                 }
                 _ => return Ok(()),
@@ -528,12 +552,18 @@ impl SyncChannelClient {
                 if !t.trim_start().starts_with('<') {
                     return Ok(());
                 }
+                if Document::parse(t).is_ok_and(|d| covered(d.root_element())) {
+                    return Ok(());
+                }
                 std::borrow::Cow::Borrowed(*t)
             }
         };
         match enveloped::verify(&standalone) {
             Ok(Enveloped::Absent) => Ok(()),
-            Ok(Enveloped::Valid(cert)) => self.check_path(security, cert).await,
+            Ok(Enveloped::Valid(cert)) => {
+                self.check_path(security, cert, "the payload's signer's")
+                    .await
+            }
             Err(e) => Err(self.untrusted(format!("the payload's signature: {e}"))),
         }
     }
@@ -552,7 +582,7 @@ impl SyncChannelClient {
             // A fault is the registry's word even unsigned: it carries no record to serve.
             return Err(self.fault(fault));
         }
-        self.check_envelope(&doc).await?;
+        let envelope_signer = self.check_envelope(&doc).await?;
         let info =
             find(body_el, "responseInfo").ok_or_else(|| self.malformed("no responseInfo"))?;
         let status = child(info, "status").ok_or_else(|| self.malformed("no status"))?;
@@ -592,7 +622,8 @@ impl SyncChannelClient {
         } else {
             Payload::Element(data)
         };
-        self.check_payload(&payload).await?;
+        self.check_payload(&payload, envelope_signer.as_deref())
+            .await?;
         let record = parse(payload).map_err(|e| self.malformed(e))?;
         Ok(Fetched {
             record,

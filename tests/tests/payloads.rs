@@ -199,3 +199,127 @@ async fn every_payload_validates_and_every_enveloped_signature_verifies() {
     );
     assert!(data_of(&none.reply).0.contains("<Code>003</Code>"));
 }
+
+/// A persons reply whose `<data>` is signed enveloped by `data_signer` and then changed when
+/// `tamper`; its envelope WS-Security-signed by `envelope_signer`, or left unsigned.
+fn reply(data_signer: &Issued, tamper: bool, envelope_signer: Option<&Issued>) -> String {
+    let signer = |i: &Issued| kopir_xmlsec::KeySigner::new(i.key.clone(), i.cert_der().unwrap());
+    let data =
+        "<data><messageId>m</messageId><messageResult><code>00000</code></messageResult></data>";
+    let mut signed = kopir_xmlsec::enveloped::sign(data, &signer(data_signer)).unwrap();
+    if tamper {
+        signed = signed.replacen("00000", "00001", 1);
+    }
+    let body = format!(
+        concat!(
+            r#"<ns2:SendMessageResponse xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><response><responseInfo>"#,
+            "<messageId>r</messageId><correlationId>c</correlationId><responseDate>2026-12-01T10:00:00+05:00</responseDate>",
+            "<status><code>SCSS001</code><message>OK</message></status></responseInfo><responseData>{}</responseData></response></ns2:SendMessageResponse>"
+        ),
+        signed
+    );
+    match envelope_signer {
+        Some(i) => kopir_xmlsec::wsse::sign_envelope(
+            &body,
+            &signer(i),
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(300),
+        )
+        .unwrap(),
+        None => format!(
+            r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>{body}</soap:Body></soap:Envelope>"#
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_payload_signature_is_checked_unless_the_same_signer_signed_the_whole_body() {
+    use kopir_adapters::syncchannel::{
+        Endpoint, MessageSecurity, SyncChannelClient, VerifyPolicy, Wire,
+    };
+    use std::sync::Arc;
+    let env = Env::start(test_config()).await;
+    let keys = &env.demo.pki;
+    let trust = Arc::new(
+        kopir_trust::Trust::new(&kopir_trust::config::TrustConfig {
+            roots: vec![env.pki_file("root.crt")],
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let client = SyncChannelClient::new(
+        "persons",
+        Endpoint {
+            url: "http://127.0.0.1:9/SyncChannel".parse().unwrap(),
+            sender_id: "KOPIR".into(),
+            sender_password: String::new(),
+            connect_timeout: std::time::Duration::from_secs(1),
+            request_timeout: std::time::Duration::from_secs(1),
+            pool_max_idle: 0,
+            wire: Wire {
+                security: Some(Arc::new(MessageSecurity {
+                    signer: None,
+                    verify: VerifyPolicy::IfPresent,
+                    trust,
+                    intermediates: kopir_trust::read_pem_certificates(
+                        &env.pki_file("intermediate.crt"),
+                    )
+                    .unwrap(),
+                    lifetime: std::time::Duration::from_secs(300),
+                    skew: std::time::Duration::from_secs(60),
+                })),
+                ..Wire::default()
+            },
+        },
+    )
+    .unwrap();
+    let read = |body: String| {
+        let client = client.clone();
+        async move {
+            client
+                .read_reply(&body, |p| {
+                    p.data(kopir_adapters::persons::parse_search)
+                        .map(|(r, _)| r.code)
+                })
+                .await
+        }
+    };
+    let foreign_ca = kopir_mocks::pki::MockCa::new(
+        kopir_trust::signing::KeyAlgorithm::EcdsaP256,
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap();
+    let foreign = foreign_ca
+        .issue(
+            &kopir_mocks::pki::Holder::Seal {
+                bin: kopir_mocks::pki::DEMO_REGISTRY_BIN.into(),
+                name: "Not the registry".into(),
+            },
+            kopir_trust::signing::KeyAlgorithm::EcdsaP256,
+            kopir_mocks::pki::Window::days(3),
+        )
+        .unwrap();
+    let untrusted = |r: Result<_, kopir_adapters::AdapterError>| matches!(&r, Err(kopir_adapters::AdapterError::Untrusted { reason, .. }) if reason.contains("payload"));
+    // Unsigned envelope: the payload's own signature is what vouches for it.
+    assert_eq!(
+        read(reply(&keys.registry_wsse, false, None))
+            .await
+            .unwrap()
+            .record,
+        "00000"
+    );
+    assert!(untrusted(
+        read(reply(&keys.registry_wsse, true, None)).await
+    ));
+    assert!(untrusted(read(reply(&foreign, false, None)).await));
+    // The registry signed the whole Body: its payload signature is covered, not checked twice.
+    assert!(
+        read(reply(&keys.registry_wsse, false, Some(&keys.registry_wsse)))
+            .await
+            .is_ok()
+    );
+    // Another signer's payload inside the registry's Body is checked, and refused.
+    assert!(untrusted(
+        read(reply(&foreign, false, Some(&keys.registry_wsse))).await
+    ));
+}

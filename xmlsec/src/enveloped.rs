@@ -75,6 +75,16 @@ pub fn signature_of<'a, 'i>(root: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
     child(root, "Signature")
 }
 
+/// The certificate (DER) an enveloped signature at `root` names in its `X509Data`, read without
+/// checking anything.
+pub fn named_certificate(root: Node<'_, '_>) -> Option<Vec<u8>> {
+    let cert = signature_of(root)
+        .and_then(|s| child(s, "KeyInfo"))
+        .and_then(|k| child(k, "X509Data"))
+        .and_then(|d| child(d, "X509Certificate"))?;
+    crate::dsig::base64_text(cert).ok()
+}
+
 /// Checks the `ds:Signature` child of `payload`'s root element, the payload being a standalone
 /// document (the text of an `xs:string` `<data>`, or the element re-declared on its own).
 pub fn verify(payload: &str) -> Result<Enveloped, XmlSecError> {

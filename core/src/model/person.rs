@@ -194,8 +194,9 @@ pub struct PersonDetails {
 pub struct KdpToken {
     /// The token.
     pub token: String,
-    /// The public key (base64 DER certificate) of the party the token was issued to.
-    pub public_key: String,
+    /// The public key (base64 DER certificate) of the party the token was issued to; shared,
+    /// as every token of one gateway names the same.
+    pub public_key: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for KdpToken {

@@ -109,14 +109,7 @@ impl Check for Consent {
         req.ctx.trail.basis(basis.clone());
         // The persons database opens the record only with the citizen's consent token for this
         // reader, subject and scope, which the access control service issues on the basis found.
-        let grant = TokenGrant {
-            requester,
-            subject,
-            scope: scope.to_string(),
-            basis,
-            holder: self.tokens.holder.clone(),
-        };
-        let issued = self.token(req, grant).await?;
+        let issued = self.token(req, (requester, subject, scope, basis)).await?;
         if let Operation::Registry(
             RegistryOp::Person { token, .. } | RegistryOp::FindPersons { token, .. },
         ) = &mut req.op
@@ -128,22 +121,18 @@ impl Check for Consent {
 }
 
 impl Consent {
-    /// The consent token for `grant`: the one issued before while it holds for another minute,
-    /// or a new one from the access control service, through its route.
+    /// The consent token for (reader, subject, scope, basis): the one issued before while it
+    /// holds for another minute, or a new one from the access control service, through its route.
     async fn token(
         &self,
         req: &GatewayRequest,
-        grant: TokenGrant,
+        (requester, subject, scope, basis): (String, Option<Iin>, &'static str, String),
     ) -> Result<KdpToken, GatewayError> {
         let key = (
-            grant.requester.clone(),
-            grant
-                .subject
-                .as_ref()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            grant.scope.clone(),
-            grant.basis.clone(),
+            requester,
+            subject.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            scope,
+            basis,
         );
         let margin = chrono::Duration::seconds(60);
         if let Some(t) = self.tokens.issued.get(&key) {
@@ -151,6 +140,13 @@ impl Consent {
                 return Ok(t.token);
             }
         }
+        let grant = TokenGrant {
+            requester: key.0.clone(),
+            subject,
+            scope: scope.to_string(),
+            basis: key.3.clone(),
+            holder: self.tokens.holder.to_string(),
+        };
         let reply = self
             .ask(
                 req,
@@ -308,9 +304,9 @@ impl Consent {
 pub struct Tokens {
     /// The base64 DER certificate that presents the tokens to the persons database (its
     /// WS-Security signer).
-    pub holder: String,
+    pub holder: Arc<str>,
     /// Tokens by (reader, subject, scope, basis).
-    issued: moka::sync::Cache<(String, String, String, String), IssuedToken>,
+    issued: moka::sync::Cache<(String, String, &'static str, String), IssuedToken>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -325,7 +321,7 @@ impl Tokens {
     /// No token yet, bound to `holder`.
     pub fn new(holder: String) -> Self {
         Self {
-            holder,
+            holder: Arc::from(holder),
             issued: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(3600))
