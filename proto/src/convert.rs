@@ -272,5 +272,11 @@ pub fn address_reference(
         temporary_address: p.temporary.as_ref().map(temporary),
         deregistration: p.deregistration.as_ref().map(deregistration),
         source: "ГБД ФЛ".to_string(),
+        ar_code: p
+            .details
+            .reg_address
+            .as_ref()
+            .map(|r| r.ar_code.clone())
+            .unwrap_or_default(),
     }
 }

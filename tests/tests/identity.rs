@@ -149,6 +149,14 @@ async fn legal_entity_and_address_reference() {
     assert_eq!(a.birth_year, person.birth_date.year());
     assert_eq!(a.source, "ГБД ФЛ");
     assert!(a.registered_address.is_some() && a.deregistration.is_none());
+    // Built from the persons database's regAddress, with its address-register code.
+    let reg = person
+        .details
+        .reg_address
+        .as_ref()
+        .expect("registration by parts");
+    assert_eq!(a.ar_code, reg.ar_code);
+    assert!(!a.ar_code.is_empty());
     // Each issue gets its own number, even from cached data.
     let again = env
         .identity()
@@ -171,6 +179,14 @@ async fn legal_entity_and_address_reference() {
         .reference
         .expect("reference present");
     assert!(b.registered_address.is_none());
+    assert_eq!(
+        b.ar_code,
+        gone.details
+            .reg_address
+            .as_ref()
+            .expect("the address left")
+            .ar_code
+    );
     assert_eq!(
         b.deregistration.map(|d| d.reason),
         gone.deregistration.as_ref().map(|d| d.reason.clone())

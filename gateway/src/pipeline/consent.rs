@@ -130,7 +130,10 @@ impl Consent {
     ) -> Result<KdpToken, GatewayError> {
         let key = (
             requester,
-            subject.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            subject
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             scope,
             basis,
         );
@@ -299,6 +302,9 @@ impl Consent {
     }
 }
 
+/// A token's reader, subject (empty for a search), scope and basis.
+type TokenKey = (String, String, &'static str, String);
+
 /// The consent tokens issued to this gateway, and the key they are bound to.
 #[derive(Clone)]
 pub struct Tokens {
@@ -306,7 +312,7 @@ pub struct Tokens {
     /// WS-Security signer).
     pub holder: Arc<str>,
     /// Tokens by (reader, subject, scope, basis).
-    issued: moka::sync::Cache<(String, String, &'static str, String), IssuedToken>,
+    issued: Arc<moka::sync::Cache<TokenKey, IssuedToken>>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -322,10 +328,13 @@ impl Tokens {
     pub fn new(holder: String) -> Self {
         Self {
             holder: Arc::from(holder),
-            issued: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(3600))
-                .build(),
+            // Behind an Arc: the stage is cloned per call, a moka handle's clone is not free.
+            issued: Arc::new(
+                moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(std::time::Duration::from_secs(3600))
+                    .build(),
+            ),
         }
     }
 }
