@@ -206,6 +206,24 @@ pub fn entity_request(bin: &str) -> pb::GetLegalEntityRequest {
     }
 }
 
+/// A seal certificate for `bin` from a CA of its own, which nothing here trusts.
+pub fn foreign_seal(bin: &str, name: &str) -> kopir_mocks::pki::Issued {
+    let ca = kopir_mocks::pki::MockCa::new(
+        kopir_trust::signing::KeyAlgorithm::EcdsaP256,
+        Duration::from_secs(3600),
+    )
+    .expect("a CA of its own");
+    ca.issue(
+        &kopir_mocks::pki::Holder::Seal {
+            bin: bin.into(),
+            name: name.into(),
+        },
+        kopir_trust::signing::KeyAlgorithm::EcdsaP256,
+        kopir_mocks::pki::Window::days(3),
+    )
+    .expect("it issues")
+}
+
 /// A person's own signing certificate, issued by the demo CA.
 pub fn person_signer(env: &Env, iin: &str, name: &str) -> kopir_mocks::pki::Issued {
     env.demo

@@ -284,21 +284,8 @@ async fn a_payload_signature_is_checked_unless_the_same_signer_signed_the_whole_
                 .await
         }
     };
-    let foreign_ca = kopir_mocks::pki::MockCa::new(
-        kopir_trust::signing::KeyAlgorithm::EcdsaP256,
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap();
-    let foreign = foreign_ca
-        .issue(
-            &kopir_mocks::pki::Holder::Seal {
-                bin: kopir_mocks::pki::DEMO_REGISTRY_BIN.into(),
-                name: "Not the registry".into(),
-            },
-            kopir_trust::signing::KeyAlgorithm::EcdsaP256,
-            kopir_mocks::pki::Window::days(3),
-        )
-        .unwrap();
+    let foreign =
+        kopir_tests::foreign_seal(kopir_mocks::pki::DEMO_REGISTRY_BIN, "Not the registry");
     let untrusted = |r: Result<_, kopir_adapters::AdapterError>| matches!(&r, Err(kopir_adapters::AdapterError::Untrusted { reason, .. }) if reason.contains("payload"));
     // Unsigned envelope: the payload's own signature is what vouches for it.
     assert_eq!(

@@ -153,21 +153,7 @@ async fn every_envelope_validates_and_every_signature_verifies_with_xmlsec1() {
 #[tokio::test]
 async fn the_mock_refuses_a_request_signed_outside_its_trust_or_replayed_late() {
     let env = Env::start(test_config()).await;
-    let foreign_ca = kopir_mocks::pki::MockCa::new(
-        kopir_trust::signing::KeyAlgorithm::EcdsaP256,
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap();
-    let foreign = foreign_ca
-        .issue(
-            &kopir_mocks::pki::Holder::Seal {
-                bin: kopir_mocks::pki::DEMO_OPERATOR_BIN.into(),
-                name: "Not the gateway".into(),
-            },
-            kopir_trust::signing::KeyAlgorithm::EcdsaP256,
-            kopir_mocks::pki::Window::days(3),
-        )
-        .unwrap();
+    let foreign = kopir_tests::foreign_seal(kopir_mocks::pki::DEMO_OPERATOR_BIN, "Not the gateway");
     let body = format!(
         r#"<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><request><requestInfo><messageId>m</messageId><serviceId>GBDFL_FAMILY_LINKS</serviceId><messageDate>2026-12-01T00:00:00Z</messageDate><sender><senderId>{}</senderId><password>{}</password></sender></requestInfo><requestData><data><messageId>m</messageId><messageDate>2026-12-01T05:00:00+05:00</messageDate><senderCode>TEST</senderCode><iin>{}</iin></data></requestData></request></ns2:SendMessage>"#,
         kopir_mocks::DEFAULT_SENDER_ID,
