@@ -4,9 +4,9 @@
 //! WSDL and XSD set (`?wsdl`, `?xsd=NAME`) written by the project from the published element
 //! lists, from which a SOAP toolkit generates a client.
 //!
-//! Status codes: `SCSS001` success; `NOTF001` (no record), `AUTH001` (sender refused),
-//! `VLDT001` (request invalid) and `SRVC001` (registry failure) are this mock's own convention,
-//! which no public source documents.
+//! Status codes: `SCSS001` the message processed (a missing record is the payload's own result);
+//! `AUTH001` (sender refused), `VLDT001` (request invalid) and `SRVC001` (registry failure) are
+//! this mock's own convention, which no public source documents.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
