@@ -14,7 +14,9 @@ use quick_xml::escape::escape;
 use roxmltree::Node;
 
 use crate::error::AdapterError;
-use crate::syncchannel::{child, required, text, Data, ResultCodes, SyncChannelClient};
+use crate::syncchannel::{
+    child, flag, opt_date, required, string, text, Data, ResultCodes, SyncChannelClient,
+};
 use crate::Registry;
 use kopir_core::identifiers::Bin;
 use kopir_core::model::entity::{Activity, EntityAddress, EntityDetails, Leader};
@@ -175,23 +177,6 @@ fn directory_of(n: Node<'_, '_>, name: &str) -> Option<Reference> {
     child(n, name).map(directory)
 }
 
-fn string(n: Node<'_, '_>, name: &str) -> String {
-    text(n, name).unwrap_or("").to_string()
-}
-
-fn boolean(n: Node<'_, '_>, name: &str) -> bool {
-    matches!(text(n, name), Some("true" | "1"))
-}
-
-fn opt_date(n: Node<'_, '_>, name: &str) -> Result<Option<chrono::NaiveDate>, String> {
-    match text(n, name) {
-        None | Some("") => Ok(None),
-        Some(s) => kopir_core::time::parse_xs_date(s)
-            .map(Some)
-            .ok_or_else(|| format!("<{name}> {s:?} is not an xs:date")),
-    }
-}
-
 /// Reads a `Response` document: its `Status` and the `Organization`, when it carries one.
 pub fn parse_response(n: Node<'_, '_>) -> Result<(Reference, Option<LegalEntity>), String> {
     if n.tag_name().namespace() != Some(GBDUL_NS) {
@@ -255,7 +240,7 @@ fn parse_organization(n: Node<'_, '_>) -> Result<LegalEntity, String> {
         .children()
         .filter(|c| c.has_tag_name("Activity"))
         .map(|a| Activity {
-            main: boolean(a, "Main"),
+            main: flag(a, "Main"),
             oked: string(a, "OKED"),
             name_ru: string(a, "ActivityNameRu"),
             name_kz: string(a, "ActivityNameKz"),
@@ -280,7 +265,7 @@ fn parse_organization(n: Node<'_, '_>) -> Result<LegalEntity, String> {
         org_form: directory_of(n, "OrgForm").unwrap_or_default(),
         form_of_law: directory_of(n, "FormOfLaw"),
         private_enterprise_type: directory_of(n, "PrivateEnterpriseType"),
-        tax_inactive: boolean(n, "TaxOrgStatus"),
+        tax_inactive: flag(n, "TaxOrgStatus"),
         activities,
         leader,
         founders_count,

@@ -10,12 +10,14 @@
 //! reads, which the mock registries use too.
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use quick_xml::escape::escape;
 use roxmltree::Node;
 
 use crate::error::AdapterError;
-use crate::syncchannel::{child, required, text, Data, Payload, ResultCodes, SyncChannelClient};
+use crate::syncchannel::{
+    child, date, flag, opt_date, required, string, text, Data, ResultCodes, SyncChannelClient,
+};
 use crate::Registry;
 use kopir_core::identifiers::Iin;
 use kopir_core::model::person::{
@@ -304,28 +306,6 @@ fn optional_reference(n: Node<'_, '_>, name: &str) -> Result<Option<Reference>, 
         .map_err(|e| format!("{name}: {e}"))
 }
 
-/// An optional `xs:date` child; the registry may write a zone after the date.
-fn opt_date(n: Node<'_, '_>, name: &str) -> Result<Option<NaiveDate>, String> {
-    match text(n, name) {
-        None | Some("") => Ok(None),
-        Some(s) => kopir_core::time::parse_xs_date(s)
-            .map(Some)
-            .ok_or_else(|| format!("<{name}> {s:?} is not an xs:date")),
-    }
-}
-
-fn req_date(n: Node<'_, '_>, name: &str) -> Result<NaiveDate, String> {
-    opt_date(n, name)?.ok_or_else(|| format!("<{}> lacks <{name}>", n.tag_name().name()))
-}
-
-fn string(n: Node<'_, '_>, name: &str) -> String {
-    text(n, name).unwrap_or("").to_string()
-}
-
-fn boolean(n: Node<'_, '_>, name: &str) -> bool {
-    matches!(text(n, name), Some("true" | "1"))
-}
-
 /// The common head of a reply: its `messageResult`.
 fn message_result(data: Node<'_, '_>) -> Result<Reference, String> {
     reference_of(data, "messageResult")
@@ -415,7 +395,7 @@ fn document(n: Node<'_, '_>) -> Result<PersonDocument, String> {
         kind: reference_of(n, "type")?,
         number: required(n, "number")?.to_string(),
         series: string(n, "series"),
-        begin_date: req_date(n, "beginDate")?,
+        begin_date: date(n, "beginDate")?,
         end_date: opt_date(n, "endDate")?,
         issuer: reference_of(n, "issueOrganization")?,
         status: reference_of(n, "status")?,
@@ -425,8 +405,8 @@ fn document(n: Node<'_, '_>) -> Result<PersonDocument, String> {
 
 fn wanted(n: Node<'_, '_>, prefix: &str) -> Result<Wanted, String> {
     Ok(Wanted {
-        active: boolean(n, prefix),
-        since: req_date(n, &format!("{prefix}Date"))?,
+        active: flag(n, prefix),
+        since: date(n, &format!("{prefix}Date"))?,
         until: opt_date(n, &format!("{prefix}EndDate"))?,
         case_number: string(n, &format!("{prefix}Number")),
         authority: reference_of(n, "gpTerritorial")?,
@@ -465,7 +445,7 @@ fn details(n: Node<'_, '_>) -> Result<PersonDetails, String> {
             .map(|c| -> Result<_, String> {
                 Ok(Capacity {
                     status: reference_of(c, "capableStatus")?,
-                    since: req_date(c, "capableDate")?,
+                    since: date(c, "capableDate")?,
                     until: opt_date(c, "capableEndDate")?,
                     case_number: string(c, "capableNumber"),
                     court: reference_of(c, "court")?,
@@ -488,7 +468,7 @@ fn details(n: Node<'_, '_>) -> Result<PersonDetails, String> {
                 })
             })
             .transpose()?,
-        removed: boolean(n, "removed"),
+        removed: flag(n, "removed"),
     })
 }
 
@@ -610,7 +590,7 @@ fn parse_person(n: Node<'_, '_>) -> Result<Person, String> {
         surname: string(n, "surname"),
         given_name: string(n, "name"),
         patronymic: string(n, "patronymic"),
-        birth_date: req_date(n, "birthDate")?,
+        birth_date: date(n, "birthDate")?,
         birth_place,
         citizenship: d.citizenship.name().to_string(),
         life_status: if death_date.is_some() {
@@ -625,24 +605,6 @@ fn parse_person(n: Node<'_, '_>) -> Result<Person, String> {
         deregistration,
         details: d,
     })
-}
-
-impl Payload<'_, '_> {
-    /// Hands `parse` the `<data>` element whose children are the payload (element content), or
-    /// the root of the XML an `xs:string` holds.
-    pub fn data<T>(
-        self,
-        parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
-    ) -> Result<T, String> {
-        match self {
-            Payload::Element(d) => parse(d),
-            Payload::Text(text) => {
-                let doc = roxmltree::Document::parse(text)
-                    .map_err(|e| format!("xs:string data is not XML: {e}"))?;
-                parse(doc.root_element())
-            }
-        }
-    }
 }
 
 #[cfg(test)]

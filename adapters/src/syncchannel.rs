@@ -231,13 +231,30 @@ impl Payload<'_, '_> {
                 .find(Node::is_element)
                 .ok_or_else(|| "success status without data".to_string())
                 .and_then(parse),
-            Payload::Text(text) => {
-                let doc =
-                    Document::parse(text).map_err(|e| format!("xs:string data is not XML: {e}"))?;
-                parse(doc.root_element())
-            }
+            Payload::Text(text) => parse_string(text, parse),
         }
     }
+
+    /// Hands `parse` the `<data>` element whose children are the payload (element content), or
+    /// the root of the XML an `xs:string` holds.
+    pub fn data<T>(
+        self,
+        parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        match self {
+            Payload::Element(d) => parse(d),
+            Payload::Text(text) => parse_string(text, parse),
+        }
+    }
+}
+
+/// Parses the XML an `xs:string` payload holds and hands `parse` its root element.
+fn parse_string<T>(
+    text: &str,
+    parse: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+) -> Result<T, String> {
+    let doc = Document::parse(text).map_err(|e| format!("xs:string data is not XML: {e}"))?;
+    parse(doc.root_element())
 }
 
 /// One pooled HTTP client for one SyncChannel registry.
@@ -470,7 +487,6 @@ impl SyncChannelClient {
         }
     }
 
-    /// Checks the reply's WS-Security signature and the signer's path, per the policy.
     /// Checks the envelope's WS-Security signature per the policy: the signer's certificate
     /// when it held, `None` when nothing was checked.
     async fn check_envelope(&self, doc: &Document<'_>) -> Result<Option<Vec<u8>>, AdapterError> {
@@ -730,11 +746,30 @@ pub fn required<'a>(node: Node<'a, '_>, name: &str) -> Result<&'a str, String> {
     text(node, name).ok_or_else(|| format!("<{}> lacks <{name}>", node.tag_name().name()))
 }
 
-/// A required `YYYY-MM-DD` child element.
+/// A child element's text, empty when it is absent.
+pub fn string(node: Node<'_, '_>, name: &str) -> String {
+    text(node, name).unwrap_or("").to_string()
+}
+
+/// A child `xs:boolean`: true for `true` or `1`.
+pub fn flag(node: Node<'_, '_>, name: &str) -> bool {
+    matches!(text(node, name), Some("true" | "1"))
+}
+
+/// An optional `xs:date` child (a zone after the date is read and dropped); absent or empty is
+/// `None`.
+pub fn opt_date(node: Node<'_, '_>, name: &str) -> Result<Option<chrono::NaiveDate>, String> {
+    match text(node, name) {
+        None | Some("") => Ok(None),
+        Some(s) => kopir_core::time::parse_xs_date(s)
+            .map(Some)
+            .ok_or_else(|| format!("<{name}> {s:?} is not an xs:date")),
+    }
+}
+
+/// A required `xs:date` child.
 pub fn date(node: Node<'_, '_>, name: &str) -> Result<chrono::NaiveDate, String> {
-    let s = required(node, name)?;
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("<{name}> is not a YYYY-MM-DD date"))
+    opt_date(node, name)?.ok_or_else(|| format!("<{}> lacks <{name}>", node.tag_name().name()))
 }
 
 /// A liveness check: GET `url` and expect a success status; `what` names it in the reason.
