@@ -23,6 +23,38 @@ pub struct Ack {
     pub event_id: String,
 }
 
+impl Ack {
+    /// `Ok` when this acknowledges `event_id`: a bank that acknowledges another event has not
+    /// taken this one.
+    pub fn confirms(&self, bank: &str, event_id: &str) -> Result<(), AdapterError> {
+        if self.event_id == event_id {
+            Ok(())
+        } else {
+            Err(AdapterError::Malformed {
+                registry: bank.to_string(),
+                detail: "the bank acknowledged another event".into(),
+            })
+        }
+    }
+}
+
+/// What the bank's answer to the notice of `event_id` (HTTP `status`, `body`) means, as
+/// [`BankCallback::notify`] judges it after the transport: `Ok` only for that event's
+/// acknowledgement.
+pub fn judge_answer(
+    bank: &str,
+    event_id: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<(), AdapterError> {
+    crate::rest::read_answer::<Ack>(bank, status, body, false)?
+        .ok_or_else(|| AdapterError::NotFound {
+            registry: bank.to_string(),
+            what: "the callback endpoint".into(),
+        })?
+        .confirms(bank, event_id)
+}
+
 impl BankCallback {
     /// A client of the callback URL `endpoint.url`.
     pub fn new(bank: &str, endpoint: Endpoint) -> Result<Self, AdapterError> {
@@ -40,13 +72,6 @@ impl BankCallback {
             idempotency_key: Some(&body.notice.event_id),
         };
         let ack: Ack = self.rest.post("", body, call).await?;
-        if ack.event_id == body.notice.event_id {
-            Ok(())
-        } else {
-            Err(AdapterError::Malformed {
-                registry: self.rest.name().to_string(),
-                detail: "the bank acknowledged another event".into(),
-            })
-        }
+        ack.confirms(self.rest.name(), &body.notice.event_id)
     }
 }

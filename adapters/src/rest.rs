@@ -111,43 +111,57 @@ impl RestClient {
                 .send()
                 .await
                 .map_err(|e| transport_error(&self.registry, self.endpoint.request_timeout, &e))?;
-            let status = response.status();
-            if status == reqwest::StatusCode::NOT_FOUND && absent_is_none {
-                return Ok(None);
-            }
-            if status.is_server_error() {
-                return Err(AdapterError::Unavailable {
-                    registry: self.registry.clone(),
-                    reason: format!("HTTP {status}"),
-                });
-            }
-            if !status.is_success() {
-                // REST registries answer refusals as {"code": "...", "message": "..."}.
-                let body: RegistryRefusal = response.json().await.unwrap_or_default();
-                let code = if body.code.is_empty() {
-                    format!("HTTP{}", status.as_u16())
-                } else {
-                    body.code
-                };
-                return Err(AdapterError::Registry {
-                    registry: self.registry.clone(),
-                    kind: Refusal::of_code(&code),
-                    code,
-                    message: body.message,
-                });
-            }
-            response
-                .json()
+            let status = response.status().as_u16();
+            let body = response
+                .bytes()
                 .await
-                .map(Some)
-                .map_err(|e| AdapterError::Malformed {
-                    registry: self.registry.clone(),
-                    detail: e.to_string(),
-                })
+                .map_err(|e| transport_error(&self.registry, self.endpoint.request_timeout, &e))?;
+            read_answer(&self.registry, status, &body, absent_is_none)
         }
         .instrument(span)
         .await
     }
+}
+
+/// What a REST registry's answer means: HTTP `status` with `body` decoded as `T`, `None` for a
+/// 404 when `absent_is_none` (a lookup that found nothing), or the refusal it is. No I/O, so the
+/// fuzz target runs exactly what the adapters run on a registry's bytes.
+pub fn read_answer<T: DeserializeOwned>(
+    registry: &str,
+    status: u16,
+    body: &[u8],
+    absent_is_none: bool,
+) -> Result<Option<T>, AdapterError> {
+    if status == 404 && absent_is_none {
+        return Ok(None);
+    }
+    if (500..600).contains(&status) {
+        return Err(AdapterError::Unavailable {
+            registry: registry.to_string(),
+            reason: format!("HTTP {status}"),
+        });
+    }
+    if !(200..300).contains(&status) {
+        // REST registries answer refusals as {"code": "...", "message": "..."}.
+        let refusal: RegistryRefusal = serde_json::from_slice(body).unwrap_or_default();
+        let code = if refusal.code.is_empty() {
+            format!("HTTP{status}")
+        } else {
+            refusal.code
+        };
+        return Err(AdapterError::Registry {
+            registry: registry.to_string(),
+            kind: Refusal::of_code(&code),
+            code,
+            message: refusal.message,
+        });
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| AdapterError::Malformed {
+            registry: registry.to_string(),
+            detail: e.to_string(),
+        })
 }
 
 /// A REST registry's refusal body.

@@ -3,6 +3,7 @@
 //! the demo's sample contract. The one non-test user of `kopir-mocks`.
 
 pub mod bench;
+pub mod call;
 pub mod demo;
 pub mod journal;
 pub mod sample;

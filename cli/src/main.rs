@@ -1,4 +1,4 @@
-//! The `kopir` command: serve, demo, bench.
+//! The `kopir` command: serve, demo, call, verify, journal, bench.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -57,6 +57,9 @@ enum Command {
         #[arg(long)]
         cert: PathBuf,
     },
+    /// One call to a gateway: the request as JSON, the answer printed as JSON; --save keeps the
+    /// answer's bytes for `kopir verify`.
+    Call(kopir::call::CallArgs),
     /// The journal: verify its hash chain, search it, export a range with its chain proof.
     Journal {
         /// TOML configuration naming the journal database (the embedded default without it).
@@ -226,6 +229,9 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             stopped
         }
         Command::Verify { file, cert } => verify(&file, &cert),
+        Command::Call(args) => kopir::call::run(args)
+            .await
+            .map_err(|e| GatewayError::FailedPrecondition(e.to_string())),
         Command::Journal { config, command } => {
             let config = match config {
                 Some(path) => Config::load(&path)?,
@@ -306,8 +312,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { .. } | Command::Demo { .. } => {}
-        // A benchmark's gateways log no line per request: that would measure the terminal.
-        Command::Bench { .. } => telemetry::init("warn"),
+        // A benchmark's gateways log no line per request: that would measure the terminal; a
+        // call prints its answer alone.
+        Command::Bench { .. } | Command::Call(_) => telemetry::init("warn"),
         _ => telemetry::init("info"),
     }
     match run(cli).await {

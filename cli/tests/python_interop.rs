@@ -8,21 +8,12 @@
 // Test code: a failed step should stop the test at the line that failed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use kopir_mocks::{Population, PopulationSpec};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
 
 fn python_has_grpc() -> bool {
     Command::new("python3")
@@ -60,77 +51,14 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
         String::from_utf8_lossy(&gen.stderr)
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kopir"))
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--persons-listen",
-            "127.0.0.1:0",
-            "--entities-listen",
-            "127.0.0.1:0",
-            "--control-listen",
-            "127.0.0.1:0",
-            "--ca-listen",
-            "127.0.0.1:0",
-            "--notary-listen",
-            "127.0.0.1:0",
-            "--cadastre-listen",
-            "127.0.0.1:0",
-            "--payments-listen",
-            "127.0.0.1:0",
-            "--bank-listen",
-            "127.0.0.1:0",
-            "--generic-listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--pki-dir",
-        ])
-        .arg(out.path().join("pki"))
-        // The demo's journal and outbox files go to its working directory: a fresh one.
-        .current_dir(out.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let demo = KillOnDrop(child);
-    // Read the banner on a thread that keeps draining stdout, so the demo never writes to a
-    // closed pipe while the test runs.
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            tx.send(line).ok();
-        }
-    });
-    let (mut addr, mut iin, mut payments) = (None, None, None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while addr.is_none() || iin.is_none() || payments.is_none() {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = rx.recv_timeout(wait) else {
-            break;
-        };
-        if let Some(a) = line.strip_prefix("gateway (gRPC over TLS, client certificate required): ")
-        {
-            addr = Some(a.trim().to_string());
-        }
-        if let Some(i) = line.strip_prefix("sample IIN: ") {
-            iin = Some(i.trim().to_string());
-        }
-        if let Some(p) = line.strip_prefix("payment gateway mock (e-checks): ") {
-            payments = Some(p.trim().to_string());
-        }
-    }
-    let (addr, iin) = (
-        addr.expect("demo printed its address"),
-        iin.expect("demo printed an IIN"),
-    );
+    let demo = support::DemoChild::start();
+    let (addr, iin) = (demo.addr.clone(), demo.iin.clone());
+    let pki = demo.pki();
 
     let run = Command::new("python3")
         .arg(root.join("tests/python/get_person.py"))
         .args([&addr, &iin])
-        .arg(out.path().join("pki"))
+        .arg(&pki)
         .env("PYTHONPATH", out.path())
         .output()
         .unwrap();
@@ -138,8 +66,8 @@ fn python_grpcio_client_gets_a_person_from_the_demo() {
     let pledge = Command::new("python3")
         .arg(root.join("tests/python/pledge.py"))
         .arg(&addr)
-        .arg(payments.expect("demo printed the payment gateway"))
-        .arg(out.path().join("pki"))
+        .arg(&demo.payments)
+        .arg(&pki)
         .env("PYTHONPATH", out.path())
         .output()
         .unwrap();

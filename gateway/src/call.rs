@@ -4,7 +4,7 @@
 //! the pledge desk and the channel all depend on it and not on each other.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use kopir_core::identifiers::{Bin, Iin};
@@ -31,8 +31,9 @@ pub struct CallContext {
     pub purpose: String,
     /// Full gRPC method name, e.g. `kopir.v1.IdentityService/GetPerson`.
     pub method: &'static str,
-    /// The client's own deadline (grpc-timeout), if it sent one.
-    pub client_timeout: Option<Duration>,
+    /// When the client's own deadline (its grpc-timeout, counted from the request's arrival)
+    /// runs out, if it sent one.
+    pub client_deadline: Option<Instant>,
     /// When the gateway received the request.
     pub received_at: DateTime<Utc>,
     /// The certificate chain the client presented in the TLS handshake (leaf first).
@@ -61,7 +62,7 @@ impl CallContext {
             client: Principal::Gateway,
             purpose: String::new(),
             method,
-            client_timeout: None,
+            client_deadline: None,
             received_at: Utc::now(),
             peer_chain: None,
             signed: None,

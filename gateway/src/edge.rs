@@ -74,6 +74,7 @@ where
                 // UNIMPLEMENTED.
                 let method = kopir_core::methods::ALL
                     .iter()
+                    .chain(&TONIC_SERVED)
                     .copied()
                     .find(|m| uri.path().strip_prefix('/') == Some(*m));
                 if let Some(method) = method {
@@ -85,6 +86,18 @@ where
     }
 }
 
+/// The methods of the services tonic's own crates serve here (health, reflection), whose codec
+/// answers bytes it cannot decode with INTERNAL.
+const TONIC_SERVED: [&str; 4] = [
+    "grpc.health.v1.Health/Check",
+    "grpc.health.v1.Health/Watch",
+    "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// What tonic's own codec says of a request it cannot decode.
+const TONIC_UNDECODABLE: &str = "failed to decode Protobuf message";
+
 /// The status tonic answered on its own, as the gateway answers it; `None` for every response
 /// a service made.
 fn refusal<R>(response: &Response<R>) -> Option<Status> {
@@ -93,10 +106,12 @@ fn refusal<R>(response: &Response<R>) -> Option<Status> {
         return None;
     }
     match status.code() {
-        Code::InvalidArgument
+        // Ours (the gateway's codec) or tonic's (health, reflection): the caller's bytes.
+        Code::InvalidArgument | Code::Internal
             if status
                 .message()
-                .starts_with(kopir_proto::codec::UNDECODABLE) =>
+                .starts_with(kopir_proto::codec::UNDECODABLE)
+                || status.message().starts_with(TONIC_UNDECODABLE) =>
         {
             Some(Status::invalid_argument(format!(
                 "{}; send the method's request message as its .proto defines it (server reflection lists them)",

@@ -248,7 +248,14 @@ impl Stores {
             journal.clone(),
             trust.clone(),
         );
-        let replay = kopir_store::replay::Replay::open(durable).await?;
+        // Nonces live with the journal when that is shared (PostgreSQL), so a document taken by
+        // one replica is a replay at every other; else in this process's durable store.
+        let replay = match (&config.journal.backend, &config.journal.url) {
+            (kopir_store::journal::config::JournalBackend::Postgres, Some(url)) => {
+                kopir_store::replay::Replay::open_postgres(url, &config.journal.schema).await?
+            }
+            _ => kopir_store::replay::Replay::open(durable).await?,
+        };
         Ok(Self {
             replay,
             store,

@@ -261,7 +261,49 @@ impl MockSet {
         let control_addr = match config.control_addr {
             Some(addr) => {
                 let regs = vec![persons.clone(), legal_entities.clone()];
-                Some(control::serve(addr, regs).await?.0)
+                let count = |f: Arc<dyn Fn() -> u64 + Send + Sync>| Some(f);
+                let listed = vec![
+                    control::Listed {
+                        name: "notary",
+                        url: notary.url(),
+                        calls: None,
+                    },
+                    control::Listed {
+                        name: "cadastre",
+                        url: cadastre.url(),
+                        calls: count(Arc::new({
+                            let c = cadastre.clone();
+                            move || c.posts()
+                        })),
+                    },
+                    control::Listed {
+                        name: "payments",
+                        url: payments.url(),
+                        calls: None,
+                    },
+                    control::Listed {
+                        name: "kdp",
+                        url: kdp.url(),
+                        calls: None,
+                    },
+                    control::Listed {
+                        name: "bank",
+                        url: bank.callback_url(),
+                        calls: count(Arc::new({
+                            let b = bank.clone();
+                            move || b.posts()
+                        })),
+                    },
+                    control::Listed {
+                        name: "generic",
+                        url: generic.url(),
+                        calls: count(Arc::new({
+                            let g = generic.clone();
+                            move || g.calls()
+                        })),
+                    },
+                ];
+                Some(control::serve(addr, regs, listed).await?.0)
             }
             None => None,
         };

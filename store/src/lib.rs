@@ -4,4 +4,5 @@
 
 pub mod durable;
 pub mod journal;
+pub mod postgres;
 pub mod replay;

@@ -104,6 +104,30 @@ impl Env {
         }
     }
 
+    /// Another gateway with `config` on the same mocks and keys, its own address and outbox
+    /// (`name` keeps its files apart): a second replica. Connected as the portal.
+    pub async fn replica(
+        &self,
+        mut config: Config,
+        name: &str,
+    ) -> (kopir_gateway::Gateway, Channel) {
+        config.pledge.outbox = self.pki.path().join(format!("{name}-outbox.db"));
+        if config.journal.path == Path::new("kopir-journal.db") {
+            config.journal.path = self.pki.path().join(format!("{name}-journal.db"));
+        }
+        config.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        config.metrics.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        demo::point_at_mocks(&mut config, &self.demo.mocks).expect("mocks");
+        demo::point_at_pki(&mut config, self.pki.path(), &self.demo.ca.crl_url()).expect("keys");
+        let gateway = kopir_gateway::Gateway::start(config)
+            .await
+            .expect("the replica starts");
+        let channel = connect(gateway.addr, self.pki.path(), Some("portal"))
+            .await
+            .expect("the replica accepts the portal");
+        (gateway, channel)
+    }
+
     /// The IIN of the population's sample person (the demo citizen).
     /// A person who gave the demo bank a notarised consent (seeded in the mock notary system).
     pub fn consenting_iin(&self) -> String {

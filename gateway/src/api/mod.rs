@@ -110,11 +110,13 @@ pub fn context<T: Envelope>(
             "state the purpose in at most 500 characters",
         ));
     }
-    let client_timeout = request
+    // Counted from here, so the time spent before the deadline stage counts against it too.
+    let client_deadline = request
         .metadata()
         .get("grpc-timeout")
         .and_then(|v| v.to_str().ok())
-        .and_then(parse_grpc_timeout);
+        .and_then(parse_grpc_timeout)
+        .and_then(|t| std::time::Instant::now().checked_add(t));
     Ok(CallContext {
         correlation_id: if meta.correlation_id.is_empty() {
             request_id.clone()
@@ -126,7 +128,7 @@ pub fn context<T: Envelope>(
         client: kopir_core::principal::Principal::Anonymous,
         purpose: meta.purpose,
         method,
-        client_timeout,
+        client_deadline,
         received_at: Utc::now(),
         peer_chain: request.peer_certs(),
         signed: signed.map(|d| {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tower::{Service, ServiceExt};
 
@@ -49,13 +49,14 @@ impl Stage for Deadline {
                 "the gateway's default deadline",
             ),
         };
-        // The client's deadline is cut by a little slack so the gateway answers with its own
-        // DEADLINE_EXCEEDED (naming the registry) before tonic's transport timer answers CANCELLED,
-        // and the answer still reaches the client in time.
+        // What is left of the client's deadline, less a reserve for what follows a timeout here:
+        // the journal's durable commit of both records and the way back. So the gateway answers
+        // its own DEADLINE_EXCEEDED (naming the registry) before tonic's transport timer answers
+        // CANCELLED, and the answer still reaches the client in time.
         let client = req
             .ctx
-            .client_timeout
-            .map(|t| t.saturating_sub((t / 5).min(Duration::from_millis(50))));
+            .client_deadline
+            .map(|at| reserve_for_answer(at.saturating_duration_since(Instant::now())));
         let (deadline, source_of) = match client {
             Some(t) if t < configured => (t, "the client's grpc-timeout"),
             _ => (configured, configured_source),
@@ -73,6 +74,12 @@ impl Stage for Deadline {
             }),
         }
     }
+}
+
+/// The part of `remaining` the registry call may use: a quarter is kept for answering, at most
+/// 100 ms (a group commit under load takes tens of milliseconds on a busy machine).
+fn reserve_for_answer(remaining: Duration) -> Duration {
+    remaining.saturating_sub((remaining / 4).min(Duration::from_millis(100)))
 }
 
 /// Parses a gRPC `grpc-timeout` header value: up to 8 digits and a unit (H, M, S, m, u, n).
@@ -108,10 +115,18 @@ mod tests {
         assert_eq!(parse_grpc_timeout("-5m"), None);
     }
 
+    #[test]
+    fn a_quarter_of_the_client_deadline_is_kept_for_the_answer_at_most_100_ms() {
+        let ms = Duration::from_millis;
+        assert_eq!(reserve_for_answer(ms(300)), ms(225));
+        assert_eq!(reserve_for_answer(ms(2_000)), ms(1_900));
+        assert_eq!(reserve_for_answer(Duration::ZERO), Duration::ZERO);
+    }
+
     async fn timed_out(op: crate::call::Operation, method: &'static str) -> String {
         let config = Config::embedded().expect("embedded config");
         let mut ctx = crate::call::CallContext::internal("r-1", method);
-        ctx.client_timeout = Some(Duration::from_millis(60));
+        ctx.client_deadline = Instant::now().checked_add(Duration::from_millis(60));
         let slow = tower::service_fn(|_req: GatewayRequest| async {
             tokio::time::sleep(Duration::from_secs(5)).await;
             Err::<Reply, GatewayError>(GatewayError::Server("never".into()))

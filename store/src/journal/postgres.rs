@@ -6,97 +6,56 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 use super::chain::{link, GENESIS};
 use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
 use super::{
     from_micros, to_micros, ConsentRecord, ConsentWay, Entry, JournalError, Kind, Record, Store,
 };
+use crate::postgres::{Connector, PostgresError, Slot};
 
 /// The advisory lock key of the journal's head ("kopir" in ASCII).
 const HEAD_LOCK: i64 = 0x6b6f706972;
 
 /// The PostgreSQL journal: a writer connection and a reader connection, reconnected on loss.
 pub struct PostgresStore {
-    url: String,
-    schema: String,
-    writer: Mutex<Option<Client>>,
-    reader: Mutex<Option<Client>>,
+    connector: Connector,
+    writer: Slot,
+    reader: Slot,
 }
 
 fn db(e: tokio_postgres::Error) -> JournalError {
     JournalError::Database(e.to_string())
 }
 
+impl From<PostgresError> for JournalError {
+    fn from(e: PostgresError) -> Self {
+        match e {
+            PostgresError::Schema(_) => Self::Config(e.to_string()),
+            PostgresError::Connect(_) | PostgresError::Database(_) => Self::Database(e.to_string()),
+        }
+    }
+}
+
 impl PostgresStore {
     /// Connects to `url`, creating `schema` and the tables on first use.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, JournalError> {
-        if schema.is_empty()
-            || !schema
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(JournalError::Config(format!(
-                "journal.schema {schema:?}: use lowercase letters, digits and '_'"
-            )));
-        }
-        let store = Self {
-            url: url.to_string(),
-            schema: schema.to_string(),
-            writer: Mutex::new(None),
+        let connector = Connector::new(url, schema)?;
+        let client = connector.create(&tables("BIGINT")).await?;
+        Ok(Self {
+            connector,
+            writer: Mutex::new(Some(client)),
             reader: Mutex::new(None),
-        };
-        let client = store.open().await?;
-        // Replicas starting together must not race on CREATE TABLE.
-        client
-            .batch_execute(&format!(
-                "SELECT pg_advisory_lock({HEAD_LOCK}); CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-            ))
-            .await
-            .map_err(db)?;
-        let created = async {
-            for statement in tables("BIGINT") {
-                client.batch_execute(&statement).await?;
-            }
-            Ok::<_, tokio_postgres::Error>(())
-        }
-        .await;
-        client
-            .batch_execute(&format!("SELECT pg_advisory_unlock({HEAD_LOCK})"))
-            .await
-            .map_err(db)?;
-        created.map_err(db)?;
-        *store.writer.lock().await = Some(client);
-        Ok(store)
-    }
-
-    async fn open(&self) -> Result<Client, JournalError> {
-        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
-            .await
-            .map_err(|e| JournalError::Database(format!("cannot connect: {e}")))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "journal database connection ended");
-            }
-        });
-        client
-            .batch_execute(&format!("SET search_path TO {}", self.schema))
-            .await
-            .map_err(db)?;
-        Ok(client)
+        })
     }
 
     /// The connection in `slot`, opened again if it was lost.
     async fn client<'a>(
         &self,
-        slot: &'a Mutex<Option<Client>>,
+        slot: &'a Slot,
     ) -> Result<tokio::sync::MutexGuard<'a, Option<Client>>, JournalError> {
-        let mut guard = slot.lock().await;
-        if guard.as_ref().is_none_or(Client::is_closed) {
-            *guard = Some(self.open().await?);
-        }
-        Ok(guard)
+        Ok(self.connector.client(slot).await?)
     }
 
     async fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<Row>, JournalError> {
