@@ -135,7 +135,7 @@ async fn connect(args: &CallArgs) -> Result<Channel, CallError> {
 fn refused(status: &tonic::Status) -> CallError {
     use tonic_types::StatusExt;
     CallError::Refused {
-        code: format!("{:?}", status.code()),
+        code: kopir_gateway::metrics::code_name(status.code()).to_string(),
         message: status.message().to_string(),
         reason: status
             .get_details_error_info()
@@ -209,13 +209,18 @@ pub async fn run(args: CallArgs) -> Result<(), CallError> {
         .unary(call, path, RawCodec)
         .await
         .map_err(|s| refused(&s))?;
-    if let Some(id) = answer
-        .metadata()
-        .get("x-kopir-request-id")
-        .and_then(|v| v.to_str().ok())
-    {
-        eprintln!("request id: {id}");
-    }
+    // What the gateway says of the answer beside it: its request id, and whether it came from
+    // the cache and was stale.
+    let header = |name: &str| answer.metadata().get(name).and_then(|v| v.to_str().ok());
+    let facts: Vec<String> = [
+        ("request id", kopir_gateway::api::REQUEST_ID_HEADER),
+        ("cache", kopir_gateway::api::CACHE_HEADER),
+        ("stale", kopir_gateway::api::STALE_HEADER),
+    ]
+    .into_iter()
+    .filter_map(|(label, name)| header(name).map(|v| format!("{label}: {v}")))
+    .collect();
+    eprintln!("{}", facts.join(", "));
     let bytes = answer.into_inner();
     print(&mut out, &answer_json(&method, &bytes)?);
     if let Some(file) = &args.save {

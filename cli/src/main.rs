@@ -47,6 +47,10 @@ enum Command {
         /// The Prometheus metrics endpoint's address.
         #[arg(long, default_value = "127.0.0.1:9464")]
         metrics_listen: SocketAddr,
+        /// How long a found record stays fresh in every registry's cache, in seconds (the
+        /// embedded 300 s without it); a short one shows stale answers in a walkthrough.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        cache_ttl_s: Option<u64>,
     },
     /// Check a sealed response offline: FILE holds a response message's protobuf bytes as
     /// received (seal included); --cert is the gateway's sealing certificate (PEM).
@@ -207,6 +211,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
             mocks,
             pki_dir,
             metrics_listen,
+            cache_ttl_s,
         } => {
             let options = DemoOptions {
                 listen,
@@ -216,7 +221,14 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 pki_dir,
                 ..DemoOptions::default()
             };
-            let config = Config::embedded()?;
+            let mut config = Config::embedded()?;
+            if let Some(ttl_s) = cache_ttl_s {
+                for id in kopir_gateway::routing::RegistryId::ALL {
+                    if let Some(registry) = config.registry_mut(id) {
+                        registry.cache.ttl_s = ttl_s;
+                    }
+                }
+            }
             let telemetry = Telemetry::install(&config.telemetry)?;
             let d = demo::start(&options, Some(config)).await?;
             // A closed stdout (the reader went away) must not take the gateway down.

@@ -383,3 +383,68 @@ async fn injected_faults_map_to_clear_statuses() {
         .await
         .expect("healthy again");
 }
+
+/// The mocks' control endpoint names every mock that runs, and a PUT body replaces all of a
+/// registry's fault keys (one left out is healthy again); a mock without faults says so.
+#[tokio::test]
+async fn the_control_endpoint_lists_every_mock_and_a_put_replaces_all_keys() {
+    let env = Env::start(test_config()).await;
+    let control = format!("http://{}", env.demo.mocks.control_addr.unwrap());
+    let http = reqwest::Client::new();
+    let list: serde_json::Value = http
+        .get(format!("{control}/registries"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "persons",
+        "legal_entities",
+        "notary",
+        "cadastre",
+        "payments",
+        "kdp",
+        "bank",
+        "generic",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let put = |name: &str, body: serde_json::Value| {
+        http.put(format!("{control}/registries/{name}/faults"))
+            .json(&body)
+            .send()
+    };
+    let set: serde_json::Value = put(
+        "persons",
+        serde_json::json!({"latency_ms": 7, "error_rate": 0.5}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(set["faults"]["latency_ms"], 7);
+    let set: serde_json::Value = put("persons", serde_json::json!({"error_rate": 0.1}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        set["faults"]["latency_ms"], 0,
+        "a key left out is healthy again"
+    );
+    assert_eq!(set["faults"]["error_rate"], 0.1);
+    let refused = put("bank", serde_json::json!({})).await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::NOT_FOUND);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("bank takes no faults"), "{text}");
+}
