@@ -129,3 +129,34 @@ async fn undecodable_requests_are_the_callers_error_with_a_request_id() {
         .await
         .expect("a valid request after the bad ones");
 }
+
+/// A client's own request id is taken when it is short and plain (and comes back on the
+/// answer); one with other characters or over 128 of them is refused by name, not logged.
+#[tokio::test]
+async fn a_client_request_id_is_taken_only_when_short_and_plain() {
+    let env = Env::start(test_config()).await;
+    let with_id = |id: &str| {
+        let mut r = person_request(&env.sample_iin());
+        r.meta.get_or_insert_default().request_id = id.to_string();
+        r
+    };
+    let answer = env
+        .identity()
+        .get_person(with_id("portal-7f3a:2026.12.01_x"))
+        .await
+        .expect("a plain request id");
+    assert_eq!(
+        answer.metadata().get("x-kopir-request-id").unwrap(),
+        "portal-7f3a:2026.12.01_x"
+    );
+    for bad in ["two\nlines", "id with spaces", "ключ", &"a".repeat(129)] {
+        let s = env.identity().get_person(with_id(bad)).await.unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "{bad:?}: {s:?}");
+        assert!(s.message().contains("meta.request_id"), "{}", s.message());
+        assert!(
+            !s.message().contains(bad),
+            "the refusal repeats the id: {}",
+            s.message()
+        );
+    }
+}

@@ -656,3 +656,20 @@ async fn responses_are_sealed_and_any_changed_byte_breaks_the_seal() {
     let other_der = rustls_pki_types::CertificateDer::from(other.cert_der().unwrap());
     assert!(kopir_trust::seal::verify_sealed(&bytes, &other_der).is_err());
 }
+
+/// The demo's private keys are written readable by their owner only.
+#[tokio::test]
+async fn demo_private_keys_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::start(test_config()).await;
+    let mut keys = 0;
+    for entry in std::fs::read_dir(env.pki.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "key") {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
+            keys += 1;
+        }
+    }
+    assert!(keys >= 6, "{keys} keys");
+}
