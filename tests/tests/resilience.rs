@@ -234,26 +234,33 @@ async fn one_client_over_its_rate_limit_does_not_slow_another() {
     let flood = tokio::spawn(async move {
         let mut ok = 0;
         let mut limited = Vec::new();
+        let started = Instant::now();
         for _ in 0..30 {
             match client_a.get_legal_entity(entity_request(&a, &ta)).await {
                 Ok(_) => ok += 1,
                 Err(s) => limited.push(s),
             }
         }
-        (ok, limited)
+        (ok, limited, started.elapsed())
     });
     let mut client_b = IdentityServiceClient::new(env.channel_as("bank").await.unwrap());
-    let mut slowest = Duration::ZERO;
+    let mut took = Vec::new();
     for _ in 0..30 {
         let started = Instant::now();
         client_b
             .get_legal_entity(entity_request(&b, &tb))
             .await
             .expect("client B is not limited");
-        slowest = slowest.max(started.elapsed());
+        took.push(started.elapsed());
     }
-    let (ok, limited) = flood.await.unwrap();
-    assert!((5..=6).contains(&ok), "client A got {ok} through");
+    let (ok, limited, flooded_for) = flood.await.unwrap();
+    // The burst, plus what the rate refilled while the 30 calls took their time (a loaded
+    // machine stretches them), plus one token of rounding.
+    let refilled = (5.0 * flooded_for.as_secs_f64()).ceil() as usize;
+    assert!(
+        (5..=6 + refilled).contains(&ok),
+        "client A got {ok} through in {flooded_for:?}"
+    );
     assert_eq!(ok + limited.len(), 30);
     for s in &limited {
         assert_eq!(s.code(), Code::ResourceExhausted);
@@ -264,9 +271,13 @@ async fn one_client_over_its_rate_limit_does_not_slow_another() {
             "{delay:?}"
         );
     }
+    // A limiter that queued B behind A would hold most of B's calls for a token (200 ms each);
+    // refusing A at once leaves B's typical call fast.
+    took.sort();
     assert!(
-        slowest < Duration::from_millis(100),
-        "client B's slowest call {slowest:?}"
+        took[took.len() / 2] < Duration::from_millis(100),
+        "client B's median call {:?}",
+        took[took.len() / 2]
     );
 }
 
