@@ -3,7 +3,7 @@
 //! [`Reply`]). It imports no other module of the gateway, so the API, the pipeline, the routes,
 //! the pledge desk and the channel all depend on it and not on each other.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -36,6 +36,10 @@ pub struct CallContext {
     pub client_deadline: Option<Instant>,
     /// When the gateway received the request.
     pub received_at: DateTime<Utc>,
+    /// When every registry attempt for this call must have ended (set by the deadline stage a
+    /// little before its own deadline, so a stale copy or the gateway's own refusal still goes
+    /// out in time); unset for the gateway's own calls.
+    pub registry_due: OnceLock<Instant>,
     /// The certificate chain the client presented in the TLS handshake (leaf first).
     pub peer_chain: Option<Arc<Vec<CertificateDer<'static>>>>,
     /// The signed request document, when the request carries one.
@@ -64,6 +68,7 @@ impl CallContext {
             method,
             client_deadline: None,
             received_at: Utc::now(),
+            registry_due: OnceLock::new(),
             peer_chain: None,
             signed: None,
             signers: None,
@@ -276,6 +281,12 @@ pub struct GatewayRequest {
     pub ctx: Arc<CallContext>,
     /// What to do.
     pub op: Operation,
+}
+
+impl kopir_resilience::Due for GatewayRequest {
+    fn due(&self) -> Option<Instant> {
+        self.ctx.registry_due.get().copied()
+    }
 }
 
 impl kopir_resilience::Idempotent for GatewayRequest {

@@ -29,6 +29,14 @@ pub enum GatewayError {
         /// Whose deadline: the service's configured one, or the client's grpc-timeout.
         source_of: &'static str,
     },
+    /// A registry attempt reached the call's due time (the deadline stage names the deadline).
+    #[error("{registry} did not answer in the {left_ms} ms left of the call's deadline")]
+    OutOfTime {
+        /// The registry or route.
+        registry: String,
+        /// What was left when the attempt started.
+        left_ms: u64,
+    },
     /// The client sent more than its rate allows.
     #[error("client {client} is over its rate limit of {per_second} requests per second")]
     RateLimited {
@@ -198,7 +206,7 @@ impl GatewayError {
     pub fn code(&self) -> Code {
         match self {
             Self::InvalidArgument { .. } => Code::InvalidArgument,
-            Self::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+            Self::DeadlineExceeded { .. } | Self::OutOfTime { .. } => Code::DeadlineExceeded,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::NotFound(_) => Code::NotFound,
             Self::AlreadyExists(_) => Code::AlreadyExists,
@@ -259,7 +267,8 @@ impl GatewayError {
     /// Whether the registry is failing as a service (counts against its circuit breaker); "no
     /// such record" or a refusal of the gateway's credentials are answers, not failures.
     pub fn is_registry_failure(&self) -> bool {
-        self.is_retryable()
+        // An attempt the call's deadline ended never got its answer: the registry was too slow.
+        self.is_retryable() || matches!(self, Self::OutOfTime { .. })
     }
 
     /// Whether a cached record past its TTL may stand in: the registry cannot answer at all.
@@ -267,6 +276,7 @@ impl GatewayError {
         matches!(
             self,
             Self::BreakerOpen { .. }
+                | Self::OutOfTime { .. }
                 | Self::Adapter(AdapterError::Unavailable { .. } | AdapterError::Timeout { .. })
         )
     }
@@ -408,6 +418,10 @@ impl From<kopir_resilience::Refusal> for GatewayError {
             Refusal::BreakerOpen { name, retry_after } => Self::BreakerOpen {
                 registry: name,
                 retry_after,
+            },
+            Refusal::OutOfTime { name, left } => Self::OutOfTime {
+                registry: name,
+                left_ms: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
             },
             // Only routes with a deadline of their own (the channel's `deadline_ms`) have one in
             // their stack; the registries' deadline is the pipeline's stage.

@@ -66,18 +66,32 @@ pub struct Breaker {
     min_calls: u32,
     open_for: Duration,
     probes: u32,
+    slow_after: Option<Duration>,
 }
 
 /// A call let through; reports its outcome when dropped, a call abandoned half-way (its deadline
-/// ran out) counting as a failure.
+/// ran out) counting as a failure, unless it was reported already as slow.
 struct Permit {
     breaker: Breaker,
     failed: Option<bool>,
+    reported: bool,
+}
+
+impl Permit {
+    /// Counts the call as failed now, while it is still running: it has been slow too long.
+    fn report_slow(&mut self) {
+        if !self.reported {
+            self.reported = true;
+            self.breaker.record(true);
+        }
+    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.breaker.record(self.failed.unwrap_or(true));
+        if !self.reported {
+            self.breaker.record(self.failed.unwrap_or(true));
+        }
     }
 }
 
@@ -97,6 +111,8 @@ impl Breaker {
             min_calls: cfg.breaker_min_calls,
             open_for: Duration::from_millis(cfg.breaker_open_ms),
             probes: cfg.breaker_half_open_probes,
+            slow_after: (cfg.breaker_slow_call_ms > 0)
+                .then(|| Duration::from_millis(cfg.breaker_slow_call_ms)),
         }
     }
 
@@ -153,6 +169,7 @@ impl Breaker {
         Ok(Permit {
             breaker: self.clone(),
             failed: None,
+            reported: false,
         })
     }
 
@@ -261,7 +278,22 @@ where
         let inner = self.inner.clone();
         Box::pin(async move {
             let mut permit = breaker.acquire()?;
-            let result = inner.oneshot(req).await;
+            let call = inner.oneshot(req);
+            let result = match breaker.slow_after {
+                Some(after) => {
+                    tokio::pin!(call);
+                    tokio::select! {
+                        result = &mut call => result,
+                        () = tokio::time::sleep(after) => {
+                            // A registry that stopped answering fails every call this way long
+                            // before its request timeout: count it now, let it answer if it can.
+                            permit.report_slow();
+                            call.await
+                        }
+                    }
+                }
+                None => call.await,
+            };
             permit.failed = Some(matches!(&result, Err(e) if e.is_failure()));
             result
         })
@@ -284,6 +316,66 @@ mod tests {
                 ..ResilienceConfig::default()
             },
         )
+    }
+
+    #[derive(Debug)]
+    struct Failed;
+    impl Classify for Failed {
+        fn is_retryable(&self) -> bool {
+            true
+        }
+    }
+    impl From<Refusal> for Failed {
+        fn from(_: Refusal) -> Self {
+            Self
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_slower_than_the_slow_call_time_open_it_while_they_still_run() {
+        let b = Breaker::new(
+            "persons",
+            &ResilienceConfig {
+                breaker_min_calls: 4,
+                breaker_slow_call_ms: 50,
+                ..ResilienceConfig::default()
+            },
+        );
+        // Four calls that take 2 s and then succeed: slow, so failures for the breaker at 50 ms.
+        let frozen = b.clone().layer(tower::service_fn(|()| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok::<_, Failed>(())
+        }));
+        let started = Instant::now();
+        let running: Vec<_> = (0..4)
+            .map(|_| tokio::spawn(frozen.clone().oneshot(())))
+            .collect();
+        while b.state() != BreakerState::Open {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "the breaker stayed closed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for r in running {
+            r.abort();
+        }
+        // A quick call is not counted twice, and one under the slow-call time counts as a success.
+        let quick = Breaker::new(
+            "persons",
+            &ResilienceConfig {
+                breaker_min_calls: 4,
+                breaker_slow_call_ms: 500,
+                ..ResilienceConfig::default()
+            },
+        );
+        let svc = quick
+            .clone()
+            .layer(tower::service_fn(|()| async { Ok::<_, Failed>(()) }));
+        for _ in 0..10 {
+            svc.clone().oneshot(()).await.unwrap();
+        }
+        assert_eq!(quick.state(), BreakerState::Closed);
     }
 
     fn call(b: &Breaker, failed: bool) -> bool {

@@ -26,6 +26,10 @@ pub struct ResilienceConfig {
     pub breaker_open_ms: u64,
     /// Probe calls let through half-open; all must succeed to close.
     pub breaker_half_open_probes: u32,
+    /// A call still unanswered after this long counts as failed toward opening the breaker at
+    /// that moment (it may still answer its caller); 0 counts only calls that failed. A registry
+    /// that freezes opens the breaker this soon under load, not after its request timeout.
+    pub breaker_slow_call_ms: u64,
     /// Calls in flight to the registry at once.
     pub max_concurrency: usize,
     /// Calls waiting for a slot; beyond that, calls are shed with RESOURCE_EXHAUSTED.
@@ -45,6 +49,7 @@ impl Default for ResilienceConfig {
             breaker_window_ms: 10_000,
             breaker_open_ms: 5_000,
             breaker_half_open_probes: 3,
+            breaker_slow_call_ms: 1_000,
             max_concurrency: 128,
             max_queue: 512,
         }

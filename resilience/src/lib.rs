@@ -1,7 +1,7 @@
 //! Generic resilience middleware for any tower service, knowing nothing of the gateway:
 //!
 //! concurrency limit (bounded queue, shed beyond) → retry (idempotent requests only, budgeted) →
-//! circuit breaker (per attempt) → the service
+//! the request's due time (per attempt) → circuit breaker (per attempt) → the service
 //!
 //! The breaker sits inside the retry so every attempt counts and a retry meets an open breaker at
 //! once; the concurrency limit sits outside so retries keep the slot they started with. What the
@@ -18,7 +18,7 @@ pub mod worker;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use config::ResilienceConfig;
 
@@ -29,6 +29,13 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub trait Idempotent {
     /// True for reads; a write must say false, and is then never retried.
     fn is_idempotent(&self) -> bool;
+}
+
+/// When the caller of a request stops waiting for it: no attempt runs past that, and none is
+/// retried when its backoff would end after it.
+pub trait Due {
+    /// The instant every attempt must have ended by; `None` when the caller set no deadline.
+    fn due(&self) -> Option<Instant>;
 }
 
 /// What the middleware needs to know of a failed call.
@@ -62,6 +69,15 @@ pub enum Refusal {
         name: String,
         /// When probes will be let through.
         retry_after: Duration,
+    },
+    /// The request's due time ([`Due`]) came before the service answered, or before another
+    /// attempt could start.
+    #[error("{name} did not answer in the {} ms left of the call's deadline", left.as_millis())]
+    OutOfTime {
+        /// The protected service's name.
+        name: String,
+        /// What was left of the deadline when the attempt started.
+        left: Duration,
     },
     /// The deadline ran out before the service answered.
     #[error("{name} did not answer within {} ms", after.as_millis())]

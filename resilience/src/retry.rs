@@ -11,7 +11,7 @@ use tower::retry::Policy;
 use tower::util::rng::HasherRng;
 
 use crate::config::ResilienceConfig;
-use crate::{Classify, Idempotent, InvalidSetting};
+use crate::{Classify, Due, Idempotent, InvalidSetting};
 
 /// The retry policy of one service; cloned per call, sharing the budget.
 #[derive(Clone)]
@@ -49,7 +49,7 @@ impl RetryPolicy {
 
 impl<Req, Res, E> Policy<Req, Res, E> for RetryPolicy
 where
-    Req: Idempotent + Clone,
+    Req: Idempotent + Due + Clone,
     E: Classify,
 {
     type Future = tokio::time::Sleep;
@@ -61,12 +61,21 @@ where
         if !req.is_idempotent() || !e.is_retryable() || self.retries >= self.max_retries {
             return None;
         }
+        let backoff = self.backoff.next_backoff();
+        // Another attempt must start before the caller stops waiting, or its failure is the
+        // answer now (and a stale copy may stand in for it).
+        if req
+            .due()
+            .is_some_and(|due| tokio::time::Instant::from_std(due) <= backoff.deadline())
+        {
+            return None;
+        }
         if !self.budget.withdraw() {
             tracing::debug!("retry budget exhausted; returning the failure");
             return None;
         }
         self.retries += 1;
-        Some(self.backoff.next_backoff())
+        Some(backoff)
     }
 
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
@@ -103,6 +112,52 @@ mod tests {
         fn is_idempotent(&self) -> bool {
             self.0
         }
+    }
+    impl Due for Req {
+        fn due(&self) -> Option<std::time::Instant> {
+            None
+        }
+    }
+
+    /// A read whose caller stops waiting at its due time.
+    #[derive(Clone)]
+    struct DueRead(std::time::Instant);
+    impl Idempotent for DueRead {
+        fn is_idempotent(&self) -> bool {
+            true
+        }
+    }
+    impl Due for DueRead {
+        fn due(&self) -> Option<std::time::Instant> {
+            Some(self.0)
+        }
+    }
+
+    #[tokio::test]
+    async fn no_retry_starts_after_the_callers_due_time() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = calls.clone();
+        let failing = tower::service_fn(move |_req: DueRead| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Err::<(), Down>(Down))
+        });
+        let patient = RetryPolicy::new(&ResilienceConfig {
+            retries: 3,
+            retry_backoff_ms: 50,
+            retry_backoff_max_ms: 50,
+            ..ResilienceConfig::default()
+        })
+        .unwrap();
+        // Due in 20 ms: a 50 ms backoff would end after it, so the one failure is the answer.
+        let due = std::time::Instant::now() + Duration::from_millis(20);
+        let svc = tower::retry::Retry::new(patient.clone(), failing.clone());
+        svc.oneshot(DueRead(due)).await.ok();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Due in 10 s: all three retries fit.
+        let due = std::time::Instant::now() + Duration::from_secs(10);
+        let svc = tower::retry::Retry::new(patient, failing);
+        svc.oneshot(DueRead(due)).await.ok();
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
     }
 
     fn failing(

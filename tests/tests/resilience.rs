@@ -459,3 +459,120 @@ async fn the_control_endpoint_lists_every_mock_and_a_put_replaces_all_keys() {
     let text = refused.text().await.unwrap();
     assert!(text.contains("bank takes no faults"), "{text}");
 }
+
+/// A registry that freezes (takes the request, never answers) under load: with the embedded
+/// resilience settings (three attempts of a 5 s request timeout), every call still ends within
+/// the client's 1 s deadline as the gateway's own answer — the stale copy for a person cached
+/// before, DEADLINE_EXCEEDED or UNAVAILABLE (breaker open) for one never cached — and the breaker,
+/// counting calls slower than `breaker_slow_call_ms`, opens within 2 s of the freeze.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_registry_fails_over_to_stale_or_a_refusal_within_the_deadline() {
+    let mut c = test_config();
+    let r = c.registry_mut(RegistryId::Persons).unwrap();
+    r.cache.ttl_s = 1;
+    r.cache.stale_s = 600;
+    let env = Env::start(c).await;
+    let people = iins(&env, 64);
+    let (cached, never) = people.split_at(32);
+    let mut client = env.identity();
+    for iin in cached {
+        client.get_person(person_request(iin)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    env.demo
+        .mocks
+        .persons
+        .set_faults(Faults {
+            timeout_rate: 1.0,
+            ..Faults::default()
+        })
+        .await
+        .unwrap();
+    let frozen = Instant::now();
+    let opened = tokio::spawn({
+        let router = env.demo.gateway.router.clone();
+        async move {
+            while router.breaker_state(RegistryId::Persons) != Some(BreakerState::Open) {
+                if frozen.elapsed() > Duration::from_secs(10) {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Some(frozen.elapsed())
+        }
+    });
+    // 32 clients, each asking for one cached and one never-cached person in turn for 3 s.
+    let mut clients = Vec::new();
+    for (a, b) in cached
+        .iter()
+        .zip(never)
+        .map(|(a, b)| (a.clone(), b.clone()))
+    {
+        let mut client = env.identity();
+        clients.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut turn = 0;
+            while frozen.elapsed() < Duration::from_secs(3) {
+                let (iin, was_cached) = if turn % 2 == 0 {
+                    (&a, true)
+                } else {
+                    (&b, false)
+                };
+                turn += 1;
+                let mut req = tonic::Request::new(person_request(iin));
+                req.set_timeout(Duration::from_secs(1));
+                let started = Instant::now();
+                let outcome = client.get_person(req).await;
+                let took = started.elapsed();
+                let stale = outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.metadata().get("x-kopir-stale"))
+                    .is_some();
+                seen.push((
+                    was_cached,
+                    outcome.map(|_| ()).map_err(|s| s.code()),
+                    stale,
+                    took,
+                ));
+            }
+            seen
+        }));
+    }
+    let mut calls = Vec::new();
+    for c in clients {
+        calls.extend(c.await.unwrap());
+    }
+    let (mut stale, mut refused) = (0, 0);
+    for (was_cached, outcome, is_stale, took) in &calls {
+        assert!(
+            *took < Duration::from_millis(1_000),
+            "a call took {took:?}: {outcome:?}"
+        );
+        if *was_cached {
+            assert_eq!(*outcome, Ok(()), "a cached person: {outcome:?}");
+            assert!(is_stale, "a cached person's answer is marked stale");
+            stale += 1;
+        } else {
+            let code = outcome.unwrap_err();
+            assert!(
+                matches!(code, Code::DeadlineExceeded | Code::Unavailable),
+                "{code:?}"
+            );
+            refused += 1;
+        }
+    }
+    assert!(
+        stale >= 32 && refused >= 32,
+        "{stale} stale, {refused} refused"
+    );
+    let opened = opened.await.unwrap().expect("the breaker opened");
+    eprintln!(
+        "{} calls: {stale} stale, {refused} refused; breaker open after {opened:?}",
+        calls.len()
+    );
+    assert!(
+        opened < Duration::from_secs(2),
+        "the breaker opened after {opened:?}"
+    );
+}

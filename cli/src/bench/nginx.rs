@@ -17,6 +17,19 @@ pub struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM lets the master stop its workers; SIGKILL would orphan them, each keeping a
+        // core busy and the port bound after the benchmark ends.
+        let asked = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let until = Instant::now() + Duration::from_secs(5);
+        while asked && Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.child.kill().ok();
         self.child.wait().ok();
     }

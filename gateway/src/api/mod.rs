@@ -130,6 +130,7 @@ pub fn context<T: Envelope>(
         method,
         client_deadline,
         received_at: Utc::now(),
+        registry_due: std::sync::OnceLock::new(),
         peer_chain: request.peer_certs(),
         signed: signed.map(|d| {
             Arc::new(SignedDocument {

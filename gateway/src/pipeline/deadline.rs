@@ -62,16 +62,25 @@ impl Stage for Deadline {
             _ => (configured, configured_source),
         };
         let method = req.ctx.method;
+        // Registry attempts end a little before this stage's own timer, so what the cache holds
+        // can still stand in for a registry that did not answer.
+        if let Some(due) =
+            Instant::now().checked_add(deadline - (deadline / 10).min(Duration::from_millis(50)))
+        {
+            req.ctx.registry_due.set(due).ok();
+        }
+        let exceeded = || GatewayError::DeadlineExceeded {
+            what: match registry {
+                Some(r) => format!("{} registry", r.name()),
+                None => format!("the gateway's own {method}"),
+            },
+            deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            source_of,
+        };
         match tokio::time::timeout(deadline, inner.oneshot(req)).await {
+            // An attempt the due time ended: named as the deadline it came from.
+            Ok(Err(GatewayError::OutOfTime { .. })) | Err(_) => Err(exceeded()),
             Ok(result) => result,
-            Err(_) => Err(GatewayError::DeadlineExceeded {
-                what: match registry {
-                    Some(r) => format!("{} registry", r.name()),
-                    None => format!("the gateway's own {method}"),
-                },
-                deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
-                source_of,
-            }),
         }
     }
 }

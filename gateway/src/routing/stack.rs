@@ -1,11 +1,12 @@
 //! The one stack every outbound call to a registry or a routed service runs through: deadline
 //! (for routes that have their own) → concurrency limit (bounded queue) → retry (idempotent
-//! operations only, budgeted) → circuit breaker → the call. Typed registries and the generic
+//! operations only, budgeted, none started past the call's due time) → each attempt ended at the
+//! call's due time → circuit breaker (slow calls count) → the call. Typed registries and the generic
 //! channel's routes are both built here.
 
 use kopir_resilience::breaker::Breaker;
 use kopir_resilience::bulkhead::Bulkhead;
-use kopir_resilience::deadline::Deadline;
+use kopir_resilience::deadline::{Deadline, DueTime};
 use kopir_resilience::retry::RetryPolicy;
 use kopir_resilience::ResilienceConfig;
 use tower::retry::RetryLayer;
@@ -40,6 +41,7 @@ where
             .option_layer(deadline)
             .layer(Bulkhead::new(name, res.max_concurrency, res.max_queue))
             .layer(RetryLayer::new(RetryPolicy::new(res)?))
+            .layer(DueTime::new(name))
             .layer(breaker)
             .service(call),
     ))
