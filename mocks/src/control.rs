@@ -34,6 +34,28 @@ pub struct Listed {
     pub calls: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
 }
 
+impl Listed {
+    /// A mock at `url`, with its request counter when it keeps one.
+    pub fn new(
+        name: &'static str,
+        url: String,
+        calls: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+    ) -> Self {
+        Self { name, url, calls }
+    }
+
+    /// A mock at `url` whose requests `count` reads off it.
+    pub fn counting<T: Send + Sync + 'static>(
+        name: &'static str,
+        url: String,
+        mock: &Arc<T>,
+        count: fn(&T) -> u64,
+    ) -> Self {
+        let mock = mock.clone();
+        Self::new(name, url, Some(Arc::new(move || count(&mock))))
+    }
+}
+
 struct Mocks {
     registries: Vec<Arc<MockRegistry>>,
     listed: Vec<Listed>,

@@ -261,47 +261,13 @@ impl MockSet {
         let control_addr = match config.control_addr {
             Some(addr) => {
                 let regs = vec![persons.clone(), legal_entities.clone()];
-                let count = |f: Arc<dyn Fn() -> u64 + Send + Sync>| Some(f);
                 let listed = vec![
-                    control::Listed {
-                        name: "notary",
-                        url: notary.url(),
-                        calls: None,
-                    },
-                    control::Listed {
-                        name: "cadastre",
-                        url: cadastre.url(),
-                        calls: count(Arc::new({
-                            let c = cadastre.clone();
-                            move || c.posts()
-                        })),
-                    },
-                    control::Listed {
-                        name: "payments",
-                        url: payments.url(),
-                        calls: None,
-                    },
-                    control::Listed {
-                        name: "kdp",
-                        url: kdp.url(),
-                        calls: None,
-                    },
-                    control::Listed {
-                        name: "bank",
-                        url: bank.callback_url(),
-                        calls: count(Arc::new({
-                            let b = bank.clone();
-                            move || b.posts()
-                        })),
-                    },
-                    control::Listed {
-                        name: "generic",
-                        url: generic.url(),
-                        calls: count(Arc::new({
-                            let g = generic.clone();
-                            move || g.calls()
-                        })),
-                    },
+                    control::Listed::new("notary", notary.url(), None),
+                    control::Listed::counting("cadastre", cadastre.url(), &cadastre, |c| c.posts()),
+                    control::Listed::new("payments", payments.url(), None),
+                    control::Listed::new("kdp", kdp.url(), None),
+                    control::Listed::counting("bank", bank.callback_url(), &bank, |b| b.posts()),
+                    control::Listed::counting("generic", generic.url(), &generic, |g| g.calls()),
                 ];
                 Some(control::serve(addr, regs, listed).await?.0)
             }

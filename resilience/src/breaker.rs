@@ -333,14 +333,17 @@ mod tests {
 
     #[tokio::test]
     async fn calls_slower_than_the_slow_call_time_open_it_while_they_still_run() {
-        let b = Breaker::new(
-            "persons",
-            &ResilienceConfig {
-                breaker_min_calls: 4,
-                breaker_slow_call_ms: 50,
-                ..ResilienceConfig::default()
-            },
-        );
+        let slow_after = |ms| {
+            Breaker::new(
+                "persons",
+                &ResilienceConfig {
+                    breaker_min_calls: 4,
+                    breaker_slow_call_ms: ms,
+                    ..ResilienceConfig::default()
+                },
+            )
+        };
+        let b = slow_after(50);
         // Four calls that take 2 s and then succeed: slow, so failures for the breaker at 50 ms.
         let frozen = b.clone().layer(tower::service_fn(|()| async {
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -361,14 +364,7 @@ mod tests {
             r.abort();
         }
         // A quick call is not counted twice, and one under the slow-call time counts as a success.
-        let quick = Breaker::new(
-            "persons",
-            &ResilienceConfig {
-                breaker_min_calls: 4,
-                breaker_slow_call_ms: 500,
-                ..ResilienceConfig::default()
-            },
-        );
+        let quick = slow_after(500);
         let svc = quick
             .clone()
             .layer(tower::service_fn(|()| async { Ok::<_, Failed>(()) }));

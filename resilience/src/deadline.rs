@@ -1,8 +1,9 @@
-//! Deadlines: one over a whole protected call (its wait for a slot, its retries and the call
-//! itself), past which the caller gets the service's own [`Refusal::Deadline`], named for what did
-//! not answer, instead of tower's boxed `Elapsed`; and [`DueTime`], which ends each attempt at
-//! its request's due time ([`Due`]), so retries share the caller's deadline and the last attempt
-//! never outlives it.
+//! Deadlines, as one layer with two bounds: [`Deadline::new`] over a whole protected call (its
+//! wait for a slot, its retries and the call itself), past which the caller gets the service's own
+//! [`Refusal::Deadline`], named for what did not answer, instead of tower's boxed `Elapsed`; and
+//! [`Deadline::due`], which ends each attempt at its request's due time ([`Due`]) as
+//! [`Refusal::OutOfTime`], so retries share the caller's deadline and the last attempt never
+//! outlives it.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,83 +13,19 @@ use tower::{Layer, Service, ServiceExt};
 
 use crate::{BoxFuture, Due, Refusal};
 
-/// Each attempt ended at its request's due time, as [`Refusal::OutOfTime`] naming the service.
-#[derive(Clone)]
-pub struct DueTime {
-    name: Arc<str>,
-}
-
-impl DueTime {
-    /// Attempts at `name` (as the refusal names it).
-    pub fn new(name: impl Into<Arc<str>>) -> Self {
-        Self { name: name.into() }
-    }
-}
-
-impl<S> Layer<S> for DueTime {
-    type Service = DueTimeService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        DueTimeService {
-            name: self.name.clone(),
-            inner,
-        }
-    }
-}
-
-/// A service behind [`DueTime`].
-#[derive(Clone)]
-pub struct DueTimeService<S> {
-    name: Arc<str>,
-    inner: S,
-}
-
-impl<S, Req> Service<Req> for DueTimeService<S>
-where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send + 'static,
-    S::Error: From<Refusal> + Send + 'static,
-    Req: Due + Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Req) -> Self::Future {
-        let name = self.name.clone();
-        let inner = self.inner.clone();
-        let due = req.due();
-        Box::pin(async move {
-            let Some(due) = due else {
-                return inner.oneshot(req).await;
-            };
-            let left = due.saturating_duration_since(Instant::now());
-            let out_of_time = || {
-                Refusal::OutOfTime {
-                    name: name.to_string(),
-                    left,
-                }
-                .into()
-            };
-            if left.is_zero() {
-                return Err(out_of_time());
-            }
-            tokio::time::timeout(left, inner.oneshot(req))
-                .await
-                .unwrap_or_else(|_| Err(out_of_time()))
-        })
-    }
+#[derive(Clone, Copy)]
+enum Bound {
+    /// A fixed time from the call's start.
+    After(Duration),
+    /// The request's own due time, if it has one.
+    Due,
 }
 
 /// One service's deadline; as a [`Layer`], it bounds every call to the service.
 #[derive(Clone)]
 pub struct Deadline {
     name: Arc<str>,
-    after: Duration,
+    bound: Bound,
 }
 
 impl Deadline {
@@ -96,7 +33,27 @@ impl Deadline {
     pub fn new(name: impl Into<Arc<str>>, after: Duration) -> Self {
         Self {
             name: name.into(),
-            after,
+            bound: Bound::After(after),
+        }
+    }
+
+    /// Calls to `name` end at their request's due time; a request without one is not bounded.
+    pub fn due(name: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            bound: Bound::Due,
+        }
+    }
+
+    /// How long `req` may run, and what to refuse it with past that.
+    fn limit(&self, req: &impl Due) -> Option<(Duration, Refusal)> {
+        let name = self.name.to_string();
+        match self.bound {
+            Bound::After(after) => Some((after, Refusal::Deadline { name, after })),
+            Bound::Due => req.due().map(|at| {
+                let left = at.saturating_duration_since(Instant::now());
+                (left, Refusal::OutOfTime { name, left })
+            }),
         }
     }
 }
@@ -124,7 +81,7 @@ where
     S::Future: Send,
     S::Response: Send + 'static,
     S::Error: From<Refusal> + Send + 'static,
-    Req: Send + 'static,
+    Req: Due + Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -136,16 +93,18 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let d = self.deadline.clone();
+        let limit = self.deadline.limit(&req);
         let inner = self.inner.clone();
         Box::pin(async move {
-            match tokio::time::timeout(d.after, inner.oneshot(req)).await {
+            let Some((limit, refusal)) = limit else {
+                return inner.oneshot(req).await;
+            };
+            if limit.is_zero() {
+                return Err(refusal.into());
+            }
+            match tokio::time::timeout(limit, inner.oneshot(req)).await {
                 Ok(result) => result,
-                Err(_) => Err(Refusal::Deadline {
-                    name: d.name.to_string(),
-                    after: d.after,
-                }
-                .into()),
+                Err(_) => Err(refusal.into()),
             }
         })
     }
@@ -173,7 +132,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(w.ms)).await;
             Ok::<_, Refusal>(w.ms)
         });
-        let bounded = DueTime::new("persons").layer(slow);
+        let bounded = Deadline::due("persons").layer(slow);
         let soon = Some(Instant::now() + Duration::from_millis(60));
         assert_eq!(
             bounded
@@ -213,13 +172,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_call_is_refused_by_name_and_a_quick_one_answers() {
-        let slow = service_fn(|wait: u64| async move {
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-            Ok::<_, Refusal>(wait)
+        let slow = service_fn(|w: Wait| async move {
+            tokio::time::sleep(Duration::from_millis(w.ms)).await;
+            Ok::<_, Refusal>(w.ms)
         });
         let bounded = Deadline::new("echo", Duration::from_millis(50)).layer(slow);
-        assert_eq!(bounded.clone().oneshot(1).await.ok(), Some(1));
-        match bounded.oneshot(5_000).await {
+        let wait = |ms| Wait { ms, due: None };
+        assert_eq!(bounded.clone().oneshot(wait(1)).await.ok(), Some(1));
+        match bounded.oneshot(wait(5_000)).await {
             Err(Refusal::Deadline { name, after }) => {
                 assert_eq!(name, "echo");
                 assert_eq!(after, Duration::from_millis(50));

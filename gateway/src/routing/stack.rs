@@ -6,7 +6,7 @@
 
 use kopir_resilience::breaker::Breaker;
 use kopir_resilience::bulkhead::Bulkhead;
-use kopir_resilience::deadline::{Deadline, DueTime};
+use kopir_resilience::deadline::Deadline;
 use kopir_resilience::retry::RetryPolicy;
 use kopir_resilience::ResilienceConfig;
 use tower::retry::RetryLayer;
@@ -41,7 +41,7 @@ where
             .option_layer(deadline)
             .layer(Bulkhead::new(name, res.max_concurrency, res.max_queue))
             .layer(RetryLayer::new(RetryPolicy::new(res)?))
-            .layer(DueTime::new(name))
+            .layer(Deadline::due(name))
             .layer(breaker)
             .service(call),
     ))
