@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
@@ -61,15 +62,34 @@ pub struct MockPayments {
     /// Where it listens.
     pub addr: SocketAddr,
     ledger: Ledger,
+    down: Arc<AtomicBool>,
 }
 
 impl MockPayments {
     /// Serves on `addr` over `ledger`.
     pub async fn start(addr: SocketAddr, ledger: Ledger) -> Result<Self, MockError> {
+        let down = Arc::new(AtomicBool::new(false));
+        let outage = down.clone();
         let app = Router::new()
             .route("/health", get(|| async { "ok" }))
             .route("/api/v1/echecks", get(list))
             .route("/api/v1/payments", post(pay))
+            // An outage answers as a failing gateway does: 503, nothing read or taken.
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let outage = outage.clone();
+                    async move {
+                        if outage.load(Ordering::SeqCst) {
+                            return (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "payment gateway unavailable",
+                            )
+                                .into_response();
+                        }
+                        next.run(req).await
+                    }
+                },
+            ))
             .layer(axum::middleware::from_fn(crate::trace::serve))
             .with_state(ledger.clone());
         let (listener, addr) = crate::bind(addr).await?;
@@ -78,7 +98,12 @@ impl MockPayments {
                 tracing::warn!(error = %e, "mock payment gateway stopped");
             }
         });
-        Ok(Self { addr, ledger })
+        Ok(Self { addr, ledger, down })
+    }
+
+    /// Starts (true) or ends an outage: meanwhile every request is answered 503.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// Its base URL.

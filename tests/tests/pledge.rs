@@ -571,6 +571,44 @@ async fn unpaid_and_underpaid_contracts_wait_for_payment_then_the_registrar_deci
     desk.refused_for(&short, "cover 100000 of the 432500").await;
 }
 
+/// A payment-gateway outage while a contract waits for its fee: the worker's failed checks are
+/// its own business, so the bank is not told "awaiting payment" a second time, under a new event
+/// id, when the gateway returns and the fee is still unpaid.
+#[tokio::test]
+async fn an_outage_while_waiting_for_payment_tells_the_bank_nothing_new() {
+    let mut config = pledge_config();
+    config.pledge.payment_wait = Duration::from_secs(20);
+    let desk = Desk::with(config).await;
+    let payments = &desk.env.demo.mocks.payments;
+    let number = desk.submitted("OUT", 0, vec![]).await;
+    desk.reaches(&number, pb::PledgeState::AwaitingPayment)
+        .await;
+    desk.bank_learns(&number, &["awaiting_payment"]).await;
+    let told = desk.env.demo.mocks.bank.notices(&number).len();
+    payments.set_down(true);
+    // Several checks fail (the worker polls every 100 ms), then several find it still unpaid.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    payments.set_down(false);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let waiting = desk.status(&number).await;
+    assert_eq!(waiting.state(), pb::PledgeState::AwaitingPayment);
+    assert!(
+        waiting.detail.contains("no payment e-check"),
+        "the bank's status keeps what it was told, not the outage: {}",
+        waiting.detail
+    );
+    assert_eq!(
+        desk.env.demo.mocks.bank.notices(&number).len(),
+        told,
+        "a second notice of the same state: {:?}",
+        desk.env.demo.mocks.bank.states(&number)
+    );
+    desk.pay(&number, FEE);
+    desk.reaches(&number, pb::PledgeState::Registered).await;
+    desk.bank_learns(&number, &["awaiting_payment", "submitted", "registered"])
+        .await;
+}
+
 #[tokio::test]
 async fn a_contract_accepted_while_the_cadastre_is_down_is_filed_once_it_returns() {
     let desk = Desk::start().await;
@@ -612,6 +650,9 @@ async fn a_contract_accepted_while_the_cadastre_is_down_is_filed_once_it_returns
     let done = desk.reaches(&number, pb::PledgeState::Registered).await;
     assert_eq!(done.request_id, accepted.request_id);
     assert_eq!(cadastre.filings_of(&number), 1, "filed exactly once");
+    // The failed filings were the worker's own: the bank learnt each state once.
+    desk.bank_learns(&number, &["submitted", "registered"])
+        .await;
 }
 
 #[tokio::test]

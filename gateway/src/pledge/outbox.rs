@@ -101,6 +101,7 @@ CREATE TABLE IF NOT EXISTS pledges (
     due_at INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     dead INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
     UNIQUE (bank, number)
 );
 CREATE INDEX IF NOT EXISTS pledges_due ON pledges (due_at) WHERE state NOT IN ('registered', 'refused') AND dead = 0;
@@ -181,7 +182,21 @@ fn status_by(conn: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
 impl Outbox {
     /// The outbox over `db` (its tables created when missing).
     pub async fn open(db: Durable) -> Result<Self, DurableError> {
-        db.run(|conn| conn.execute_batch(SCHEMA)).await?;
+        db.run(|conn| {
+            conn.execute_batch(SCHEMA)?;
+            // An outbox from before the worker's own error column: add it (its failed steps
+            // had written into `detail`, which keeps what the bank was told from now on).
+            let has_column = conn
+                .prepare("SELECT 1 FROM pragma_table_info('pledges') WHERE name = 'last_error'")?
+                .exists([])?;
+            if !has_column {
+                conn.execute_batch(
+                    "ALTER TABLE pledges ADD COLUMN last_error TEXT NOT NULL DEFAULT ''",
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(Self { db })
     }
 
@@ -279,8 +294,10 @@ impl Outbox {
             let same = before.state == change.state
                 && before.grounds == change.grounds
                 && before.detail == change.detail;
-            conn.prepare_cached("UPDATE pledges SET due_at = ?2, attempts = 0 WHERE id = ?1")?
-                .execute(params![id, to_micros(next)])?;
+            conn.prepare_cached(
+                "UPDATE pledges SET due_at = ?2, attempts = 0, last_error = '' WHERE id = ?1",
+            )?
+            .execute(params![id, to_micros(next)])?;
             if same {
                 return Ok(None);
             }
@@ -327,8 +344,10 @@ impl Outbox {
         .await
     }
 
-    /// Puts a contract off after a failed step, noting why; after `dead_after` failures in a
-    /// row it becomes a dead letter, left alone until an operator re-drives it.
+    /// Puts a contract off after a failed step, noting why for operators (apart from its
+    /// status, so the next good step owes the bank a notice only if what it is told changes);
+    /// after `dead_after` failures in a row it becomes a dead letter, left alone until an
+    /// operator re-drives it.
     pub async fn retry_later(
         &self,
         id: &str,
@@ -339,7 +358,7 @@ impl Outbox {
         let id = id.to_string();
         self.run(move |conn| {
             conn.prepare_cached(
-                "UPDATE pledges SET due_at = ?2, attempts = attempts + 1, detail = ?3,
+                "UPDATE pledges SET due_at = ?2, attempts = attempts + 1, last_error = ?3,
                  dead = (attempts + 1 >= ?4) WHERE id = ?1",
             )?
             .execute(params![id, to_micros(next), detail, dead_after])?;
@@ -413,7 +432,7 @@ impl Outbox {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut items = Vec::new();
             let mut stmt = conn.prepare_cached(
-                "SELECT id, bank, number, state, attempts, detail, due_at, accepted_at, dead FROM pledges
+                "SELECT id, bank, number, state, attempts, last_error, due_at, accepted_at, dead FROM pledges
                  WHERE state NOT IN ('registered', 'refused') AND (dead = 1 OR ?1 = 0)
                  ORDER BY dead DESC, accepted_at LIMIT ?2",
             )?;
@@ -585,6 +604,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_outbox_from_before_the_error_column_gets_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("outbox.db");
+        let old = rusqlite::Connection::open(&path).expect("opens");
+        old.execute_batch(&SCHEMA.replace(
+            "    last_error TEXT NOT NULL DEFAULT '',\n    UNIQUE",
+            "    UNIQUE",
+        ))
+        .expect("the old schema");
+        drop(old);
+        let o = Outbox::open(Durable::open(&path, 16).expect("opens"))
+            .await
+            .expect("migrated");
+        o.accept(pledge("C-0", "d")).await.expect("accepted");
+        let id = o.due(Utc::now(), 10).await.expect("due")[0]
+            .status
+            .request_id
+            .clone();
+        o.retry_later(&id, Utc::now(), "down".into(), 10)
+            .await
+            .expect("the new column takes the error");
+    }
+
+    #[tokio::test]
     async fn one_acceptance_per_number_and_content() {
         let (o, _dir) = outbox().await;
         assert!(matches!(
@@ -629,6 +672,23 @@ mod tests {
             .await
             .expect("stored");
         assert!(repeat.is_none(), "the same state again is no change");
+        // A failed step between two equal ones is the worker's own: still no change.
+        o.retry_later(&id, now, "payments registry unavailable".into(), 10)
+            .await
+            .expect("stored");
+        let after_failure = o
+            .transition(&id, change(State::AwaitingPayment, "no e-check"), now)
+            .await
+            .expect("stored");
+        assert!(
+            after_failure.is_none(),
+            "a failed step is no change for the bank"
+        );
+        let listed = o.items(false, 10).await.expect("items");
+        assert!(
+            listed.iter().all(|i| i.last_error.is_empty()),
+            "a good step clears the error"
+        );
         assert_eq!(
             o.owed(Utc::now(), 10).await.expect("owed").len(),
             owed.len()
