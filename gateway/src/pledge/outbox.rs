@@ -613,6 +613,11 @@ mod tests {
             "    UNIQUE",
         ))
         .expect("the old schema");
+        let had = old
+            .prepare("SELECT 1 FROM pragma_table_info('pledges') WHERE name = 'last_error'")
+            .and_then(|mut q| q.exists([]))
+            .expect("reads the schema");
+        assert!(!had, "the old schema has no error column");
         drop(old);
         let o = Outbox::open(Durable::open(&path, 16).expect("opens"))
             .await
