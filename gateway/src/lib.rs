@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod pledge;
 pub mod proto;
+pub mod readiness;
 pub mod routing;
 pub mod server;
 pub mod telemetry;

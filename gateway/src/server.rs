@@ -57,6 +57,9 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// Where `GET /metrics` is served, when it is.
     pub metrics_addr: Option<SocketAddr>,
+    /// Whether it is fit to take calls (also `GET /ready` and the overall health entry).
+    pub readiness: crate::readiness::Readiness,
+    reporter: tonic_health::server::HealthReporter,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<Result<(), GatewayError>>,
     probes: Vec<JoinHandle<()>>,
@@ -71,7 +74,7 @@ impl Gateway {
         reporter
             .set_serving::<IdentityServiceServer<Identity>>()
             .await;
-        let seen = Observed::build(&config, &registries, reporter).await?;
+        let seen = Observed::build(&config, &registries, reporter.clone()).await?;
         let access = AccessControl::new(&config);
         let kept = Stores::open(&config, &seen, &access, &trust).await?;
         let operator = crate::pipeline::local::OperatorState {
@@ -135,10 +138,20 @@ impl Gateway {
             },
             kept.store.clone(),
         )?;
+        let readiness = crate::readiness::Readiness::default();
+        probes.push(readiness.spawn(
+            crate::readiness::Checks {
+                store: kept.store.clone(),
+                sealer: sealer.clone(),
+                trust: trust.clone(),
+            },
+            reporter.clone(),
+        ));
         let metrics_addr = match config.metrics.listen {
             Some(listen) => {
                 let console = console(&config, operator, &seen, &kept);
-                let (bound, task) = serve_metrics(&seen.metrics, listen, console).await?;
+                let (bound, task) =
+                    serve_metrics(&seen.metrics, listen, console, &readiness).await?;
                 probes.push(task);
                 Some(bound)
             }
@@ -154,6 +167,8 @@ impl Gateway {
             access,
             metrics: seen.metrics,
             metrics_addr,
+            readiness,
+            reporter,
             shutdown,
             server,
             probes,
@@ -162,6 +177,8 @@ impl Gateway {
 
     /// Stops accepting, lets in-flight calls finish, and stops the health probes.
     pub async fn stop(self) -> Result<(), GatewayError> {
+        // A load balancer asking sends no more calls here; the ones in flight finish.
+        crate::readiness::draining(&self.reporter).await;
         self.shutdown.send(()).ok();
         for p in &self.probes {
             p.abort();
@@ -327,14 +344,17 @@ async fn listen(
     Ok((addr, shutdown, server))
 }
 
-/// Serves `GET /metrics`, and the console beside it when it has a token.
+/// Serves `GET /metrics` and `GET /ready`, and the console beside them when it has a token.
 async fn serve_metrics(
     metrics: &Metrics,
     listen: SocketAddr,
     console: Option<Console>,
+    readiness: &crate::readiness::Readiness,
 ) -> Result<(SocketAddr, JoinHandle<()>), GatewayError> {
-    let console = console.map_or_else(axum::Router::new, crate::console::routes);
-    crate::metrics::serve(metrics, listen, console).await
+    let extra = console
+        .map_or_else(axum::Router::new, crate::console::routes)
+        .merge(readiness.route());
+    crate::metrics::serve(metrics, listen, extra).await
 }
 
 /// Loads the trust roots (fetching the CRLs once) and the sealing key.

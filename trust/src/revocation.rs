@@ -121,6 +121,12 @@ impl Revocation {
         Ok(self.current.load_full())
     }
 
+    /// Whether the revocation lists in force are within their nextUpdate (true when none are
+    /// configured): past it, certificates cannot be checked until a refresh succeeds.
+    pub fn is_current(&self) -> bool {
+        !self.is_configured() || !Self::is_stale(&self.current.load_full())
+    }
+
     fn is_stale(set: &CrlSet) -> bool {
         set.generation == 0 || set.next_update.is_some_and(|n| SystemTime::now() >= n)
     }

@@ -276,6 +276,8 @@ pub trait Store: Send + Sync + 'static {
         subject: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, JournalError>;
+    /// Whether the database answers now (one trivial statement), for readiness.
+    async fn ping(&self) -> Result<(), JournalError>;
 }
 
 /// Opens the configured backend, creating its tables on first use.

@@ -248,6 +248,14 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn ping(&self) -> Result<(), JournalError> {
+        // The writer's connection: the one every answer's records wait on.
+        let guard = self.client(&self.writer).await?;
+        let client = guard.as_ref().ok_or(JournalError::Closed)?;
+        client.simple_query("SELECT 1").await.map_err(db)?;
+        Ok(())
+    }
+
     async fn range(&self, from: i64, limit: usize) -> Result<Vec<Record>, JournalError> {
         let sql = format!("SELECT {COLUMNS} FROM journal WHERE seq >= $1 ORDER BY seq LIMIT $2");
         self.query(&sql, &[Param::Int(from), Param::Int(limit as i64)])

@@ -223,6 +223,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn ping(&self) -> Result<(), JournalError> {
+        Self::with(&self.writer, |conn| {
+            conn.query_row("SELECT count(*) FROM journal WHERE seq < 0", [], |_| Ok(()))
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn range(&self, from: i64, limit: usize) -> Result<Vec<Record>, JournalError> {
         Self::with(&self.reader, move |conn| {
             let mut stmt = conn
