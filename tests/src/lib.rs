@@ -26,6 +26,18 @@ pub struct Env {
     pub pki: tempfile::TempDir,
 }
 
+/// The PostgreSQL database `KOPIR_TEST_PG` names (`.ci/run` sets it); without it, says that
+/// `what` is skipped and gives none.
+pub fn test_pg(what: &str) -> Option<String> {
+    let url = std::env::var("KOPIR_TEST_PG")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("KOPIR_TEST_PG not set: {what} is skipped");
+    }
+    url
+}
+
 /// The embedded config with fast health probes, for tests that watch health change.
 pub fn test_config() -> Config {
     let mut c = Config::embedded().expect("embedded config is valid");

@@ -86,11 +86,7 @@ async fn ready_page(metrics: SocketAddr) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_loses_its_database_says_not_serving_and_refuses_calls() {
-    let Some(url) = std::env::var("KOPIR_TEST_PG")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("KOPIR_TEST_PG not set: the readiness test is skipped");
+    let Some(url) = kopir_tests::test_pg("the readiness test") else {
         return;
     };
     let parsed = url::Url::parse(&url).unwrap();

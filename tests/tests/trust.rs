@@ -461,11 +461,7 @@ async fn a_document_signed_for_one_client_is_not_taken_from_another() {
 /// sent through one is a replay at the other. Skipped, saying so, without KOPIR_TEST_PG.
 #[tokio::test]
 async fn a_document_taken_by_one_replica_is_a_replay_at_another() {
-    let Some(url) = std::env::var("KOPIR_TEST_PG")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("KOPIR_TEST_PG not set: the two-replica replay test is skipped");
+    let Some(url) = kopir_tests::test_pg("the two-replica replay test") else {
         return;
     };
     let mut config = test_config();
