@@ -249,7 +249,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
                 Some(path) => Config::load(&path)?,
                 None => Config::embedded()?,
             };
-            let store = kopir_store::journal::open(&config.journal)
+            let store = kopir_store::journal::open_existing(&config.journal)
                 .await?
                 .ok_or_else(|| GatewayError::Config {
                     detail: "journal.backend is \"off\": there is no journal to read".into(),
@@ -331,6 +331,12 @@ async fn main() -> ExitCode {
     }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        // No journal where the configuration points: a usage error, told apart from a broken
+        // chain (1) for scripts.
+        Err(e @ GatewayError::Journal(kopir_store::journal::JournalError::Missing(_))) => {
+            eprintln!("kopir: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("kopir: {e}");
             ExitCode::FAILURE

@@ -186,9 +186,36 @@ pub async fn verify(store: &dyn Store) -> Result<Verified, JournalError> {
         let page = store.range(next_seq, PAGE).await?;
         let n = page.len();
         walk(page, &mut state, &mut next_seq, &mut prev);
-        if state.broken.is_some() || n < PAGE {
+        if state.broken.is_some() {
             return Ok(state);
         }
+        if n < PAGE {
+            state.broken = against_head(&state, store.recorded_head().await?);
+            return Ok(state);
+        }
+    }
+}
+
+/// What the recorded head says of a chain walked to its end without a break: records deleted
+/// from the tail, or the last one altered.
+fn against_head(state: &Verified, recorded: Option<(i64, String)>) -> Option<Broken> {
+    let (head_seq, head_hash) = recorded?;
+    let (last_seq, last_hash) = state.head.clone().unwrap_or((0, GENESIS.to_string()));
+    if head_seq > last_seq {
+        Some(Broken {
+            seq: last_seq + 1,
+            reason: format!(
+                "missing: the journal's head is record {head_seq}, the last record present is {last_seq}: records {}..={head_seq} were deleted",
+                last_seq + 1
+            ),
+        })
+    } else if head_seq == last_seq && head_hash != last_hash {
+        Some(Broken {
+            seq: last_seq,
+            reason: "its hash differs from the journal's recorded head (altered)".into(),
+        })
+    } else {
+        None
     }
 }
 

@@ -246,6 +246,9 @@ pub enum JournalError {
     /// A file (export) could not be written or read.
     #[error("journal file: {0}")]
     File(String),
+    /// No journal where the configuration points (a reading command creates none).
+    #[error("no journal at {0}")]
+    Missing(String),
 }
 
 /// A journal backend: appends keep one linear chain even with several writers on one database.
@@ -276,6 +279,8 @@ pub trait Store: Send + Sync + 'static {
         subject: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, JournalError>;
+    /// The head as last appended (kept apart from the records, so a deleted tail shows).
+    async fn recorded_head(&self) -> Result<Option<(i64, String)>, JournalError>;
     /// Whether the database answers now (one trivial statement), for readiness.
     async fn ping(&self) -> Result<(), JournalError>;
 }
@@ -295,6 +300,26 @@ pub async fn open(config: &JournalConfig) -> Result<Option<Arc<dyn Store>>, Jour
             ))
         }
     })
+}
+
+/// Opens the configured backend to read what is there: a missing SQLite file or PostgreSQL schema
+/// is [`JournalError::Missing`] naming it, never a new, empty journal.
+pub async fn open_existing(config: &JournalConfig) -> Result<Option<Arc<dyn Store>>, JournalError> {
+    use self::config::JournalBackend;
+    match config.backend {
+        JournalBackend::Sqlite if !config.path.exists() => Err(JournalError::Missing(format!(
+            "{} (journal.path): no such file",
+            config.path.display()
+        ))),
+        JournalBackend::Postgres => {
+            let url = config.url.as_deref().ok_or_else(|| {
+                JournalError::Config("journal.url is required for the postgres backend".into())
+            })?;
+            let store = postgres::PostgresStore::existing(url, &config.schema).await?;
+            Ok(Some(Arc::new(store)))
+        }
+        _ => open(config).await,
+    }
 }
 
 /// Microseconds since the epoch, as the databases store times.

@@ -9,7 +9,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use super::chain::{link, GENESIS};
-use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
+use super::query::{
+    method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS, HEAD, RECORDED_HEAD, SET_HEAD,
+};
 use super::{
     from_micros, to_micros, ConsentRecord, ConsentWay, Entry, JournalError, Kind, Record, Store,
 };
@@ -23,6 +25,17 @@ pub struct PostgresStore {
     connector: Connector,
     writer: Slot,
     reader: Slot,
+}
+
+/// `url` without its password, for a message.
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => url.to_string(),
+        },
+        None => "the configured database".into(),
+    }
 }
 
 fn db(e: tokio_postgres::Error) -> JournalError {
@@ -48,6 +61,27 @@ impl PostgresStore {
             writer: Mutex::new(Some(client)),
             reader: Mutex::new(None),
         })
+    }
+
+    /// Connects to `url` to read the journal in `schema`, which must exist already.
+    pub async fn existing(url: &str, schema: &str) -> Result<Self, JournalError> {
+        let connector = Connector::new(url, schema)?;
+        let client = connector.open_bare().await?;
+        let found = client
+            .query_opt(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'journal'",
+                &[&schema],
+            )
+            .await
+            .map_err(db)?;
+        if found.is_none() {
+            return Err(JournalError::Missing(format!(
+                "schema {schema:?} (journal.schema) of {}: it holds no journal table",
+                redacted(url)
+            )));
+        }
+        // The tables added since (the recorded head) are created as on start.
+        Self::connect(url, schema).await
     }
 
     /// The connection in `slot`, opened again if it was lost.
@@ -189,13 +223,7 @@ impl Store for PostgresStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&HEAD_LOCK])
             .await
             .map_err(db)?;
-        let head = tx
-            .query_opt(
-                "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
-                &[],
-            )
-            .await
-            .map_err(db)?;
+        let head = tx.query_opt(HEAD, &[]).await.map_err(db)?;
         let (seq, hash): (i64, String) = match head {
             Some(row) => (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?),
             None => (0, GENESIS.to_string()),
@@ -235,6 +263,11 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(db)?;
+        if let (Some(seq), Some(hash)) = (seqs.last(), c.hash.last()) {
+            tx.execute(SET_HEAD, &[seq as &(dyn ToSql + Sync), hash])
+                .await
+                .map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(seqs)
     }
@@ -246,6 +279,16 @@ impl Store for PostgresStore {
             .iter()
             .map(read_record)
             .collect()
+    }
+
+    async fn recorded_head(&self) -> Result<Option<(i64, String)>, JournalError> {
+        let rows = self.query(RECORDED_HEAD, &[]).await?;
+        rows.first()
+            .map(|row| {
+                let get = |e: tokio_postgres::Error| JournalError::Corrupt(e.to_string());
+                Ok((row.try_get(0).map_err(get)?, row.try_get(1).map_err(get)?))
+            })
+            .transpose()
     }
 
     async fn ping(&self) -> Result<(), JournalError> {

@@ -10,6 +10,20 @@ pub const COLUMNS: &str = "seq, kind, request_id, correlation_id, client, actor,
      purpose, started_at, ended_at, outcome, registry, registry_us, note, payload_digest, body, \
      prev_hash, hash";
 
+/// Where the next append links: the recorded head, or the newest record when that is further
+/// on (a journal from before the head was recorded).
+pub const HEAD: &str = "SELECT seq, hash FROM (\
+     SELECT seq, hash FROM journal_head WHERE id = 1 \
+     UNION ALL SELECT seq, hash FROM (SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1) AS newest\
+     ) AS heads ORDER BY seq DESC LIMIT 1";
+
+/// Records the head after an append, in its transaction.
+pub const SET_HEAD: &str = "INSERT INTO journal_head (id, seq, hash) VALUES (1, $1, $2) \
+     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+
+/// The recorded head alone.
+pub const RECORDED_HEAD: &str = "SELECT seq, hash FROM journal_head WHERE id = 1";
+
 /// The journal and consent tables (SQL both backends understand), with `seq_type` as the type
 /// of the journal's key: SQLite's `INTEGER PRIMARY KEY` is the table's own row id, where any other
 /// spelling would build a second B-tree beside it; PostgreSQL's 64-bit integer is `BIGINT`.
@@ -57,6 +71,12 @@ pub fn tables(seq_type: &str) -> Vec<String> {
         expires_at BIGINT NOT NULL,
         revoked_at BIGINT)",
         "CREATE INDEX IF NOT EXISTS consents_subject ON consents (subject, grantee)",
+        // The chain's head as last appended: a record deleted from the tail leaves it behind,
+        // so its number is never given again and `verify` names what is gone.
+        "CREATE TABLE IF NOT EXISTS journal_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL)",
     ];
     std::iter::once(journal)
         .chain(rest.into_iter().map(String::from))

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row, ToSql};
 
 use super::chain::{link, GENESIS};
-use super::query::{method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS};
+use super::query::{
+    method_filter, tables, Param, Query, COLUMNS, CONSENT_COLUMNS, HEAD, RECORDED_HEAD, SET_HEAD,
+};
 use super::{
     from_micros, to_micros, ConsentRecord, ConsentWay, Entry, JournalError, Kind, Record, Store,
 };
@@ -162,11 +164,7 @@ impl Store for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
             let head: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .query_row(HEAD, [], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(db)?;
             let (seq, hash) = head.unwrap_or((0, GENESIS.to_string()));
@@ -205,6 +203,10 @@ impl Store for SqliteStore {
                         .map_err(db)?;
                 }
             }
+            if let Some(last) = records.last() {
+                tx.execute(SET_HEAD, rusqlite::params![last.seq, last.hash])
+                    .map_err(db)?;
+            }
             tx.commit().map_err(db)?;
             Ok(records.iter().map(|r| r.seq).collect())
         })
@@ -219,6 +221,15 @@ impl Store for SqliteStore {
                 .query_map(params_from_iter(to_sql(&params)), read_record)
                 .map_err(db)?;
             collect(rows)
+        })
+        .await
+    }
+
+    async fn recorded_head(&self) -> Result<Option<(i64, String)>, JournalError> {
+        Self::with(&self.reader, |conn| {
+            conn.query_row(RECORDED_HEAD, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db)
         })
         .await
     }
