@@ -16,11 +16,26 @@ pub struct BankCallback {
     rest: RestClient,
 }
 
-/// The bank's acknowledgement.
-#[derive(Debug, Clone, Deserialize)]
+/// The bank's acknowledgement: `{"event_id": "…"}`, and only that form (serde would also take
+/// a struct as a JSON array; an acknowledgement is not guessed at).
+#[derive(Debug, Clone)]
 pub struct Ack {
     /// The event acknowledged.
     pub event_id: String,
+}
+
+impl<'de> Deserialize<'de> for Ack {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        match object.get("event_id") {
+            Some(serde_json::Value::String(id)) => Ok(Self {
+                event_id: id.clone(),
+            }),
+            _ => Err(serde::de::Error::custom(
+                "an acknowledgement is {\"event_id\": \"<the event's id>\"}",
+            )),
+        }
+    }
 }
 
 impl Ack {
@@ -73,5 +88,25 @@ impl BankCallback {
         };
         let ack: Ack = self.rest.post("", body, call).await?;
         ack.confirms(self.rest.name(), &body.notice.event_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = "3f2b8c1e-6d4a-4f1b-9a7e-2c5d8e9f0a1b";
+
+    #[test]
+    fn only_a_2xx_object_naming_the_event_acknowledges_it() {
+        let judge = |status, body: &str| judge_answer("bank", EVENT, status, body.as_bytes());
+        assert!(judge(200, &format!(r#"{{"event_id":"{EVENT}"}}"#)).is_ok());
+        assert!(judge(201, &format!(r#"{{"event_id":"{EVENT}","extra":1}}"#)).is_ok());
+        // The same id in a form that is not the acknowledgement's (found by the fuzz target).
+        assert!(judge(200, &format!(r#"["{EVENT}"]"#)).is_err());
+        assert!(judge(200, r#"{"event_id":"another"}"#).is_err());
+        assert!(judge(200, r#"{"event_id":7}"#).is_err());
+        assert!(judge(503, &format!(r#"{{"event_id":"{EVENT}"}}"#)).is_err());
+        assert!(judge(409, r#"{"code":"CONFLICT","message":"no"}"#).is_err());
     }
 }
