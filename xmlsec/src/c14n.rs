@@ -232,6 +232,13 @@ impl Writer<'_> {
                 }
                 NodeType::PI => {
                     if let Some(pi) = child.pi() {
+                        // XML 1.0 reserves the target `xml` (any case); written out, it would
+                        // read as a misplaced declaration, and no parser takes the result back.
+                        if pi.target.eq_ignore_ascii_case("xml") {
+                            return Err(C14nError(
+                                "a processing instruction named 'xml' inside the document (reserved by XML 1.0)".into(),
+                            ));
+                        }
                         self.out.extend_from_slice(b"<?");
                         self.out.extend_from_slice(pi.target.as_bytes());
                         if let Some(v) = pi.value.filter(|v| !v.is_empty()) {
@@ -292,6 +299,21 @@ fn escape(out: &mut Vec<u8>, s: &str, attribute: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_processing_instruction_named_xml_is_refused() {
+        // Found by the syncchannel fuzz target: roxmltree reads `<?xml`...?>` inside an element
+        // as a PI whose target is `xml`, which canonical output would turn into a declaration.
+        let doc =
+            roxmltree::Document::parse("<a>x<?xml`v=\"1\"?>y</a>").expect("roxmltree takes it");
+        let refused = canonicalize(doc.root_element(), None, &Method::exclusive());
+        assert!(refused.is_err(), "{refused:?}");
+        // Another target beginning with the letters is an ordinary PI.
+        let doc =
+            roxmltree::Document::parse("<a><?xml-stylesheet href=\"s\"?></a>").expect("parses");
+        let out = canonicalize(doc.root_element(), None, &Method::exclusive()).expect("written");
+        assert_eq!(out, br#"<a><?xml-stylesheet href="s"?></a>"#);
+    }
 
     #[test]
     fn a_prefix_bound_to_no_namespace_is_refused_not_written_unbound() {
