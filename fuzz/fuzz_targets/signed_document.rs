@@ -52,6 +52,9 @@ fuzz_target!(|data: &[u8]| {
     ));
     // No root is trusted, so no document that carries a signature may pass.
     if let Ok(Some(signers)) = outcome {
-        assert!(signers.signatures.is_empty(), "a signature verified without a root");
+        assert!(
+            signers.signatures.is_empty(),
+            "a signature verified without a root"
+        );
     }
 });

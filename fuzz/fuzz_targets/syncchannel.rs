@@ -39,23 +39,37 @@ fuzz_target!(|data: &[u8]| {
     };
     let (rt, client) = client();
     let _ = rt.block_on(client.read_reply(text, |payload| {
-        let persons = payload.data(kopir_adapters::persons::parse_search).map(|r| r.1.len());
-        let links = payload.data(kopir_adapters::persons::parse_links).map(|r| r.1.len());
-        let entity = payload.root(kopir_adapters::legal_entities::parse_response).map(|r| r.1.is_some());
+        let persons = payload
+            .data(kopir_adapters::persons::parse_search)
+            .map(|r| r.1.len());
+        let links = payload
+            .data(kopir_adapters::persons::parse_links)
+            .map(|r| r.1.len());
+        let entity = payload
+            .root(kopir_adapters::legal_entities::parse_response)
+            .map(|r| r.1.is_some());
         Ok((persons.is_ok(), links.is_ok(), entity.is_ok()))
     }));
     let Ok(doc) = roxmltree::Document::parse(text) else {
         return;
     };
-    let _ = kopir_xmlsec::wsse::verify_envelope(&doc, chrono::Utc::now(), std::time::Duration::ZERO);
+    let _ =
+        kopir_xmlsec::wsse::verify_envelope(&doc, chrono::Utc::now(), std::time::Duration::ZERO);
     let _ = kopir_xmlsec::enveloped::verify(text);
-    for method in [Method::exclusive(), Method::from_uri(kopir_xmlsec::c14n::C14N).expect("c14n")] {
+    for method in [
+        Method::exclusive(),
+        Method::from_uri(kopir_xmlsec::c14n::C14N).expect("c14n"),
+    ] {
         let Ok(once) = canonicalize(doc.root_element(), None, &method) else {
             continue;
         };
         let once = String::from_utf8(once).expect("canonical XML is UTF-8");
         let again = roxmltree::Document::parse(&once).expect("canonical XML parses");
         let twice = canonicalize(again.root_element(), None, &method).expect("canonicalizes again");
-        assert_eq!(once.as_bytes(), twice.as_slice(), "canonicalization is not idempotent");
+        assert_eq!(
+            once.as_bytes(),
+            twice.as_slice(),
+            "canonicalization is not idempotent"
+        );
     }
 });
