@@ -8,9 +8,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use kopir_store::journal::chain::digest;
 use kopir_store::journal::sqlite::SqliteStore;
-use kopir_store::journal::{Entry, Kind, Store};
+use kopir_store::journal::{Entry, Store};
 
 fn verify(dir: &Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kopir"))
@@ -24,24 +23,14 @@ fn verify(dir: &Path) -> (i32, String) {
 }
 
 fn entry(n: usize) -> Entry {
-    Entry {
-        kind: Kind::Request,
-        request_id: format!("r-{n}"),
-        correlation_id: format!("r-{n}"),
-        client: "bin:000940001238".into(),
-        actor: String::new(),
-        method: "kopir.v1.IdentityService/GetPerson".into(),
-        subject: "850101300510".into(),
-        purpose: "audit test".into(),
-        started_at: chrono::Utc::now(),
-        ended_at: None,
-        outcome: None,
-        registry: String::new(),
-        registry_us: None,
-        note: String::new(),
-        payload_digest: digest(b"{}"),
-        body: None,
-    }
+    Entry::request(
+        &format!("r-{n}"),
+        "bin:000940001238",
+        "kopir.v1.IdentityService/GetPerson",
+        "850101300510",
+        "audit test",
+        "{}",
+    )
 }
 
 #[tokio::test]

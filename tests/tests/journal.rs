@@ -13,7 +13,7 @@ use kopir_gateway::proto::v1::identity_service_client::IdentityServiceClient;
 use kopir_gateway::proto::v1::operator_service_client::OperatorServiceClient;
 use kopir_mocks::notary::NewConsent;
 use kopir_mocks::pki::DEMO_BANK_BIN;
-use kopir_store::journal::{self, Entry, Journal, Kind};
+use kopir_store::journal::{self, Entry, Journal};
 use kopir_tests::{person_request, sign, test_config, Env};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -176,24 +176,14 @@ async fn every_call_leaves_its_records_and_tampering_is_named() {
 }
 
 fn entry(i: usize) -> Entry {
-    Entry {
-        kind: Kind::Request,
-        request_id: format!("w-{i}"),
-        correlation_id: format!("w-{i}"),
-        client: "bin:000940001238".into(),
-        actor: String::new(),
-        method: "kopir.v1.IdentityService/GetPerson".into(),
-        subject: "850101300510".into(),
-        purpose: "concurrency".into(),
-        started_at: chrono::Utc::now(),
-        ended_at: None,
-        outcome: None,
-        registry: String::new(),
-        registry_us: None,
-        note: String::new(),
-        payload_digest: journal::chain::digest(b"x"),
-        body: Some("x".into()),
-    }
+    Entry::request(
+        &format!("w-{i}"),
+        "bin:000940001238",
+        "kopir.v1.IdentityService/GetPerson",
+        "850101300510",
+        "concurrency",
+        "x",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -222,28 +222,16 @@ fn against_head(state: &Verified, recorded: Option<(i64, String)>) -> Option<Bro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::Kind;
-    use chrono::Utc;
 
     fn entry(id: &str) -> Entry {
-        Entry {
-            kind: Kind::Request,
-            request_id: id.into(),
-            correlation_id: id.into(),
-            client: "bin:000940001238".into(),
-            actor: String::new(),
-            method: "kopir.v1.IdentityService/GetPerson".into(),
-            subject: "850101300510".into(),
-            purpose: "test".into(),
-            started_at: Utc::now(),
-            ended_at: None,
-            outcome: None,
-            registry: String::new(),
-            registry_us: None,
-            note: String::new(),
-            payload_digest: digest(b"{}"),
-            body: Some("{}".into()),
-        }
+        Entry::request(
+            id,
+            "bin:000940001238",
+            "kopir.v1.IdentityService/GetPerson",
+            "850101300510",
+            "test",
+            "{}",
+        )
     }
 
     fn walk_all(records: Vec<Record>) -> Verified {

@@ -148,6 +148,36 @@ impl From<Event> for Entry {
 }
 
 impl Entry {
+    /// A request record received now from `client` for `method` on `subject`, under
+    /// `request_id`, its body `body` (kept) — the fields a caller sets first.
+    pub fn request(
+        request_id: &str,
+        client: &str,
+        method: &str,
+        subject: &str,
+        purpose: &str,
+        body: &str,
+    ) -> Self {
+        Self {
+            kind: Kind::Request,
+            request_id: request_id.into(),
+            correlation_id: request_id.into(),
+            client: client.into(),
+            actor: String::new(),
+            method: method.into(),
+            subject: subject.into(),
+            purpose: purpose.into(),
+            started_at: Utc::now(),
+            ended_at: None,
+            outcome: None,
+            registry: String::new(),
+            registry_us: None,
+            note: String::new(),
+            payload_digest: chain::digest(body.as_bytes()),
+            body: Some(body.into()),
+        }
+    }
+
     /// The gRPC service part of the method name.
     pub fn service(&self) -> &str {
         self.method.split('/').next().unwrap_or("")
