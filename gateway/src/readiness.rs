@@ -74,9 +74,7 @@ impl Readiness {
                     } else {
                         ServingStatus::NotServing
                     };
-                    for entry in ENTRIES {
-                        reporter.set_service_status(entry, status).await;
-                    }
+                    set_entries(&reporter, status).await;
                     was_ready = ready;
                 }
                 this.set(reasons);
@@ -109,10 +107,12 @@ impl Readiness {
 
 /// Says NOT_SERVING on every entry at once (a replica that is stopping).
 pub async fn draining(reporter: &HealthReporter) {
+    set_entries(reporter, ServingStatus::NotServing).await;
+}
+
+async fn set_entries(reporter: &HealthReporter, status: ServingStatus) {
     for entry in ENTRIES {
-        reporter
-            .set_service_status(entry, ServingStatus::NotServing)
-            .await;
+        reporter.set_service_status(entry, status).await;
     }
 }
 

@@ -45,15 +45,22 @@ impl Deadline {
         }
     }
 
-    /// How long `req` may run, and what to refuse it with past that.
-    fn limit(&self, req: &impl Due) -> Option<(Duration, Refusal)> {
+    /// How long `req` may run; `None` when nothing bounds it.
+    fn limit(&self, req: &impl Due) -> Option<Duration> {
+        match self.bound {
+            Bound::After(after) => Some(after),
+            Bound::Due => req
+                .due()
+                .map(|at| at.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    /// The refusal of a call that ran out of `limit`; built only then.
+    fn refusal(&self, limit: Duration) -> Refusal {
         let name = self.name.to_string();
         match self.bound {
-            Bound::After(after) => Some((after, Refusal::Deadline { name, after })),
-            Bound::Due => req.due().map(|at| {
-                let left = at.saturating_duration_since(Instant::now());
-                (left, Refusal::OutOfTime { name, left })
-            }),
+            Bound::After(after) => Refusal::Deadline { name, after },
+            Bound::Due => Refusal::OutOfTime { name, left: limit },
         }
     }
 }
@@ -94,17 +101,18 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let limit = self.deadline.limit(&req);
+        let deadline = self.deadline.clone();
         let inner = self.inner.clone();
         Box::pin(async move {
-            let Some((limit, refusal)) = limit else {
+            let Some(limit) = limit else {
                 return inner.oneshot(req).await;
             };
             if limit.is_zero() {
-                return Err(refusal.into());
+                return Err(deadline.refusal(limit).into());
             }
             match tokio::time::timeout(limit, inner.oneshot(req)).await {
                 Ok(result) => result,
-                Err(_) => Err(refusal.into()),
+                Err(_) => Err(deadline.refusal(limit).into()),
             }
         })
     }
